@@ -1,0 +1,167 @@
+"""Python-side helpers for the embedded interpreter.
+
+The request path runs in Rust; this module holds the parts that are clearer in Python and are not on the
+per-request fast path: resuming a coroutine under asyncio once it truly has to wait, the ASGI lifespan
+protocol, interface detection and traceback formatting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import traceback
+import types
+from collections.abc import Awaitable, Callable, Generator
+from typing import Any
+
+import _covetpy_native as native
+
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class ClientDisconnected(OSError):
+    """Raised by ``send`` when the client has gone away (ASGI spec 2.4)."""
+
+
+def format_exception(exc: BaseException) -> str:
+    """Render ``exc`` with its traceback, as the logs show it."""
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()
+
+
+@types.coroutine
+def _continue(coro: Any, pending: Any) -> Generator[Any, Any, Any]:
+    # The coroutine was stepped from Rust until it yielded `pending` (an asyncio future, or None for a
+    # bare yield). From here the event loop's Task drives it: whatever the Task sends or throws into this
+    # generator is passed straight on, so the coroutine cannot tell it was started elsewhere.
+    while True:
+        try:
+            received = yield pending
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:  # noqa: BLE001 - every throw belongs to the coroutine
+            try:
+                pending = coro.throw(exc)
+            except StopIteration as stop:
+                return stop.value
+            continue
+        try:
+            pending = coro.send(received)
+        except StopIteration as stop:
+            return stop.value
+
+
+async def _resumed(coro: Any, pending: Any) -> Any:
+    return await _continue(coro, pending)
+
+
+def resume(coro: Any, pending: Any, on_done: Callable[[asyncio.Task[Any]], None]) -> None:
+    """Hand a coroutine that is waiting on ``pending`` over to the running event loop."""
+    task = asyncio.get_running_loop().create_task(_resumed(coro, pending))
+    task.add_done_callback(on_done)
+
+
+def is_asgi(app: object) -> bool:
+    """True when ``app`` looks like an ASGI 3 application: an async callable of (scope, receive, send)."""
+    if inspect.iscoroutinefunction(app):
+        return True
+    call = getattr(app, "__call__", None)  # noqa: B004 - instances with an async __call__ are the common case
+    if call is not None and inspect.iscoroutinefunction(call):
+        return True
+    if not callable(app) or inspect.isclass(app):
+        return False
+    try:
+        params = inspect.signature(app).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) == 3
+
+
+class Lifespan:
+    """Runs the ASGI lifespan protocol for one application, as uvicorn does."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]], mode: str) -> None:
+        self.app = app
+        self.mode = mode
+        self.state: dict[str, Any] = {}
+        self.startup_event = asyncio.Event()
+        self.shutdown_event = asyncio.Event()
+        self.queue: asyncio.Queue[Message] = asyncio.Queue()
+        self.startup_failed = False
+        self.shutdown_failed = False
+        self.error_occurred = False
+        self.should_exit = False
+        self.task: asyncio.Task[None] | None = None
+
+    async def startup(self) -> bool:
+        """Run startup; False means the server must exit."""
+        if self.mode == "off":
+            return True
+        native.log(native.INFO, "Waiting for application startup.")
+        self.task = asyncio.get_running_loop().create_task(self._main())
+        await self.queue.put({"type": "lifespan.startup"})
+        await self.startup_event.wait()
+        if self.startup_failed or (self.error_occurred and self.mode == "on"):
+            native.log(native.ERROR, "Application startup failed. Exiting.")
+            return False
+        if not self.error_occurred:
+            native.log(native.INFO, "Application startup complete.")
+        return True
+
+    async def shutdown(self) -> bool:
+        """Run shutdown; False when the app reported a failure."""
+        if self.mode == "off" or self.error_occurred:
+            return True
+        native.log(native.INFO, "Waiting for application shutdown.")
+        await self.queue.put({"type": "lifespan.shutdown"})
+        await self.shutdown_event.wait()
+        if self.shutdown_failed or (self.error_occurred and self.mode == "on"):
+            native.log(native.ERROR, "Application shutdown failed. Exiting.")
+            return False
+        native.log(native.INFO, "Application shutdown complete.")
+        return True
+
+    async def _main(self) -> None:
+        scope = {
+            "type": "lifespan",
+            "asgi": {"version": "3.0", "spec_version": "2.0"},
+            "state": self.state,
+        }
+        try:
+            await self.app(scope, self._receive, self._send)
+        except BaseException as exc:  # noqa: BLE001 - any failure ends the protocol
+            self.error_occurred = True
+            if self.startup_failed or self.shutdown_failed:
+                return
+            if self.mode == "auto":
+                native.log(native.INFO, "ASGI 'lifespan' protocol appears unsupported.")
+            else:
+                native.log(native.ERROR, "Exception in 'lifespan' protocol\n" + format_exception(exc))
+        finally:
+            self.startup_event.set()
+            self.shutdown_event.set()
+
+    async def _receive(self) -> Message:
+        return await self.queue.get()
+
+    async def _send(self, message: Message) -> None:
+        kind = message.get("type")
+        if kind == "lifespan.startup.complete" and not self.startup_event.is_set():
+            self.startup_event.set()
+        elif kind == "lifespan.startup.failed" and not self.startup_event.is_set():
+            self.startup_failed = True
+            self.startup_event.set()
+            if message.get("message"):
+                native.log(native.ERROR, str(message["message"]))
+        elif kind == "lifespan.shutdown.complete" and self.startup_event.is_set():
+            self.shutdown_event.set()
+        elif kind == "lifespan.shutdown.failed" and self.startup_event.is_set():
+            self.shutdown_failed = True
+            self.shutdown_event.set()
+            if message.get("message"):
+                native.log(native.ERROR, str(message["message"]))
+        else:
+            raise RuntimeError(f"Unexpected ASGI lifespan message {kind!r}.")

@@ -1,0 +1,28 @@
+//! What every request on the interpreter thread shares.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+
+use crate::inbox::Inbox;
+
+/// Per-application state built once on the interpreter thread after lifespan startup.
+pub(crate) struct AsgiContext {
+    /// The ASGI application.
+    pub(crate) app: Py<PyAny>,
+    /// `--root-path`, for building paths in Rust.
+    pub(crate) root_path: String,
+    /// The same, as a Python string, so each scope shares one object.
+    pub(crate) root_path_str: Py<PyString>,
+    /// The lifespan state; each request gets a shallow copy.
+    pub(crate) state: Py<PyDict>,
+    /// `loop.create_future`, bound once.
+    pub(crate) create_future: Py<PyAny>,
+    /// `_covetpy_runtime.resume`.
+    pub(crate) resume: Py<PyAny>,
+    /// `_covetpy_runtime.ClientDisconnected`.
+    pub(crate) client_disconnected: Py<PyAny>,
+    /// Where background Tokio tasks post their results.
+    pub(crate) inbox: Inbox,
+    /// The Tokio runtime, for reads and writes that have to wait.
+    pub(crate) tokio: tokio::runtime::Handle,
+}

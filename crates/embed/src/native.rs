@@ -1,0 +1,48 @@
+//! The `_covetpy_native` module (what Python helpers call back into) and the embedded
+//! `_covetpy_runtime` helper module.
+
+use pyo3::prelude::*;
+use pyo3::types::PyModule;
+
+const RUNTIME_SOURCE: &str = include_str!("../python/_covetpy_runtime.py");
+
+/// Log levels shared with the Python helpers, numbered as Python's `logging` numbers them.
+const ERROR: u32 = 40;
+const WARNING: u32 = 30;
+const INFO: u32 = 20;
+const DEBUG: u32 = 10;
+
+/// Writes a message from Python to the server log.
+#[pyfunction]
+fn log(level: u32, message: &str) {
+    match level {
+        l if l >= ERROR => tracing::error!("{message}"),
+        l if l >= WARNING => tracing::warn!("{message}"),
+        l if l >= INFO => tracing::info!("{message}"),
+        _ => tracing::debug!("{message}"),
+    }
+}
+
+/// Registers `_covetpy_native` and imports `_covetpy_runtime`, returning the latter.
+pub(crate) fn install(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
+    let native = PyModule::new(py, "_covetpy_native")?;
+    native.add_function(wrap_pyfunction!(log, &native)?)?;
+    native.add("ERROR", ERROR)?;
+    native.add("WARNING", WARNING)?;
+    native.add("INFO", INFO)?;
+    native.add("DEBUG", DEBUG)?;
+    py.import("sys")?.getattr("modules")?.set_item("_covetpy_native", &native)?;
+    let source = std::ffi::CString::new(RUNTIME_SOURCE)?;
+    let runtime = PyModule::from_code(py, &source, c"_covetpy_runtime.py", c"_covetpy_runtime")?;
+    py.import("sys")?.getattr("modules")?.set_item("_covetpy_runtime", &runtime)?;
+    Ok(runtime)
+}
+
+/// Formats a Python exception with its traceback for the log.
+pub(crate) fn format_error(py: Python<'_>, err: &PyErr) -> String {
+    let formatted = py
+        .import("_covetpy_runtime")
+        .and_then(|m| m.call_method1("format_exception", (err.value(py),)))
+        .and_then(|s| s.extract::<String>());
+    formatted.unwrap_or_else(|_| err.to_string())
+}

@@ -1,0 +1,29 @@
+//! Transports and wire protocols for CovetPy.
+//!
+//! This crate turns sockets into protocol-neutral [`Request`]s and writes [`Response`]s back. It speaks
+//! HTTP/1.1 (keep-alive, chunked bodies, pipelining) and cleartext HTTP/2 with prior knowledge on the same
+//! listener, over TCP or Unix domain sockets. It knows nothing of Python: an application plugs in by
+//! implementing [`Handler`].
+
+mod activity;
+mod body;
+mod handler;
+mod listener;
+mod request;
+mod response;
+mod server;
+
+pub use body::{BodyError, RequestBody};
+pub use handler::Handler;
+pub use listener::{BindError, Endpoint, Listener, LocalAddr};
+pub use request::{HttpVersion, RequestHead, Scheme};
+pub use response::{BodySender, Response, ResponseBody, StreamClosed, TrySendError};
+pub use server::{serve, ServeOutcome, ServerConfig};
+
+/// A request as handed to a [`Handler`]: its head and its streaming body.
+pub struct Request {
+    /// Method, target, version, headers and the addresses of both ends.
+    pub head: RequestHead,
+    /// The body, read on demand so large uploads are never held in memory whole.
+    pub body: RequestBody,
+}

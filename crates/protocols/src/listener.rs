@@ -1,0 +1,203 @@
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use socket2::{Domain, SockAddr, Socket, Type};
+
+/// Where to listen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// A TCP host name or address and port.
+    Tcp {
+        /// Host name or IP address.
+        host: String,
+        /// Port; 0 asks the OS for a free one.
+        port: u16,
+    },
+    /// A Unix domain socket path.
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Endpoint::Tcp { host, port } if host.contains(':') => write!(f, "[{host}]:{port}"),
+            Endpoint::Tcp { host, port } => write!(f, "{host}:{port}"),
+            Endpoint::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
+/// The local end of a listening socket or connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalAddr {
+    /// A TCP address.
+    Tcp(SocketAddr),
+    /// A Unix socket path.
+    Unix(PathBuf),
+}
+
+/// Binding a listener failed; the message names the address.
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    /// The host name did not resolve to any address.
+    #[error("could not resolve host {host:?}: {source}")]
+    Resolve {
+        /// The host as given.
+        host: String,
+        /// Why resolution failed.
+        source: io::Error,
+    },
+    /// The socket could not be created, bound or put into listening state.
+    #[error("could not bind {endpoint}: {source}")]
+    Bind {
+        /// What was being bound.
+        endpoint: Endpoint,
+        /// The OS error (for example "Address already in use").
+        source: io::Error,
+    },
+    /// An inherited file descriptor was not a listening socket.
+    #[error("file descriptor {fd} is not a usable listening socket: {source}")]
+    Inherited {
+        /// The descriptor number.
+        fd: RawFd,
+        /// The OS error.
+        source: io::Error,
+    },
+}
+
+/// A bound, listening socket, not yet attached to an async runtime.
+#[derive(Debug)]
+pub enum Listener {
+    /// A TCP listener.
+    Tcp(std::net::TcpListener),
+    /// A Unix domain socket listener.
+    Unix(std::os::unix::net::UnixListener),
+}
+
+const BACKLOG: i32 = 2048;
+
+impl Listener {
+    /// Binds and listens. With `reuse_port`, several processes may bind the same TCP port and the kernel
+    /// spreads connections across them. A stale Unix socket file is replaced, as uvicorn does.
+    pub fn bind(endpoint: &Endpoint, reuse_port: bool) -> Result<Listener, BindError> {
+        match endpoint {
+            Endpoint::Tcp { host, port } => {
+                let addr = resolve(host, *port)?;
+                bind_tcp(addr, reuse_port)
+                    .map(Listener::Tcp)
+                    .map_err(|source| BindError::Bind { endpoint: endpoint.clone(), source })
+            }
+            Endpoint::Unix(path) => bind_unix(path)
+                .map(Listener::Unix)
+                .map_err(|source| BindError::Bind { endpoint: endpoint.clone(), source }),
+        }
+    }
+
+    /// Adopts a listening socket inherited from a parent process.
+    ///
+    /// # Safety
+    /// `fd` must be an open socket descriptor that nothing else in this process owns.
+    pub unsafe fn from_inherited(fd: RawFd) -> Result<Listener, BindError> {
+        // SAFETY: the caller guarantees `fd` is an open socket owned by no one else.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        let socket = Socket::from(owned);
+        let local = socket.local_addr().map_err(|source| BindError::Inherited { fd, source })?;
+        if local.is_unix() {
+            Ok(Listener::Unix(socket.into()))
+        } else {
+            Ok(Listener::Tcp(socket.into()))
+        }
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> io::Result<LocalAddr> {
+        match self {
+            Listener::Tcp(l) => l.local_addr().map(LocalAddr::Tcp),
+            Listener::Unix(l) => {
+                let addr = l.local_addr()?;
+                Ok(LocalAddr::Unix(addr.as_pathname().map(Path::to_path_buf).unwrap_or_default()))
+            }
+        }
+    }
+
+    /// The raw descriptor, for handing the socket to worker processes.
+    pub fn raw_fd(&self) -> RawFd {
+        match self {
+            Listener::Tcp(l) => l.as_raw_fd(),
+            Listener::Unix(l) => l.as_raw_fd(),
+        }
+    }
+}
+
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, BindError> {
+    let mut addrs = (host, port)
+        .to_socket_addrs()
+        .map_err(|source| BindError::Resolve { host: host.to_owned(), source })?;
+    addrs.next().ok_or_else(|| BindError::Resolve {
+        host: host.to_owned(),
+        source: io::Error::new(io::ErrorKind::NotFound, "no addresses"),
+    })
+}
+
+fn bind_tcp(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_tcp_nodelay(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+fn bind_unix(path: &Path) -> io::Result<std::os::unix::net::UnixListener> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+    socket.bind(&SockAddr::unix(path)?)?;
+    socket.listen(BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    // Same permissions uvicorn gives its socket, so a proxy running as another user can connect.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
+    Ok(socket.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_zero_binds_a_free_port() {
+        let l = Listener::bind(&Endpoint::Tcp { host: "127.0.0.1".into(), port: 0 }, false).unwrap();
+        match l.local_addr().unwrap() {
+            LocalAddr::Tcp(addr) => assert_ne!(addr.port(), 0),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn port_in_use_names_the_address() {
+        let l = Listener::bind(&Endpoint::Tcp { host: "127.0.0.1".into(), port: 0 }, false).unwrap();
+        let LocalAddr::Tcp(addr) = l.local_addr().unwrap() else { panic!("tcp") };
+        let err = Listener::bind(&Endpoint::Tcp { host: "127.0.0.1".into(), port: addr.port() }, false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&format!("127.0.0.1:{}", addr.port())), "{err}");
+    }
+
+    #[test]
+    fn endpoint_display_brackets_ipv6() {
+        assert_eq!(Endpoint::Tcp { host: "::1".into(), port: 80 }.to_string(), "[::1]:80");
+    }
+}

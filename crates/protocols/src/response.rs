@@ -1,0 +1,214 @@
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use http_body::{Body, Frame, SizeHint};
+use tokio::sync::mpsc;
+
+/// A response: status, headers and a body that is either complete or still streaming.
+pub struct Response {
+    /// The status code.
+    pub status: StatusCode,
+    /// Header fields; repeated names are sent as separate fields.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: ResponseBody,
+}
+
+impl Response {
+    /// A response with a complete body and no headers of its own.
+    pub fn full(status: StatusCode, body: impl Into<Bytes>) -> Self {
+        Response { status, headers: HeaderMap::new(), body: ResponseBody::full(body) }
+    }
+}
+
+/// One item on a streaming body channel. The explicit end marker tells a finished stream from a sender
+/// that went away mid-response, which must abort the connection rather than look complete.
+enum Chunk {
+    Data(Bytes),
+    End,
+}
+
+/// A response body: bytes known up front, or a stream fed through a [`BodySender`].
+pub struct ResponseBody {
+    inner: Inner,
+}
+
+enum Inner {
+    Full(Option<Bytes>),
+    Stream { rx: mpsc::Receiver<Chunk>, done: bool },
+}
+
+/// The streaming body ended without its end marker: the producer failed mid-response, so the
+/// connection is aborted instead of presenting a truncated body as complete.
+#[derive(Debug, thiserror::Error)]
+#[error("response stream closed before it was complete")]
+pub struct StreamClosed;
+
+/// Why a [`BodySender::try_send`] did not go through.
+#[derive(Debug)]
+pub enum TrySendError {
+    /// The channel is at capacity; the bytes are handed back so they can be sent once there is room.
+    Full(Bytes),
+    /// The receiving side is gone (the client disconnected).
+    Closed,
+}
+
+impl ResponseBody {
+    /// A complete body.
+    pub fn full(bytes: impl Into<Bytes>) -> Self {
+        let bytes = bytes.into();
+        ResponseBody { inner: Inner::Full((!bytes.is_empty()).then_some(bytes)) }
+    }
+
+    /// An empty body.
+    pub fn empty() -> Self {
+        ResponseBody { inner: Inner::Full(None) }
+    }
+
+    /// A streaming body and the sender that feeds it. `capacity` bounds how many chunks may wait to be
+    /// written, which is what gives a fast producer backpressure from a slow client.
+    pub fn channel(capacity: usize) -> (BodySender, ResponseBody) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        (BodySender { tx }, ResponseBody { inner: Inner::Stream { rx, done: false } })
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = StreamClosed;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, StreamClosed>>> {
+        match &mut self.get_mut().inner {
+            Inner::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Inner::Stream { done: true, .. } => Poll::Ready(None),
+            Inner::Stream { rx, done } => match rx.poll_recv(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Some(Chunk::Data(b))) => Poll::Ready(Some(Ok(Frame::data(b)))),
+                Poll::Ready(Some(Chunk::End)) => {
+                    *done = true;
+                    Poll::Ready(None)
+                }
+                Poll::Ready(None) => {
+                    *done = true;
+                    Poll::Ready(Some(Err(StreamClosed)))
+                }
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.inner {
+            Inner::Full(bytes) => bytes.is_none(),
+            Inner::Stream { done, .. } => *done,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.inner {
+            Inner::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
+            Inner::Stream { .. } => SizeHint::default(),
+        }
+    }
+}
+
+/// Feeds a streaming [`ResponseBody`]. Usable from any thread; the `try_` methods never block and need
+/// no async runtime, which lets the interpreter thread push bytes without waiting.
+#[derive(Clone)]
+pub struct BodySender {
+    tx: mpsc::Sender<Chunk>,
+}
+
+impl BodySender {
+    /// Queues `data` if there is room.
+    pub fn try_send(&self, data: Bytes) -> Result<(), TrySendError> {
+        self.tx.try_send(Chunk::Data(data)).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(Chunk::Data(b)) => TrySendError::Full(b),
+            mpsc::error::TrySendError::Full(Chunk::End) => TrySendError::Full(Bytes::new()),
+            mpsc::error::TrySendError::Closed(_) => TrySendError::Closed,
+        })
+    }
+
+    /// Marks the body complete if there is room for the marker.
+    pub fn try_finish(&self) -> Result<(), TrySendError> {
+        self.tx.try_send(Chunk::End).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => TrySendError::Full(Bytes::new()),
+            mpsc::error::TrySendError::Closed(_) => TrySendError::Closed,
+        })
+    }
+
+    /// Queues `data`, waiting for room.
+    pub async fn send(&self, data: Bytes) -> Result<(), StreamClosed> {
+        self.tx.send(Chunk::Data(data)).await.map_err(|_| StreamClosed)
+    }
+
+    /// Marks the body complete, waiting for room.
+    pub async fn finish(&self) -> Result<(), StreamClosed> {
+        self.tx.send(Chunk::End).await.map_err(|_| StreamClosed)
+    }
+
+    /// Resolves once the receiving side is gone: the response finished being written or the client left.
+    pub async fn closed(&self) {
+        self.tx.closed().await
+    }
+
+    /// True once the receiving side is gone.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Drains a body the way hyper would, returning the data or the first error.
+    async fn collect(mut body: ResponseBody) -> Result<Vec<u8>, StreamClosed> {
+        let mut out = Vec::new();
+        while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+            if let Ok(data) = frame?.into_data() {
+                out.extend_from_slice(&data);
+            }
+        }
+        Ok(out)
+    }
+
+    #[tokio::test]
+    async fn stream_with_end_marker_completes() {
+        let (tx, body) = ResponseBody::channel(4);
+        tx.try_send(Bytes::from_static(b"ab")).unwrap();
+        tx.try_send(Bytes::from_static(b"cd")).unwrap();
+        tx.try_finish().unwrap();
+        drop(tx);
+        assert_eq!(collect(body).await.unwrap(), b"abcd");
+    }
+
+    #[tokio::test]
+    async fn stream_without_end_marker_is_an_error() {
+        let (tx, body) = ResponseBody::channel(4);
+        tx.try_send(Bytes::from_static(b"ab")).unwrap();
+        drop(tx);
+        assert!(collect(body).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn full_channel_hands_bytes_back() {
+        let (tx, _body) = ResponseBody::channel(1);
+        tx.try_send(Bytes::from_static(b"a")).unwrap();
+        match tx.try_send(Bytes::from_static(b"b")) {
+            Err(TrySendError::Full(b)) => assert_eq!(&b[..], b"b"),
+            _ => panic!("expected a full channel"),
+        }
+    }
+
+    #[test]
+    fn full_body_reports_exact_size() {
+        let body = ResponseBody::full(&b"hello"[..]);
+        assert_eq!(body.size_hint().exact(), Some(5));
+        assert!(ResponseBody::empty().is_end_stream());
+    }
+}

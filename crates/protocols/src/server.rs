@@ -1,0 +1,221 @@
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::{pin, Pin};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::activity::{Activity, ActivityGuard};
+use crate::{Handler, HttpVersion, Listener, LocalAddr, Request, RequestBody, RequestHead, ResponseBody, Scheme};
+
+/// Connection-level settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Close a connection that has had no request in progress for this long.
+    pub keep_alive: Duration,
+    /// After shutdown is requested, how long in-flight requests may take; `None` waits for all of them.
+    pub graceful_timeout: Option<Duration>,
+    /// The scheme reported to the application.
+    pub scheme: Scheme,
+}
+
+/// How [`serve`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServeOutcome {
+    /// Every connection finished its in-flight work and closed.
+    Drained,
+    /// The graceful timeout passed with this many connections still open; they are abandoned.
+    TimedOut {
+        /// Connections still open when time ran out.
+        open: usize,
+    },
+}
+
+/// Everything a connection task needs, shared across connections.
+struct Shared<H> {
+    handler: Arc<H>,
+    builder: auto::Builder<TokioExecutor>,
+    config: ServerConfig,
+    server: LocalAddr,
+    stop: CancellationToken,
+}
+
+/// Accepts connections on `listener` and serves HTTP/1.1 and HTTP/2 (prior knowledge) on each until
+/// `shutdown` resolves; then stops accepting, asks every connection to finish gracefully (HTTP/1 closes
+/// after the current response, HTTP/2 sends GOAWAY) and waits for them, up to the graceful timeout.
+pub async fn serve<H: Handler>(
+    listener: Listener,
+    handler: Arc<H>,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<ServeOutcome> {
+    let server = listener.local_addr()?;
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).keep_alive(true).pipeline_flush(true);
+    builder.http2().timer(TokioTimer::new());
+    let shared = Arc::new(Shared { handler, builder, config, server, stop: CancellationToken::new() });
+    let tracker = TaskTracker::new();
+    let mut shutdown = pin!(shutdown);
+
+    match listener {
+        Listener::Tcp(l) => {
+            let l = tokio::net::TcpListener::from_std(l)?;
+            loop {
+                tokio::select! {
+                    biased;
+                    () = &mut shutdown => break,
+                    accepted = l.accept() => match accepted {
+                        Ok((stream, peer)) => {
+                            tracker.spawn(run_connection(stream, Some(peer), Arc::clone(&shared)));
+                        }
+                        Err(e) => accept_failed(e).await,
+                    },
+                }
+            }
+        }
+        Listener::Unix(l) => {
+            let l = tokio::net::UnixListener::from_std(l)?;
+            loop {
+                tokio::select! {
+                    biased;
+                    () = &mut shutdown => break,
+                    accepted = l.accept() => match accepted {
+                        Ok((stream, _)) => {
+                            tracker.spawn(run_connection(stream, None, Arc::clone(&shared)));
+                        }
+                        Err(e) => accept_failed(e).await,
+                    },
+                }
+            }
+        }
+    }
+
+    tracker.close();
+    shared.stop.cancel();
+    let drained = tracker.wait();
+    match shared.config.graceful_timeout {
+        None => {
+            drained.await;
+            Ok(ServeOutcome::Drained)
+        }
+        Some(limit) => match tokio::time::timeout(limit, drained).await {
+            Ok(()) => Ok(ServeOutcome::Drained),
+            Err(_) => Ok(ServeOutcome::TimedOut { open: tracker.len() }),
+        },
+    }
+}
+
+/// Accept errors are usually transient (a connection reset before accept, or out of descriptors); the
+/// short pause keeps a descriptor shortage from spinning the loop.
+async fn accept_failed(e: io::Error) {
+    tracing::warn!("accept failed: {e}");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+async fn run_connection<H, I>(io: I, client: Option<SocketAddr>, shared: Arc<Shared<H>>)
+where
+    H: Handler,
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let activity = Activity::new();
+    let service = {
+        let shared = Arc::clone(&shared);
+        let activity = Arc::clone(&activity);
+        service_fn(move |req| {
+            let guard = activity.begin();
+            let shared = Arc::clone(&shared);
+            async move { Ok::<_, Infallible>(respond(req, client, &shared, guard).await) }
+        })
+    };
+    let mut conn = pin!(shared.builder.serve_connection(TokioIo::new(io), service));
+    let keep_alive = shared.config.keep_alive;
+    let mut closing = false;
+    loop {
+        // Re-armed only when the timer fires, so the cost is one timer per keep-alive period.
+        let idle_at = activity.idle_deadline(keep_alive).unwrap_or_else(|| tokio::time::Instant::now().into_std() + keep_alive);
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!("connection closed with error: {e}");
+                }
+                break;
+            }
+            () = shared.stop.cancelled(), if !closing => {
+                conn.as_mut().graceful_shutdown();
+                closing = true;
+            }
+            () = tokio::time::sleep_until(idle_at.into()), if !closing => {
+                if activity.idle_deadline(keep_alive).is_some_and(|at| at <= std::time::Instant::now()) {
+                    conn.as_mut().graceful_shutdown();
+                    closing = true;
+                }
+            }
+        }
+    }
+}
+
+async fn respond<H: Handler>(
+    req: http::Request<Incoming>,
+    client: Option<SocketAddr>,
+    shared: &Shared<H>,
+    guard: ActivityGuard,
+) -> http::Response<TrackedBody> {
+    let (parts, body) = req.into_parts();
+    let version = match parts.version {
+        http::Version::HTTP_2 => HttpVersion::Http2,
+        http::Version::HTTP_10 | http::Version::HTTP_09 => HttpVersion::Http10,
+        _ => HttpVersion::Http11,
+    };
+    let head = RequestHead {
+        method: parts.method,
+        uri: parts.uri,
+        version,
+        headers: parts.headers,
+        scheme: shared.config.scheme,
+        client,
+        server: shared.server.clone(),
+    };
+    let response = shared.handler.call(Request { head, body: RequestBody::new(body) }).await;
+    let mut out = http::Response::new(TrackedBody { inner: response.body, _guard: guard });
+    *out.status_mut() = response.status;
+    *out.headers_mut() = response.headers;
+    out
+}
+
+/// A response body that keeps its request counted as in flight until hyper has finished writing it.
+struct TrackedBody {
+    inner: ResponseBody,
+    _guard: ActivityGuard,
+}
+
+impl Body for TrackedBody {
+    type Data = Bytes;
+    type Error = crate::StreamClosed;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,163 @@
+//! The command line, with uvicorn's option names and defaults.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Serve Python web applications (ASGI) from one Rust executable.
+#[derive(Debug, Parser)]
+#[command(name = "covetpy", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve an application, e.g. `covetpy serve main:app --port 8000`.
+    Serve(ServeArgs),
+}
+
+/// `covetpy serve`.
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// The application as `module:attribute` (the attribute may be dotted).
+    #[arg(value_name = "APP")]
+    pub app: String,
+
+    /// Bind to this address.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// Bind to this TCP port (0 picks a free port).
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+
+    /// Bind to this Unix domain socket instead of TCP.
+    #[arg(long, value_name = "PATH")]
+    pub uds: Option<PathBuf>,
+
+    /// How to call the application.
+    #[arg(long, value_enum, default_value_t = InterfaceArg::Auto)]
+    pub interface: InterfaceArg,
+
+    /// Treat APP as a zero-argument factory that returns the application.
+    #[arg(long)]
+    pub factory: bool,
+
+    /// Directory put first on sys.path before importing APP.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub app_dir: PathBuf,
+
+    /// Number of worker processes (defaults to $WEB_CONCURRENCY, else 1).
+    #[arg(long, env = "WEB_CONCURRENCY", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub workers: u32,
+
+    /// ASGI lifespan protocol.
+    #[arg(long, value_enum, default_value_t = LifespanArg::Auto)]
+    pub lifespan: LifespanArg,
+
+    /// ASGI root_path, for apps mounted below a path prefix by a proxy.
+    #[arg(long, default_value = "")]
+    pub root_path: String,
+
+    /// Log level.
+    #[arg(long, value_enum, default_value_t = LogLevel::Info)]
+    pub log_level: LogLevel,
+
+    /// Log one line per request (the default).
+    #[arg(long, overrides_with = "no_access_log")]
+    pub access_log: bool,
+
+    /// Do not log requests.
+    #[arg(long, overrides_with = "access_log")]
+    pub no_access_log: bool,
+
+    /// Close keep-alive connections idle for this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    pub timeout_keep_alive: f64,
+
+    /// On SIGTERM/SIGINT, wait at most this many seconds for in-flight requests (default: wait for all).
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout_graceful_shutdown: Option<f64>,
+}
+
+impl ServeArgs {
+    /// Whether access logging is on, after `--access-log`/`--no-access-log` (last one wins).
+    pub fn access_log_enabled(&self) -> bool {
+        !self.no_access_log
+    }
+}
+
+/// `--interface`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InterfaceArg {
+    /// Inspect the application and choose.
+    Auto,
+    /// ASGI 3.
+    Asgi,
+}
+
+/// `--lifespan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LifespanArg {
+    /// Run it if the app supports it.
+    Auto,
+    /// Require it.
+    On,
+    /// Skip it.
+    Off,
+}
+
+/// `--log-level`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    /// Only critical errors (logged as errors).
+    Critical,
+    /// Errors.
+    Error,
+    /// Warnings and errors.
+    Warning,
+    /// The default: start-up, shutdown and access lines.
+    Info,
+    /// Diagnostics.
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve(args: &[&str]) -> ServeArgs {
+        let mut argv = vec!["covetpy", "serve"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Serve(s) => s,
+        }
+    }
+
+    #[test]
+    fn defaults_match_uvicorn() {
+        let s = serve(&["main:app"]);
+        assert_eq!(s.host, "127.0.0.1");
+        assert_eq!(s.port, 8000);
+        assert_eq!(s.timeout_keep_alive, 5.0);
+        assert!(s.access_log_enabled());
+        assert_eq!(s.lifespan, LifespanArg::Auto);
+    }
+
+    #[test]
+    fn last_access_log_flag_wins() {
+        assert!(!serve(&["main:app", "--no-access-log"]).access_log_enabled());
+        assert!(serve(&["main:app", "--no-access-log", "--access-log"]).access_log_enabled());
+    }
+
+    #[test]
+    fn zero_workers_is_rejected() {
+        assert!(Cli::try_parse_from(["covetpy", "serve", "main:app", "--workers", "0"]).is_err());
+    }
+}

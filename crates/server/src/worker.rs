@@ -1,0 +1,191 @@
+//! One serving process: binds, starts the interpreter, loads the app and serves until told to stop.
+
+use std::os::fd::RawFd;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use covetpy_embed::interpreter::{self, InterpreterOptions};
+use covetpy_embed::{loader, AppSpec, AsgiOptions, AsgiServer, Interface, LifespanMode, StartupError};
+use covetpy_protocols::{serve, Endpoint, Handler, Listener, LocalAddr, Scheme, ServeOutcome, ServerConfig};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::Notify;
+
+use crate::access_log::AccessLog;
+use crate::cli::{InterfaceArg, LifespanArg, ServeArgs};
+
+/// Set in the environment of worker processes started by the supervisor.
+pub const WORKER_ENV: &str = "COVETPY_WORKER";
+/// A listening socket inherited from the supervisor (Unix sockets with several workers).
+pub const LISTEN_FD_ENV: &str = "COVETPY_LISTEN_FD";
+/// A pipe on which the worker writes one byte once it is serving.
+pub const READY_FD_ENV: &str = "COVETPY_READY_FD";
+
+/// Exit code for a lifespan startup failure, as uvicorn uses.
+const EXIT_STARTUP_FAILED: u8 = 3;
+
+/// True in a process started by the supervisor.
+pub fn is_worker_process() -> bool {
+    std::env::var_os(WORKER_ENV).is_some()
+}
+
+/// Runs a worker and returns its exit code.
+pub fn run(args: &ServeArgs) -> u8 {
+    match run_inner(args) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            1
+        }
+    }
+}
+
+/// The endpoint named on the command line.
+pub fn endpoint(args: &ServeArgs) -> Endpoint {
+    match &args.uds {
+        Some(path) => Endpoint::Unix(path.clone()),
+        None => Endpoint::Tcp { host: args.host.clone(), port: args.port },
+    }
+}
+
+/// A timeout option in seconds, refusing values a Duration cannot hold.
+pub fn seconds(value: f64, option: &str) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(value).map_err(|_| anyhow!("{option} must be a non-negative number of seconds, got {value}"))
+}
+
+fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
+    let keep_alive = seconds(args.timeout_keep_alive, "--timeout-keep-alive")?;
+    let graceful_timeout =
+        args.timeout_graceful_shutdown.map(|s| seconds(s, "--timeout-graceful-shutdown")).transpose()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("covetpy-io")
+        .build()
+        .context("could not start the async runtime")?;
+    // Installed before the interpreter starts, so SIGINT/SIGTERM stay ours and never become
+    // KeyboardInterrupt inside the application.
+    let stop = {
+        let _enter = runtime.enter();
+        watch_signals()?
+    };
+    tracing::info!("Started server process [{}]", std::process::id());
+
+    // Bind before importing the app, so a busy port is reported without running any application code.
+    let listener = match inherited_fd(LISTEN_FD_ENV) {
+        // SAFETY: the supervisor passes a listening socket it opened for us and nothing else uses it.
+        Some(fd) => unsafe { Listener::from_inherited(fd) }?,
+        None => Listener::bind(&endpoint(args), is_worker_process())?,
+    };
+    let local = listener.local_addr().context("could not read the bound address")?;
+
+    interpreter::initialize(&InterpreterOptions { argv: std::env::args().collect() })?;
+    let spec: AppSpec = args.app.parse()?;
+    let interface = match args.interface {
+        InterfaceArg::Auto => Interface::Auto,
+        InterfaceArg::Asgi => Interface::Asgi,
+    };
+    let loaded = match loader::load(&spec, &args.app_dir, args.factory, interface) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            if let Some(traceback) = e.traceback() {
+                eprintln!("{traceback}");
+            }
+            tracing::error!("Error loading ASGI app. {e}");
+            return Ok(1);
+        }
+    };
+    interpreter::release_main_thread();
+
+    let options = AsgiOptions {
+        lifespan: match args.lifespan {
+            LifespanArg::Auto => LifespanMode::Auto,
+            LifespanArg::On => LifespanMode::On,
+            LifespanArg::Off => LifespanMode::Off,
+        },
+        root_path: args.root_path.clone(),
+    };
+    let app = match AsgiServer::start(loaded, options, runtime.handle().clone()) {
+        Ok(app) => app,
+        Err(StartupError::LifespanFailed) => return Ok(EXIT_STARTUP_FAILED),
+        Err(e) => return Err(e.into()),
+    };
+    if !is_worker_process() {
+        tracing::info!("CovetPy running on {} (Press CTRL+C to quit)", describe(&local));
+    }
+    signal_ready();
+
+    let config = ServerConfig { keep_alive, graceful_timeout, scheme: Scheme::Http };
+    let shutdown = async move {
+        stop.notified().await;
+        tracing::info!("Shutting down");
+    };
+    let handler = app.handler();
+    let outcome = if args.access_log_enabled() {
+        runtime.block_on(serve_with(listener, AccessLog::new(handler), config, shutdown))
+    } else {
+        runtime.block_on(serve_with(listener, handler, config, shutdown))
+    }?;
+    if let ServeOutcome::TimedOut { open } = outcome {
+        tracing::warn!("Graceful shutdown timed out; closing {open} connection(s) that were still open");
+    }
+    app.shutdown();
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    tracing::info!("Finished server process [{}]", std::process::id());
+    Ok(0)
+}
+
+async fn serve_with<H: Handler>(
+    listener: Listener,
+    handler: H,
+    config: ServerConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<ServeOutcome> {
+    serve(listener, Arc::new(handler), config, shutdown).await.context("the server failed")
+}
+
+/// First SIGINT/SIGTERM: notify the returned handle (graceful shutdown). Second: exit at once.
+fn watch_signals() -> anyhow::Result<Arc<Notify>> {
+    let mut term = signal(SignalKind::terminate()).context("could not install the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("could not install the SIGINT handler")?;
+    let stop = Arc::new(Notify::new());
+    let notify = Arc::clone(&stop);
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        notify.notify_one();
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::warn!("Second signal received; exiting without waiting");
+        std::process::exit(1);
+    });
+    Ok(stop)
+}
+
+/// How the bound address is shown in the start-up line.
+pub fn describe(local: &LocalAddr) -> String {
+    match local {
+        LocalAddr::Tcp(addr) if addr.is_ipv6() => format!("http://[{}]:{}", addr.ip(), addr.port()),
+        LocalAddr::Tcp(addr) => format!("http://{addr}"),
+        LocalAddr::Unix(path) => format!("unix socket {}", path.display()),
+    }
+}
+
+fn inherited_fd(var: &str) -> Option<RawFd> {
+    std::env::var(var).ok()?.parse().ok()
+}
+
+/// Tells the supervisor this worker is serving.
+fn signal_ready() {
+    if let Some(fd) = inherited_fd(READY_FD_ENV) {
+        // SAFETY: writing one byte from a valid buffer to a descriptor the supervisor gave us; a failed
+        // write only delays the supervisor's start-up message.
+        unsafe {
+            libc::write(fd, b"1".as_ptr().cast(), 1);
+            libc::close(fd);
+        }
+    }
+}
