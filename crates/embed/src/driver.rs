@@ -25,8 +25,12 @@ pub(crate) fn awaitable_iter<'py>(obj: Bound<'py, PyAny>) -> PyResult<Bound<'py,
     if is_coro {
         return Ok(obj);
     }
-    obj.call_method0(pyo3::intern!(obj.py(), "__await__"))
-        .map_err(|_| pyo3::exceptions::PyTypeError::new_err(format!("the application returned {}, which is not awaitable", type_name(&obj))))
+    obj.call_method0(pyo3::intern!(obj.py(), "__await__")).map_err(|_| {
+        pyo3::exceptions::PyTypeError::new_err(format!(
+            "the application returned {}, which is not awaitable",
+            type_name(&obj)
+        ))
+    })
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
@@ -48,7 +52,8 @@ pub(crate) fn step<'py>(coro: &Bound<'py, PyAny>) -> Step<'py> {
         }
         ffi::PySendResult::PYGEN_NEXT => Step::Waiting(unsafe { Bound::from_owned_ptr(py, result) }),
         ffi::PySendResult::PYGEN_ERROR => Step::Failed(
-            PyErr::take(py).unwrap_or_else(|| pyo3::exceptions::PySystemError::new_err("coroutine failed without an exception")),
+            PyErr::take(py)
+                .unwrap_or_else(|| pyo3::exceptions::PySystemError::new_err("coroutine failed without an exception")),
         ),
     }
 }

@@ -7,10 +7,11 @@
 
 pub mod asgi;
 mod driver;
+mod inbox;
 pub mod interpreter;
 pub mod loader;
 mod native;
-mod inbox;
+pub mod sched;
 
 pub use asgi::{AsgiHandler, AsgiOptions, AsgiServer, LifespanMode, StartupError};
 pub use interpreter::{InterpreterError, InterpreterOptions};

@@ -19,9 +19,7 @@ impl std::str::FromStr for AppSpec {
 
     fn from_str(s: &str) -> Result<Self, LoadError> {
         match s.split_once(':') {
-            Some((module, attribute))
-                if !module.is_empty() && !attribute.is_empty() && !attribute.contains(':') =>
-            {
+            Some((module, attribute)) if !module.is_empty() && !attribute.is_empty() && !attribute.contains(':') => {
                 Ok(AppSpec { module: module.to_owned(), attribute: attribute.to_owned() })
             }
             _ => Err(LoadError::BadSpec(s.to_owned())),
@@ -129,11 +127,10 @@ pub fn load(spec: &AppSpec, app_dir: &Path, factory: bool, interface: Interface)
     Python::attach(|py| {
         crate::native::install(py).map_err(|e| python_error(py, spec, &e))?;
         let dir = std::fs::canonicalize(app_dir).unwrap_or_else(|_| app_dir.to_path_buf());
-        let sys_path = py
-            .import("sys")
-            .and_then(|sys| sys.getattr("path"))
-            .map_err(|e| python_error(py, spec, &e))?;
-        let sys_path = sys_path.cast::<PyList>().map_err(|e| LoadError::Python { spec: spec.to_string(), error: e.to_string() })?;
+        let sys_path = py.import("sys").and_then(|sys| sys.getattr("path")).map_err(|e| python_error(py, spec, &e))?;
+        let sys_path = sys_path
+            .cast::<PyList>()
+            .map_err(|e| LoadError::Python { spec: spec.to_string(), error: e.to_string() })?;
         sys_path.insert(0, dir.to_string_lossy().as_ref()).map_err(|e| python_error(py, spec, &e))?;
 
         let module = py.import(spec.module.as_str()).map_err(|e| import_error(py, spec, &e))?;

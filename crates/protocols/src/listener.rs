@@ -133,9 +133,8 @@ impl Listener {
 }
 
 fn resolve(host: &str, port: u16) -> Result<SocketAddr, BindError> {
-    let mut addrs = (host, port)
-        .to_socket_addrs()
-        .map_err(|source| BindError::Resolve { host: host.to_owned(), source })?;
+    let mut addrs =
+        (host, port).to_socket_addrs().map_err(|source| BindError::Resolve { host: host.to_owned(), source })?;
     addrs.next().ok_or_else(|| BindError::Resolve {
         host: host.to_owned(),
         source: io::Error::new(io::ErrorKind::NotFound, "no addresses"),

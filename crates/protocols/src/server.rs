@@ -144,7 +144,8 @@ where
     let mut closing = false;
     loop {
         // Re-armed only when the timer fires, so the cost is one timer per keep-alive period.
-        let idle_at = activity.idle_deadline(keep_alive).unwrap_or_else(|| tokio::time::Instant::now().into_std() + keep_alive);
+        let idle_at =
+            activity.idle_deadline(keep_alive).unwrap_or_else(|| tokio::time::Instant::now().into_std() + keep_alive);
         tokio::select! {
             result = conn.as_mut() => {
                 if let Err(e) = result {
@@ -204,10 +205,7 @@ impl Body for TrackedBody {
     type Data = Bytes;
     type Error = crate::StreamClosed;
 
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         Pin::new(&mut self.get_mut().inner).poll_frame(cx)
     }
 

@@ -50,7 +50,8 @@ pub fn endpoint(args: &ServeArgs) -> Endpoint {
 
 /// A timeout option in seconds, refusing values a Duration cannot hold.
 pub fn seconds(value: f64, option: &str) -> anyhow::Result<Duration> {
-    Duration::try_from_secs_f64(value).map_err(|_| anyhow!("{option} must be a non-negative number of seconds, got {value}"))
+    Duration::try_from_secs_f64(value)
+        .map_err(|_| anyhow!("{option} must be a non-negative number of seconds, got {value}"))
 }
 
 fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
@@ -60,6 +61,7 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("covetpy-io")
+        .on_thread_start(covetpy_embed::sched::batch_current_thread)
         .build()
         .context("could not start the async runtime")?;
     // Installed before the interpreter starts, so SIGINT/SIGTERM stay ours and never become

@@ -9,9 +9,9 @@ use covetpy_protocols::{BodySender, RequestBody, RequestHead, Response, Response
 use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, Method, StatusCode};
 use pyo3::exceptions::PyRuntimeError;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
-use pyo3::intern;
 use tokio::sync::oneshot;
 
 use super::context::AsgiContext;
@@ -185,9 +185,8 @@ pub(crate) fn start(py: Python<'_>, ctx: &Arc<AsgiContext>, call: HttpCall) {
         Step::Done => obj.borrow_mut(py).finish(py, Ok(())),
         Step::Failed(e) => obj.borrow_mut(py).finish(py, Err(e)),
         Step::Waiting(pending) => {
-            let handed = obj
-                .getattr(py, intern!(py, "_task_done"))
-                .and_then(|done| ctx.resume.call1(py, (coro, pending, done)));
+            let handed =
+                obj.getattr(py, intern!(py, "_task_done")).and_then(|done| ctx.resume.call1(py, (coro, pending, done)));
             if let Err(e) = handed {
                 obj.borrow_mut(py).finish(py, Err(e));
             }
@@ -341,7 +340,9 @@ impl AsgiCall {
 
     fn start_response(&mut self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         if !matches!(self.phase, Phase::Idle) {
-            return Err(invalid("Unexpected ASGI message 'http.response.start' sent, after response already started.".into()));
+            return Err(invalid(
+                "Unexpected ASGI message 'http.response.start' sent, after response already started.".into(),
+            ));
         }
         let status: u16 = message
             .get_item(intern!(py, "status"))
@@ -380,7 +381,9 @@ impl AsgiCall {
                 self.phase = Phase::Idle;
                 Err(invalid("Unexpected ASGI message 'http.response.body' sent, before 'http.response.start'.".into()))
             }
-            Phase::Done => Err(invalid("Unexpected ASGI message 'http.response.body' sent, after response already completed.".into())),
+            Phase::Done => Err(invalid(
+                "Unexpected ASGI message 'http.response.body' sent, after response already completed.".into(),
+            )),
             Phase::Started { status, headers } => {
                 let no_body = status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
                 if !more || no_body {
@@ -501,7 +504,10 @@ impl AsgiCall {
         }
         match phase {
             Phase::Idle | Phase::Started { .. } => {
-                let _ = self.reply.take().map(|reply| reply.send(internal_error()));
+                if let Some(reply) = self.reply.take() {
+                    // The client may be gone already; then there is nobody to tell.
+                    drop(reply.send(internal_error()));
+                }
             }
             // Dropping the sender without its end marker makes the server abort the connection, so a
             // half-sent body is never mistaken for a whole one.
@@ -524,7 +530,8 @@ fn header_pair(item: &Bound<'_, PyAny>) -> PyResult<(HeaderName, HeaderValue)> {
         item.extract().map_err(|_| invalid("response headers must be [name, value] pairs of bytes".into()))?;
     let name = byte_slice(&name, "header name")?;
     let value = byte_slice(&value, "header value")?;
-    let name = HeaderName::from_bytes(&name).map_err(|_| invalid(format!("invalid header name {:?}", String::from_utf8_lossy(&name))))?;
+    let name = HeaderName::from_bytes(&name)
+        .map_err(|_| invalid(format!("invalid header name {:?}", String::from_utf8_lossy(&name))))?;
     let value = HeaderValue::from_bytes(&value).map_err(|_| invalid(format!("invalid value for header {name}")))?;
     Ok((name, value))
 }
@@ -533,7 +540,12 @@ fn byte_slice(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
     if let Ok(b) = obj.cast::<PyBytes>() {
         return Ok(b.as_bytes().to_vec());
     }
-    obj.extract::<Vec<u8>>().map_err(|_| invalid(format!("{what} must be bytes, got {}", obj.get_type().name().map(|n| n.to_string()).unwrap_or_default())))
+    obj.extract::<Vec<u8>>().map_err(|_| {
+        invalid(format!(
+            "{what} must be bytes, got {}",
+            obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+        ))
+    })
 }
 
 /// Copies the body out of Python. For bytes this is one memcpy into memory the network side owns, so

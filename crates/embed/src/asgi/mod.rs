@@ -76,13 +76,20 @@ pub struct AsgiServer {
 
 impl AsgiServer {
     /// Starts the interpreter thread and runs lifespan startup; returns once the app is ready.
-    pub fn start(app: LoadedApp, options: AsgiOptions, tokio: tokio::runtime::Handle) -> Result<AsgiServer, StartupError> {
+    pub fn start(
+        app: LoadedApp,
+        options: AsgiOptions,
+        tokio: tokio::runtime::Handle,
+    ) -> Result<AsgiServer, StartupError> {
         let (inbox, mailbox) = inbox::channel().map_err(|e| StartupError::Internal(e.to_string()))?;
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread_inbox = inbox.clone();
         let thread = std::thread::Builder::new()
             .name("covetpy-python".into())
-            .spawn(move || interpreter_thread(app.app, options, tokio, thread_inbox, mailbox, ready_tx))
+            .spawn(move || {
+                crate::sched::batch_current_thread();
+                interpreter_thread(app.app, options, tokio, thread_inbox, mailbox, ready_tx)
+            })
             .map_err(|e| StartupError::Internal(e.to_string()))?;
         match ready_rx.recv() {
             Ok(Ok(())) => Ok(AsgiServer { inbox, thread }),
@@ -188,7 +195,8 @@ fn interpreter_thread(
             asyncio.call_method1("set_event_loop", (&event_loop,))?;
             let runtime = py.import("_covetpy_runtime")?;
             let lifespan = runtime.getattr("Lifespan")?.call1((app.bind(py), options.lifespan.as_str()))?;
-            let started = event_loop.call_method1("run_until_complete", (lifespan.call_method0("startup")?,))?.is_truthy()?;
+            let started =
+                event_loop.call_method1("run_until_complete", (lifespan.call_method0("startup")?,))?.is_truthy()?;
             Ok((event_loop, lifespan, started))
         };
         let (event_loop, lifespan, started) = match setup() {

@@ -79,7 +79,10 @@ fn headers<'py>(py: Python<'py>, head: &RequestHead) -> PyResult<Bound<'py, PyLi
     // HTTP/2 carries the host in :authority; ASGI apps (and Starlette's URL building) expect `host`.
     if !head.headers.contains_key(http::header::HOST) {
         if let Some(authority) = head.uri.authority() {
-            list.append(PyTuple::new(py, [PyBytes::new(py, b"host"), PyBytes::new(py, authority.as_str().as_bytes())])?)?;
+            list.append(PyTuple::new(
+                py,
+                [PyBytes::new(py, b"host"), PyBytes::new(py, authority.as_str().as_bytes())],
+            )?)?;
         }
     }
     for (name, value) in &head.headers {
