@@ -25,9 +25,9 @@ class ClientDisconnected(OSError):
     """Raised by ``send`` when the client has gone away (ASGI spec 2.4)."""
 
 
-def format_exception(exc: BaseException) -> str:
-    """Render ``exc`` with its traceback, as the logs show it."""
-    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()
+def format_exception(exc: BaseException, tb: types.TracebackType | None = None) -> str:
+    """Render ``exc`` with its traceback (``tb`` when given, else its own), as the logs show it."""
+    return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__)).rstrip()
 
 
 @types.coroutine

@@ -42,7 +42,7 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
 pub(crate) fn format_error(py: Python<'_>, err: &PyErr) -> String {
     let formatted = py
         .import("_covetpy_runtime")
-        .and_then(|m| m.call_method1("format_exception", (err.value(py),)))
+        .and_then(|m| m.call_method1("format_exception", (err.value(py), err.traceback(py))))
         .and_then(|s| s.extract::<String>());
     formatted.unwrap_or_else(|_| err.to_string())
 }

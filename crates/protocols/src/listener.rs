@@ -68,13 +68,14 @@ pub enum BindError {
     },
 }
 
-/// A bound, listening socket, not yet attached to an async runtime.
+/// A bound socket, not yet attached to an async runtime.
+///
+/// Binding claims the address (so a busy port is reported at once), but connections are only accepted
+/// after [`Listener::listen`]: until then a connection attempt is refused, so a load balancer's health
+/// check does not see the server as up while the application is still starting.
 #[derive(Debug)]
-pub enum Listener {
-    /// A TCP listener.
-    Tcp(std::net::TcpListener),
-    /// A Unix domain socket listener.
-    Unix(std::os::unix::net::UnixListener),
+pub struct Listener {
+    socket: Socket,
 }
 
 const BACKLOG: i32 = 2048;
@@ -87,13 +88,29 @@ impl Listener {
             Endpoint::Tcp { host, port } => {
                 let addr = resolve(host, *port)?;
                 bind_tcp(addr, reuse_port)
-                    .map(Listener::Tcp)
-                    .map_err(|source| BindError::Bind { endpoint: endpoint.clone(), source })
             }
-            Endpoint::Unix(path) => bind_unix(path)
-                .map(Listener::Unix)
-                .map_err(|source| BindError::Bind { endpoint: endpoint.clone(), source }),
+            Endpoint::Unix(path) => bind_unix(path),
         }
+        .map(|socket| Listener { socket })
+        .map_err(|source| BindError::Bind { endpoint: endpoint.clone(), source })
+    }
+
+    /// Starts accepting connections. Calling it again is harmless.
+    pub fn listen(&self) -> io::Result<()> {
+        self.socket.listen(BACKLOG)
+    }
+
+    /// True for a Unix domain socket.
+    pub fn is_unix(&self) -> bool {
+        self.socket.local_addr().is_ok_and(|a| a.is_unix())
+    }
+
+    pub(crate) fn into_tcp(self) -> std::net::TcpListener {
+        self.socket.into()
+    }
+
+    pub(crate) fn into_unix(self) -> std::os::unix::net::UnixListener {
+        self.socket.into()
     }
 
     /// Adopts a listening socket inherited from a parent process.
@@ -104,31 +121,23 @@ impl Listener {
         // SAFETY: the caller guarantees `fd` is an open socket owned by no one else.
         let owned = unsafe { OwnedFd::from_raw_fd(fd) };
         let socket = Socket::from(owned);
-        let local = socket.local_addr().map_err(|source| BindError::Inherited { fd, source })?;
-        if local.is_unix() {
-            Ok(Listener::Unix(socket.into()))
-        } else {
-            Ok(Listener::Tcp(socket.into()))
-        }
+        socket.local_addr().map_err(|source| BindError::Inherited { fd, source })?;
+        socket.set_nonblocking(true).map_err(|source| BindError::Inherited { fd, source })?;
+        Ok(Listener { socket })
     }
 
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> io::Result<LocalAddr> {
-        match self {
-            Listener::Tcp(l) => l.local_addr().map(LocalAddr::Tcp),
-            Listener::Unix(l) => {
-                let addr = l.local_addr()?;
-                Ok(LocalAddr::Unix(addr.as_pathname().map(Path::to_path_buf).unwrap_or_default()))
-            }
+        let addr = self.socket.local_addr()?;
+        if let Some(ip) = addr.as_socket() {
+            return Ok(LocalAddr::Tcp(ip));
         }
+        Ok(LocalAddr::Unix(addr.as_pathname().map(Path::to_path_buf).unwrap_or_default()))
     }
 
     /// The raw descriptor, for handing the socket to worker processes.
     pub fn raw_fd(&self) -> RawFd {
-        match self {
-            Listener::Tcp(l) => l.as_raw_fd(),
-            Listener::Unix(l) => l.as_raw_fd(),
-        }
+        self.socket.as_raw_fd()
     }
 }
 
@@ -141,7 +150,7 @@ fn resolve(host: &str, port: u16) -> Result<SocketAddr, BindError> {
     })
 }
 
-fn bind_tcp(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::TcpListener> {
+fn bind_tcp(addr: SocketAddr, reuse_port: bool) -> io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     socket.set_reuse_address(true)?;
     if reuse_port {
@@ -152,12 +161,11 @@ fn bind_tcp(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::TcpListe
     }
     socket.set_tcp_nodelay(true)?;
     socket.bind(&addr.into())?;
-    socket.listen(BACKLOG)?;
     socket.set_nonblocking(true)?;
-    Ok(socket.into())
+    Ok(socket)
 }
 
-fn bind_unix(path: &Path) -> io::Result<std::os::unix::net::UnixListener> {
+fn bind_unix(path: &Path) -> io::Result<Socket> {
     match std::fs::remove_file(path) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -165,11 +173,10 @@ fn bind_unix(path: &Path) -> io::Result<std::os::unix::net::UnixListener> {
     }
     let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
     socket.bind(&SockAddr::unix(path)?)?;
-    socket.listen(BACKLOG)?;
     socket.set_nonblocking(true)?;
     // Same permissions uvicorn gives its socket, so a proxy running as another user can connect.
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
-    Ok(socket.into())
+    Ok(socket)
 }
 
 #[cfg(test)]
@@ -186,8 +193,18 @@ mod tests {
     }
 
     #[test]
+    fn bound_socket_refuses_connections_until_listening() {
+        let l = Listener::bind(&Endpoint::Tcp { host: "127.0.0.1".into(), port: 0 }, false).unwrap();
+        let LocalAddr::Tcp(addr) = l.local_addr().unwrap() else { panic!("tcp") };
+        assert!(std::net::TcpStream::connect(addr).is_err());
+        l.listen().unwrap();
+        assert!(std::net::TcpStream::connect(addr).is_ok());
+    }
+
+    #[test]
     fn port_in_use_names_the_address() {
         let l = Listener::bind(&Endpoint::Tcp { host: "127.0.0.1".into(), port: 0 }, false).unwrap();
+        l.listen().unwrap();
         let LocalAddr::Tcp(addr) = l.local_addr().unwrap() else { panic!("tcp") };
         let err = Listener::bind(&Endpoint::Tcp { host: "127.0.0.1".into(), port: addr.port() }, false)
             .unwrap_err()

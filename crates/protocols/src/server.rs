@@ -62,44 +62,24 @@ pub async fn serve<H: Handler>(
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<ServeOutcome> {
     let server = listener.local_addr()?;
+    listener.listen()?;
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).keep_alive(true).pipeline_flush(true);
+    // pipeline_flush is left off: it lets hyper buffer a streaming body without bound, which would take
+    // backpressure away from a slow client.
+    builder.http1().timer(TokioTimer::new()).keep_alive(true);
     builder.http2().timer(TokioTimer::new());
     let shared = Arc::new(Shared { handler, builder, config, server, stop: CancellationToken::new() });
     let tracker = TaskTracker::new();
-    let mut shutdown = pin!(shutdown);
+    let shutdown = pin!(shutdown);
 
-    match listener {
-        Listener::Tcp(l) => {
-            let l = tokio::net::TcpListener::from_std(l)?;
-            loop {
-                tokio::select! {
-                    biased;
-                    () = &mut shutdown => break,
-                    accepted = l.accept() => match accepted {
-                        Ok((stream, peer)) => {
-                            tracker.spawn(run_connection(stream, Some(peer), Arc::clone(&shared)));
-                        }
-                        Err(e) => accept_failed(e).await,
-                    },
-                }
-            }
-        }
-        Listener::Unix(l) => {
-            let l = tokio::net::UnixListener::from_std(l)?;
-            loop {
-                tokio::select! {
-                    biased;
-                    () = &mut shutdown => break,
-                    accepted = l.accept() => match accepted {
-                        Ok((stream, _)) => {
-                            tracker.spawn(run_connection(stream, None, Arc::clone(&shared)));
-                        }
-                        Err(e) => accept_failed(e).await,
-                    },
-                }
-            }
-        }
+    if listener.is_unix() {
+        let l = tokio::net::UnixListener::from_std(listener.into_unix())?;
+        let l = &l;
+        accept_loop(|| async move { l.accept().await.map(|(s, _)| (s, None)) }, shutdown, &tracker, &shared).await;
+    } else {
+        let l = tokio::net::TcpListener::from_std(listener.into_tcp())?;
+        let l = &l;
+        accept_loop(|| async move { l.accept().await.map(|(s, p)| (s, Some(p))) }, shutdown, &tracker, &shared).await;
     }
 
     tracker.close();
@@ -114,6 +94,32 @@ pub async fn serve<H: Handler>(
             Ok(()) => Ok(ServeOutcome::Drained),
             Err(_) => Ok(ServeOutcome::TimedOut { open: tracker.len() }),
         },
+    }
+}
+
+/// Accepts connections until `shutdown` resolves, serving each on its own task.
+async fn accept_loop<H, S, F, Fut>(
+    mut accept: F,
+    mut shutdown: Pin<&mut impl Future<Output = ()>>,
+    tracker: &TaskTracker,
+    shared: &Arc<Shared<H>>,
+) where
+    H: Handler,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = io::Result<(S, Option<SocketAddr>)>>,
+{
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            accepted = accept() => match accepted {
+                Ok((stream, peer)) => {
+                    tracker.spawn(run_connection(stream, peer, Arc::clone(shared)));
+                }
+                Err(e) => accept_failed(e).await,
+            },
+        }
     }
 }
 
