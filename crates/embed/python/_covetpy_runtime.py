@@ -63,21 +63,31 @@ def resume(coro: Any, pending: Any, on_done: Callable[[asyncio.Task[Any]], None]
     task.add_done_callback(on_done)
 
 
-def is_asgi(app: object) -> bool:
-    """True when ``app`` looks like an ASGI 3 application: an async callable of (scope, receive, send)."""
+def _positional_count(app: object) -> int | None:
+    try:
+        params = inspect.signature(app).parameters.values()  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(1 for p in params if p.kind in kinds)
+
+
+def detect_interface(app: object) -> str | None:
+    """Say how ``app`` wants to be called: ``"asgi"`` for an async callable of (scope, receive, send),
+    ``"wsgi"`` for a callable of (environ, start_response), or None when it is neither."""
+    if not callable(app) or inspect.isclass(app):
+        return None
     if inspect.iscoroutinefunction(app):
-        return True
+        return "asgi"
     call = getattr(app, "__call__", None)  # noqa: B004 - instances with an async __call__ are the common case
     if call is not None and inspect.iscoroutinefunction(call):
-        return True
-    if not callable(app) or inspect.isclass(app):
-        return False
-    try:
-        params = inspect.signature(app).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return len(positional) == 3
+        return "asgi"
+    count = _positional_count(app)
+    if count == 3:
+        return "asgi"
+    if count == 2:
+        return "wsgi"
+    return None
 
 
 class Lifespan:

@@ -1,18 +1,21 @@
 //! The embedded CPython interpreter for CovetPy.
 //!
 //! [`interpreter`] starts CPython against the user's virtualenv, [`loader`] imports the application, and
-//! [`asgi`] serves it: a dedicated interpreter thread runs the asyncio event loop and calls the app, while
-//! the network side (Tokio threads) talks to it only through a queue and a wake-up socket, so Tokio threads
-//! never take the GIL.
+//! one module per interface serves it: [`asgi`] (a dedicated interpreter thread runs the asyncio event
+//! loop) and [`wsgi`] (a pool of interpreter threads). The network side (Tokio threads) reaches either
+//! only through queues, so Tokio threads never take the GIL.
 
 pub mod asgi;
 mod driver;
 mod inbox;
+mod intake;
 pub mod interpreter;
 pub mod loader;
 mod native;
 pub mod sched;
+pub mod wsgi;
 
 pub use asgi::{AsgiHandler, AsgiOptions, AsgiServer, LifespanMode, StartupError};
 pub use interpreter::{InterpreterError, InterpreterOptions};
 pub use loader::{AppSpec, Interface, LoadError, LoadedApp};
+pub use wsgi::{WsgiHandler, WsgiOptions, WsgiServer};

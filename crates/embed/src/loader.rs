@@ -40,6 +40,18 @@ pub enum Interface {
     Auto,
     /// ASGI 3: `await app(scope, receive, send)`.
     Asgi,
+    /// WSGI (PEP 3333): `app(environ, start_response)`.
+    Wsgi,
+}
+
+impl Interface {
+    fn name(self) -> &'static str {
+        match self {
+            Interface::Auto => "auto",
+            Interface::Asgi => "ASGI",
+            Interface::Wsgi => "WSGI",
+        }
+    }
 }
 
 /// The application could not be loaded. Each message names the module and attribute involved.
@@ -88,11 +100,19 @@ pub enum LoadError {
         /// The APP argument.
         spec: String,
     },
-    /// The attribute is not an application of the requested interface.
-    #[error("{spec} is not an ASGI application (expected an async callable taking scope, receive and send)")]
-    NotAnApp {
+    /// The attribute is not an application of any interface we serve.
+    #[error("{spec} is not an ASGI application (an async callable taking scope, receive and send) nor a WSGI application (a callable taking environ and start_response); pass --interface to choose")]
+    Undetected {
         /// The APP argument.
         spec: String,
+    },
+    /// The attribute is not callable.
+    #[error("{spec} is not callable, so it cannot be served as {interface}")]
+    NotCallable {
+        /// The APP argument.
+        spec: String,
+        /// The interface asked for.
+        interface: &'static str,
     },
     /// Something else went wrong inside Python while loading.
     #[error("error loading {spec}: {error}")]
@@ -151,19 +171,20 @@ pub fn load(spec: &AppSpec, app_dir: &Path, factory: bool, interface: Interface)
                 traceback: crate::native::format_error(py, &e),
             })?;
         }
-        let looks_asgi = py
-            .import("_covetpy_runtime")
-            .and_then(|rt| rt.call_method1("is_asgi", (&target,)))
-            .and_then(|r| r.is_truthy())
-            .map_err(|e| python_error(py, spec, &e))?;
-        let resolved = match interface {
-            Interface::Asgi => Interface::Asgi,
-            Interface::Auto if looks_asgi => Interface::Asgi,
-            Interface::Auto => return Err(LoadError::NotAnApp { spec: spec.to_string() }),
-        };
         if !target.is_callable() {
-            return Err(LoadError::NotAnApp { spec: spec.to_string() });
+            return Err(LoadError::NotCallable { spec: spec.to_string(), interface: interface.name() });
         }
+        let detected: Option<String> = py
+            .import("_covetpy_runtime")
+            .and_then(|rt| rt.call_method1("detect_interface", (&target,)))
+            .and_then(|r| r.extract())
+            .map_err(|e| python_error(py, spec, &e))?;
+        let resolved = match (interface, detected.as_deref()) {
+            (Interface::Auto, Some("asgi")) => Interface::Asgi,
+            (Interface::Auto, Some("wsgi")) => Interface::Wsgi,
+            (Interface::Auto, _) => return Err(LoadError::Undetected { spec: spec.to_string() }),
+            (chosen, _) => chosen,
+        };
         Ok(LoadedApp { app: target.unbind(), interface: resolved })
     })
 }

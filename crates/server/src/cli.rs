@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// Serve Python web applications (ASGI) from one Rust executable.
+/// Serve Python web applications (ASGI and WSGI) from one Rust executable.
 #[derive(Debug, Parser)]
 #[command(name = "covetpy", version, about, propagate_version = true)]
 pub struct Cli {
@@ -50,6 +50,10 @@ pub struct ServeArgs {
     /// Directory put first on sys.path before importing APP.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub app_dir: PathBuf,
+
+    /// WSGI only: threads per worker, so handlers that block on I/O do not hold up other requests.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub threads: u32,
 
     /// Number of worker processes (defaults to $WEB_CONCURRENCY, else 1).
     #[arg(long, env = "WEB_CONCURRENCY", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
@@ -98,6 +102,8 @@ pub enum InterfaceArg {
     Auto,
     /// ASGI 3.
     Asgi,
+    /// WSGI (PEP 3333).
+    Wsgi,
 }
 
 /// `--lifespan`.

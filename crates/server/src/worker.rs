@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use covetpy_embed::interpreter::{self, InterpreterOptions};
-use covetpy_embed::{loader, AppSpec, AsgiOptions, AsgiServer, Interface, LifespanMode, StartupError};
+use covetpy_embed::{
+    loader, AppSpec, AsgiOptions, AsgiServer, Interface, LifespanMode, StartupError, WsgiOptions, WsgiServer,
+};
 use covetpy_protocols::{serve, Endpoint, Handler, Listener, LocalAddr, Scheme, ServeOutcome, ServerConfig};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::Notify;
@@ -85,6 +87,7 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
     let interface = match args.interface {
         InterfaceArg::Auto => Interface::Auto,
         InterfaceArg::Asgi => Interface::Asgi,
+        InterfaceArg::Wsgi => Interface::Wsgi,
     };
     let loaded = match loader::load(&spec, &args.app_dir, args.factory, interface) {
         Ok(loaded) => loaded,
@@ -92,24 +95,36 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
             if let Some(traceback) = e.traceback() {
                 eprintln!("{traceback}");
             }
-            tracing::error!("Error loading ASGI app. {e}");
+            tracing::error!("Error loading app. {e}");
             return Ok(1);
         }
     };
     interpreter::release_main_thread();
 
-    let options = AsgiOptions {
-        lifespan: match args.lifespan {
-            LifespanArg::Auto => LifespanMode::Auto,
-            LifespanArg::On => LifespanMode::On,
-            LifespanArg::Off => LifespanMode::Off,
-        },
-        root_path: args.root_path.clone(),
-    };
-    let app = match AsgiServer::start(loaded, options, runtime.handle().clone()) {
-        Ok(app) => app,
-        Err(StartupError::LifespanFailed) => return Ok(EXIT_STARTUP_FAILED),
-        Err(e) => return Err(e.into()),
+    let app = match loaded.interface {
+        Interface::Wsgi => {
+            let options = WsgiOptions {
+                threads: args.threads as usize,
+                root_path: args.root_path.clone(),
+                multiprocess: is_worker_process(),
+            };
+            App::Wsgi(WsgiServer::start(loaded, options, runtime.handle().clone())?)
+        }
+        Interface::Asgi | Interface::Auto => {
+            let options = AsgiOptions {
+                lifespan: match args.lifespan {
+                    LifespanArg::Auto => LifespanMode::Auto,
+                    LifespanArg::On => LifespanMode::On,
+                    LifespanArg::Off => LifespanMode::Off,
+                },
+                root_path: args.root_path.clone(),
+            };
+            match AsgiServer::start(loaded, options, runtime.handle().clone()) {
+                Ok(app) => App::Asgi(app),
+                Err(StartupError::LifespanFailed) => return Ok(EXIT_STARTUP_FAILED),
+                Err(e) => return Err(e.into()),
+            }
+        }
     };
     if !is_worker_process() {
         tracing::info!("CovetPy running on {} (Press CTRL+C to quit)", describe(&local));
@@ -121,28 +136,44 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
         stop.notified().await;
         tracing::info!("Shutting down");
     };
-    let handler = app.handler();
-    let outcome = if args.access_log_enabled() {
-        runtime.block_on(serve_with(listener, AccessLog::new(handler), config, shutdown))
-    } else {
-        runtime.block_on(serve_with(listener, handler, config, shutdown))
+    let access_log = args.access_log_enabled();
+    let outcome = match &app {
+        App::Asgi(server) => runtime.block_on(serve_with(listener, server.handler(), access_log, config, shutdown)),
+        App::Wsgi(server) => runtime.block_on(serve_with(listener, server.handler(), access_log, config, shutdown)),
     }?;
     if let ServeOutcome::TimedOut { open } = outcome {
         tracing::warn!("Graceful shutdown timed out; closing {open} connection(s) that were still open");
     }
-    app.shutdown();
+    match app {
+        App::Asgi(server) => {
+            server.shutdown();
+        }
+        App::Wsgi(server) => server.shutdown(),
+    }
     runtime.shutdown_timeout(Duration::from_millis(200));
     tracing::info!("Finished server process [{}]", std::process::id());
     Ok(0)
 }
 
+/// The application being served, by interface.
+enum App {
+    Asgi(AsgiServer),
+    Wsgi(WsgiServer),
+}
+
 async fn serve_with<H: Handler>(
     listener: Listener,
     handler: H,
+    access_log: bool,
     config: ServerConfig,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<ServeOutcome> {
-    serve(listener, Arc::new(handler), config, shutdown).await.context("the server failed")
+    let outcome = if access_log {
+        serve(listener, Arc::new(AccessLog::new(handler)), config, shutdown).await
+    } else {
+        serve(listener, Arc::new(handler), config, shutdown).await
+    };
+    outcome.context("the server failed")
 }
 
 /// First SIGINT/SIGTERM: notify the returned handle (graceful shutdown). Second: exit at once.

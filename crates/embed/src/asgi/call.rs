@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use covetpy_protocols::{BodySender, RequestBody, RequestHead, Response, ResponseBody, TrySendError};
-use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH};
 use http::{HeaderMap, Method, StatusCode};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::intern;
@@ -506,7 +506,7 @@ impl AsgiCall {
             Phase::Idle | Phase::Started { .. } => {
                 if let Some(reply) = self.reply.take() {
                     // The client may be gone already; then there is nobody to tell.
-                    drop(reply.send(internal_error()));
+                    drop(reply.send(crate::intake::internal_error()));
                 }
             }
             // Dropping the sender without its end marker makes the server abort the connection, so a
@@ -517,12 +517,6 @@ impl AsgiCall {
         self.body = None;
         self.complete();
     }
-}
-
-fn internal_error() -> Response {
-    let mut response = Response::full(StatusCode::INTERNAL_SERVER_ERROR, &b"Internal Server Error"[..]);
-    response.headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    response
 }
 
 fn header_pair(item: &Bound<'_, PyAny>) -> PyResult<(HeaderName, HeaderValue)> {

@@ -12,7 +12,6 @@ mod scope;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use bytes::Bytes;
 use covetpy_protocols::{Handler, Request, Response};
 use http::StatusCode;
 use pyo3::prelude::*;
@@ -23,9 +22,6 @@ use self::call::{CallShared, DisconnectGuard, HttpCall};
 use self::context::AsgiContext;
 use crate::inbox::{self, Event, Inbox, Mailbox};
 use crate::LoadedApp;
-
-/// Body bytes already buffered with the request head that are handed over together with it.
-const FIRST_CHUNK: usize = 64 * 1024;
 
 /// `--lifespan`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,31 +118,23 @@ pub struct AsgiHandler {
 
 impl Handler for AsgiHandler {
     async fn call(&self, request: Request) -> Response {
-        let Request { head, mut body } = request;
-        let first = if body.is_end_stream() {
-            Bytes::new()
-        } else {
-            match body.ready_chunk(FIRST_CHUNK) {
-                Ok(bytes) => bytes,
-                Err(e) => {
-                    tracing::debug!("{e}");
-                    return Response::full(StatusCode::BAD_REQUEST, &b"Bad Request"[..]);
-                }
-            }
+        let Request { head, body } = request;
+        let (first, body) = match crate::intake::split_body(body) {
+            Ok(split) => split,
+            Err(response) => return *response,
         };
-        let body = (!body.is_end_stream()).then_some(body);
         let shared = CallShared::new(self.inbox.clone(), body.is_none());
         let (reply, response) = oneshot::channel();
         let mut guard = DisconnectGuard(Some(Arc::clone(&shared)));
         let call = HttpCall { head, first, body, reply, shared };
         if !self.inbox.post(Event::Http(Box::new(call))) {
             guard.0 = None;
-            return Response::full(StatusCode::SERVICE_UNAVAILABLE, &b"Service Unavailable"[..]);
+            return crate::intake::plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
         }
         // If hyper drops this future (the client left) the guard tells the app via `http.disconnect`.
         let response = response.await;
         guard.0 = None;
-        response.unwrap_or_else(|_| Response::full(StatusCode::INTERNAL_SERVER_ERROR, &b"Internal Server Error"[..]))
+        response.unwrap_or_else(|_| crate::intake::internal_error())
     }
 }
 

@@ -1,0 +1,855 @@
+#!/usr/bin/env python3
+"""CovetPy benchmark orchestration: covetpy vs granian vs uvicorn on one core each.
+
+Called by ``benchmarks/run.sh``, which installs the tools and builds covetpy first.
+For every round, every server is measured in turn (start, wait for the port, check one
+response, warm up, measure, stop), so slow drift of the machine affects all servers
+alike.  The server runs on CPU 0 and the load generator on CPU 1 (``taskset``).
+
+HTTP/1.1 load: ``wrk -t1 -c64 -dDs --latency``.
+HTTP/2 load: ``h2load -c16 -m10 -D D`` (cleartext, prior knowledge).
+
+The Markdown report goes to stdout and to ``benchmarks/results-latest.md``; the raw
+output of every load run and every server log goes to ``benchmarks/logs/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import http.client
+import os
+import platform
+import re
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+APPS = HERE / "apps"
+APP = "hello_asgi:app"
+EXPECTED_BODY = b"Hello, world!"
+HOST = "127.0.0.1"
+# CPUs used by anything else during a measurement before it is repeated.  Mixing
+# tick-sampled /proc/stat with precise per-process times gives about +-0.05 of noise.
+OTHER_CPU_LIMIT = 0.10
+SERVER_CPU = "0"
+LOAD_CPU = "1"
+
+H1 = "HTTP/1.1"
+H2 = "HTTP/2"
+PROTOCOLS: tuple[str, ...] = (H1, H2)
+
+
+class BenchError(Exception):
+    """A server or load-generator problem that invalidates one measurement."""
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What one load-generator run reported."""
+
+    rps: float
+    requests: int
+    failed: int
+    non_2xx: int
+    failure_detail: str
+    latency: str
+    cpu: CpuUse | None = None
+    round: int = 0
+
+
+_UNITS_TO_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+
+
+def _to_ms(value: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", value)
+    if match is None:
+        raise BenchError(f"cannot parse duration {value!r}")
+    return float(match.group(1)) * _UNITS_TO_MS[match.group(2)]
+
+
+def _search(pattern: str, text: str, what: str) -> re.Match[str]:
+    match = re.search(pattern, text, re.MULTILINE)
+    if match is None:
+        raise BenchError(f"{what}: no match for {pattern!r} in output:\n{text}")
+    return match
+
+
+def parse_wrk(text: str) -> Measurement:
+    """Parse the output of ``wrk --latency``."""
+    rps = float(_search(r"^Requests/sec:\s+([\d.]+)", text, "wrk").group(1))
+    requests = int(_search(r"^\s*(\d+) requests in ", text, "wrk").group(1))
+    sock = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text
+    )
+    connect, read, write, timeout = (
+        (int(g) for g in sock.groups()) if sock else (0, 0, 0, 0)
+    )
+    non2xx_match = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    non_2xx = int(non2xx_match.group(1)) if non2xx_match else 0
+    detail = f"connect {connect}, read {read}, write {write}, timeout {timeout}"
+    avg = _search(r"^\s+Latency\s+(\S+)", text, "wrk").group(1)
+    p99 = re.search(r"^\s+99%\s+(\S+)", text, re.MULTILINE)
+    latency = f"avg {_to_ms(avg):.2f} ms"
+    if p99:
+        latency += f", p99 {_to_ms(p99.group(1)):.2f} ms"
+    if requests == 0:
+        raise BenchError(f"wrk completed no request:\n{text}")
+    return Measurement(
+        rps=rps,
+        requests=requests,
+        failed=connect + read + write + timeout,
+        non_2xx=non_2xx,
+        failure_detail=detail,
+        latency=latency,
+    )
+
+
+def parse_h2load(text: str) -> Measurement:
+    """Parse the output of ``h2load``; insists that h2c was actually spoken."""
+    proto = re.search(r"^Application protocol: (\S+)", text, re.MULTILINE)
+    if proto is None or proto.group(1) != "h2c":
+        got = proto.group(1) if proto else "none (no protocol negotiated)"
+        raise BenchError(
+            f"h2load did not speak h2c, application protocol: {got}\n{text}"
+        )
+    rps = float(_search(r"^finished in \S+, ([\d.]+) req/s", text, "h2load").group(1))
+    req = _search(
+        r"^requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "
+        r"(\d+) failed, (\d+) errored, (\d+) timeout",
+        text,
+        "h2load",
+    )
+    total, _started, done, succeeded, failed, errored, timeout = (
+        int(g) for g in req.groups()
+    )
+    if done == 0 or succeeded == 0:
+        raise BenchError(
+            f"h2load completed no request ({done} done, {succeeded} succeeded):\n{text}"
+        )
+    codes = _search(
+        r"^status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", text, "h2load"
+    )
+    non_2xx = sum(int(g) for g in codes.groups()[1:])
+    mean = _search(r"^time for request:\s+\S+\s+\S+\s+(\S+)", text, "h2load").group(1)
+    return Measurement(
+        rps=rps,
+        requests=total,
+        failed=failed + errored + timeout,
+        non_2xx=non_2xx,
+        failure_detail=f"failed {failed}, errored {errored}, timeout {timeout}",
+        latency=f"mean {_to_ms(mean):.2f} ms",
+    )
+
+
+# --------------------------------------------------------------------------- servers
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """How to start one server under test."""
+
+    name: str
+    protocols: tuple[str, ...]
+    command: Callable[[int], list[str]]
+    cwd: Path
+    env: dict[str, str] = field(default_factory=dict)
+    # Exit statuses that count as a clean stop after SIGTERM.
+    clean_exits: tuple[int, ...] = (0,)
+
+
+def make_servers(covetpy_bin: Path, venv: Path) -> dict[str, ServerSpec]:
+    """The three servers, all serving ``benchmarks/apps/hello_asgi.py`` with one worker."""
+    vbin = venv / "bin"
+    path_env = {
+        "VIRTUAL_ENV": str(venv),
+        "PATH": f"{vbin}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+
+    def covetpy(port: int) -> list[str]:
+        return [
+            str(covetpy_bin), "serve", APP,
+            "--app-dir", str(APPS),
+            "--host", HOST, "--port", str(port),
+            "--no-access-log",
+        ]  # fmt: skip
+
+    def granian(port: int) -> list[str]:
+        return [
+            str(vbin / "granian"),
+            "--interface", "asgi",
+            "--workers", "1", "--runtime-threads", "1",
+            "--no-ws",
+            # "auto" serves HTTP/1.1 and h2c prior knowledge on one port, like covetpy.
+            "--http", "auto",
+            "--host", HOST, "--port", str(port),
+            APP,
+        ]  # fmt: skip
+
+    def uvicorn(port: int) -> list[str]:
+        return [
+            str(vbin / "uvicorn"), APP,
+            "--host", HOST, "--port", str(port),
+            "--workers", "1",
+            "--no-access-log", "--log-level", "warning",
+        ]  # fmt: skip
+
+    return {
+        "covetpy": ServerSpec("covetpy", (H1, H2), covetpy, REPO, path_env),
+        "granian": ServerSpec("granian", (H1, H2), granian, APPS, path_env),
+        # uvicorn re-raises the SIGTERM after its graceful shutdown.
+        "uvicorn": ServerSpec(
+            "uvicorn", (H1,), uvicorn, APPS, path_env, (0, -signal.SIGTERM)
+        ),
+    }
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    """The last lines of a log file, for error messages."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+class RunningServer:
+    """A server process in its own session, pinned to SERVER_CPU."""
+
+    def __init__(self, spec: ServerSpec, port: int, log_path: Path) -> None:
+        self.spec = spec
+        self.port = port
+        self.log_path = log_path
+        self.argv = ["taskset", "-c", SERVER_CPU, *spec.command(port)]
+        env = {**os.environ, **spec.env}
+        with log_path.open("wb") as log:
+            log.write(f"$ (cd {spec.cwd} && {' '.join(self.argv)})\n".encode())
+            log.flush()
+            self.proc = subprocess.Popen(
+                self.argv,
+                cwd=spec.cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def describe_exit(self) -> str:
+        return (
+            f"{self.spec.name} exited with code {self.proc.returncode}; "
+            f"command: {' '.join(self.argv)}; log {self.log_path}:\n{tail(self.log_path)}"
+        )
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BenchError(f"server died during startup: {self.describe_exit()}")
+            try:
+                with socket.create_connection((HOST, self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise BenchError(
+            f"{self.spec.name} did not listen on {HOST}:{self.port} within {timeout:.0f} s; "
+            f"log {self.log_path}:\n{tail(self.log_path)}"
+        )
+
+    def check_response(self) -> None:
+        """One plain HTTP/1.1 GET must give 200 and the expected body."""
+        conn = http.client.HTTPConnection(HOST, self.port, timeout=10)
+        try:
+            conn.request("GET", "/")
+            resp = conn.getresponse()
+            body = resp.read()
+        except (OSError, http.client.HTTPException) as exc:
+            raise BenchError(f"{self.spec.name}: sanity GET / failed: {exc!r}") from exc
+        finally:
+            conn.close()
+        if resp.status != 200 or body != EXPECTED_BODY:
+            raise BenchError(
+                f"{self.spec.name}: sanity GET / gave {resp.status} {body[:200]!r}, "
+                f"expected 200 {EXPECTED_BODY!r}"
+            )
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> str | None:
+        """SIGTERM, then SIGKILL the whole session; returns a problem description or None."""
+        problem: str | None = None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                problem = f"{self.spec.name} did not exit within {timeout:.0f} s of SIGTERM; killed"
+        try:
+            # Leftovers, e.g. worker processes of a supervisor that died.
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        if problem is None and self.proc.returncode not in self.spec.clean_exits:
+            problem = f"{self.spec.name} exited with code {self.proc.returncode} after SIGTERM"
+        return problem
+
+
+# --------------------------------------------------------------------------- CPU accounting
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class CpuTimes:
+    """Machine-wide CPU seconds from /proc/stat."""
+
+    busy: float
+    steal: float
+    wall: float
+
+
+def machine_cpu() -> CpuTimes:
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (
+        int(f) for f in fields[:8]
+    )
+    busy = user + nice + system + irq + softirq
+    return CpuTimes(busy / CLK_TCK, steal / CLK_TCK, time.monotonic())
+
+
+def session_cpu(session: int) -> float:
+    """CPU seconds used so far by the live processes of one session (a server tree)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            rest = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # rest[0] is the state; session is field 6 of stat, utime 14, stime 15.
+        if int(rest[3]) == session:
+            total += int(rest[11]) + int(rest[12])
+    return total / CLK_TCK
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass(frozen=True)
+class CpuUse:
+    """Where the CPU went during one measurement, in CPU-seconds per wall second."""
+
+    server: float
+    load: float
+    other: float
+    steal: float
+
+
+def cpu_use_during(
+    server_pid: int, action: Callable[[], Measurement]
+) -> tuple[Measurement, CpuUse]:
+    before, server_before, load_before = (
+        machine_cpu(),
+        session_cpu(server_pid),
+        children_cpu(),
+    )
+    result = action()
+    after, server_after, load_after = (
+        machine_cpu(),
+        session_cpu(server_pid),
+        children_cpu(),
+    )
+    wall = max(after.wall - before.wall, 1e-9)
+    server = server_after - server_before
+    load = load_after - load_before
+    other = (after.busy - before.busy) - server - load
+    return result, CpuUse(
+        server=server / wall,
+        load=load / wall,
+        other=max(other, 0.0) / wall,
+        steal=(after.steal - before.steal) / wall,
+    )
+
+
+def wait_until_idle(max_wait: float, threshold: float = 0.15) -> float:
+    """Wait (up to max_wait s) until the machine uses < threshold CPUs; returns last use."""
+    deadline = time.monotonic() + max_wait
+    announced = False
+    while True:
+        before = machine_cpu()
+        time.sleep(1.0)
+        after = machine_cpu()
+        used = (after.busy - before.busy) / (after.wall - before.wall)
+        if used < threshold or time.monotonic() >= deadline:
+            if announced:
+                print(f" (busy {used:.2f} CPUs)", end="", flush=True, file=sys.stderr)
+            return used
+        if not announced:
+            print(
+                f" waiting for the machine to go idle ({used:.2f} CPUs busy)",
+                end="",
+                flush=True,
+                file=sys.stderr,
+            )
+            announced = True
+
+
+# --------------------------------------------------------------------------- load
+
+
+def load_command(proto: str, port: int, seconds: int) -> list[str]:
+    url = f"http://{HOST}:{port}/"
+    if proto == H1:
+        tool = ["wrk", "-t1", "-c64", f"-d{seconds}s", "--latency", url]
+    else:
+        tool = ["h2load", "-c16", "-m10", "-D", str(seconds), url]
+    return ["taskset", "-c", LOAD_CPU, *tool]
+
+
+def run_load(proto: str, port: int, seconds: int, log_path: Path) -> Measurement:
+    argv = load_command(proto, port, seconds)
+    try:
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=seconds + 60, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise BenchError(f"load generator hung: {' '.join(argv)}") from exc
+    output = "".join(
+        line
+        for line in (done.stdout + done.stderr).splitlines(keepends=True)
+        if not line.startswith("progress: ")
+    )
+    log_path.write_text(f"$ {' '.join(argv)}\nexit {done.returncode}\n{output}")
+    if done.returncode != 0:
+        raise BenchError(f"{' '.join(argv)} exited {done.returncode}:\n{output}")
+    return parse_wrk(output) if proto == H1 else parse_h2load(output)
+
+
+# --------------------------------------------------------------------------- orchestration
+
+
+@dataclass
+class Cell:
+    """All rounds of one (server, protocol) pair."""
+
+    runs: list[Measurement] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def median(self) -> float | None:
+        return statistics.median(m.rps for m in self.runs) if self.runs else None
+
+
+def measure_once(
+    spec: ServerSpec,
+    proto: str,
+    rnd: int,
+    attempt: int,
+    args: argparse.Namespace,
+    logs: Path,
+    notes: list[str],
+    disturbances: list[str],
+) -> Measurement:
+    slug = f"r{rnd}-{spec.name}-{'h1' if proto == H1 else 'h2'}-a{attempt}"
+    label = f"round {rnd} {spec.name} {proto}"
+    busy = wait_until_idle(args.idle_wait)
+    if busy >= 0.15:
+        disturbances.append(
+            f"{label}: machine still busy ({busy:.2f} CPUs) before start"
+        )
+    port = free_port()
+    server = RunningServer(spec, port, logs / f"{slug}-server.log")
+    try:
+        server.wait_ready()
+        server.check_response()
+        warm = run_load(proto, port, args.warmup, logs / f"{slug}-warmup.txt")
+        if warm.failed or warm.non_2xx:
+            notes.append(
+                f"{label} warm-up: {warm.failed} failed "
+                f"({warm.failure_detail}), {warm.non_2xx} non-2xx"
+            )
+        if not server.alive():
+            raise BenchError(f"server died during warm-up: {server.describe_exit()}")
+        result, use = cpu_use_during(
+            server.proc.pid,
+            lambda: run_load(proto, port, args.duration, logs / f"{slug}-load.txt"),
+        )
+        result = dataclasses.replace(result, cpu=use)
+        if not server.alive():
+            raise BenchError(
+                f"server died during measurement: {server.describe_exit()}"
+            )
+        return result
+    finally:
+        problem = server.stop()
+        if problem:
+            notes.append(f"{label}: {problem}; log {server.log_path}")
+
+
+def disturbed(use: CpuUse | None) -> bool:
+    return use is not None and (
+        use.other > OTHER_CPU_LIMIT or use.steal > OTHER_CPU_LIMIT
+    )
+
+
+def measure_with_retries(
+    spec: ServerSpec,
+    proto: str,
+    rnd: int,
+    args: argparse.Namespace,
+    logs: Path,
+    notes: list[str],
+    disturbances: list[str],
+) -> Measurement | str:
+    """One measurement, repeated if other processes disturbed it; str on error."""
+    label = f"[round {rnd}/{args.rounds}] {spec.name:8} {proto:8}"
+    attempts: list[Measurement] = []
+    while True:
+        attempt = len(attempts) + 1
+        print(f"{label} ...", end="", flush=True, file=sys.stderr)
+        try:
+            m = measure_once(spec, proto, rnd, attempt, args, logs, notes, disturbances)
+        except BenchError as exc:
+            print(" ERROR (see report)", file=sys.stderr)
+            return str(exc)
+        print(
+            f" {m.rps:12,.0f} req/s  failed {m.failed}  non-2xx {m.non_2xx}"
+            f"  {m.latency}  CPU {fmt_cpu(m.cpu)}",
+            file=sys.stderr,
+        )
+        attempts.append(m)
+        if not disturbed(m.cpu) or attempt > args.interference_retries:
+            break
+        print(
+            f"{label}    disturbed by other processes, measuring again", file=sys.stderr
+        )
+    # Keep the least disturbed attempt; never hide the failures of the others.
+    kept = min(attempts, key=lambda a: a.cpu.other + a.cpu.steal if a.cpu else 0.0)
+    for i, a in enumerate(attempts, 1):
+        if a is not kept and (a.failed or a.non_2xx):
+            notes.append(
+                f"round {rnd} {spec.name} {proto} attempt {i} (discarded as disturbed): "
+                f"{a.failed} failed ({a.failure_detail}), {a.non_2xx} non-2xx "
+                f"of {a.requests} requests"
+            )
+    if disturbed(kept.cpu):
+        assert kept.cpu is not None
+        disturbances.append(
+            f"round {rnd} {spec.name} {proto}: even the least disturbed of "
+            f"{len(attempts)} attempts (kept, marked *) had other processes using "
+            f"{kept.cpu.other:.2f} CPUs (hypervisor steal {kept.cpu.steal:.2f})"
+        )
+    elif len(attempts) > 1:
+        disturbances.append(
+            f"round {rnd} {spec.name} {proto}: measured {len(attempts)} times, "
+            f"{len(attempts) - 1} disturbed attempt(s) discarded"
+        )
+    return kept
+
+
+def run_all(
+    specs: Sequence[ServerSpec], args: argparse.Namespace, logs: Path
+) -> tuple[dict[tuple[str, str], Cell], list[str], list[str]]:
+    cells = {(s.name, p): Cell() for s in specs for p in s.protocols}
+    notes: list[str] = []
+    disturbances: list[str] = []
+    for rnd in range(1, args.rounds + 1):
+        # Rotate the order each round so no server is always first or last.
+        shift = (rnd - 1) % len(specs)
+        order = [*specs[shift:], *specs[:shift]]
+        for spec in order:
+            for proto in spec.protocols:
+                cell = cells[(spec.name, proto)]
+                m = measure_with_retries(
+                    spec, proto, rnd, args, logs, notes, disturbances
+                )
+                if isinstance(m, str):
+                    cell.errors.append(f"round {rnd}: {m}")
+                else:
+                    cell.runs.append(dataclasses.replace(m, round=rnd))
+    return cells, notes, disturbances
+
+
+# --------------------------------------------------------------------------- report
+
+
+def command_output(argv: Sequence[str]) -> str:
+    try:
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"unavailable ({exc})"
+    out = (done.stdout + done.stderr).strip()
+    return out.splitlines()[0] if out else "unknown"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def versions(covetpy_bin: Path | None, venv: Path) -> list[str]:
+    py = str(venv / "bin" / "python")
+    pkgs = command_output(
+        [
+            py,
+            "-c",
+            (
+                "import importlib.metadata as m;"
+                "print(', '.join(f'{p} {m.version(p)}' for p in "
+                "('granian', 'uvicorn', 'uvloop', 'httptools')))"
+            ),
+        ]
+    )
+    wrk = command_output(["wrk", "--version"]).split(" [")[0]
+    covetpy = (
+        [f"covetpy: `{command_output([str(covetpy_bin), '--version'])}`"]
+        if covetpy_bin is not None
+        else []
+    )
+    return [
+        *covetpy,
+        f"Python packages: {pkgs}",
+        f"Python: {command_output([py, '-VV'])}",
+        f"Load generators: {wrk}, h2load {command_output(['h2load', '--version'])}",
+    ]
+
+
+def fmt_cpu(use: CpuUse | None) -> str:
+    if use is None:
+        return "—"
+    return f"{use.server:.2f} / {use.load:.2f} / {use.other:.2f}"
+
+
+def fmt_rps(value: float | None) -> str:
+    return f"{value:,.0f}" if value is not None else "—"
+
+
+def build_report(
+    specs: Sequence[ServerSpec],
+    cells: dict[tuple[str, str], Cell],
+    notes: list[str],
+    disturbances: list[str],
+    args: argparse.Namespace,
+    started: datetime.datetime,
+) -> str:
+    lines: list[str] = []
+    lines.append(f"## Results — {started:%Y-%m-%d %H:%M} UTC")
+    lines.append("")
+    lines.append(
+        f"- Machine: {cpu_model()}, nproc = {os.cpu_count()}, "
+        f"Linux {platform.release()}; server pinned to CPU {SERVER_CPU}, "
+        f"load generator to CPU {LOAD_CPU}, one worker each."
+    )
+    lines.append(
+        f"- {args.rounds} interleaved round(s); per server and protocol: start, "
+        f"{args.warmup} s warm-up, {args.duration} s measurement, stop. "
+        "Median req/s over rounds; failures summed over rounds."
+    )
+    lines.append(
+        f"- HTTP/1.1: `wrk -t1 -c64 -d{args.duration}s --latency`; "
+        f"HTTP/2: `h2load -c16 -m10 -D {args.duration}` (h2c prior knowledge)."
+    )
+    lines.append(
+        "- CPUs column: CPU-seconds per second used by the server process tree, the load "
+        "generator, and everything else on the machine during the measurement "
+        "(1.00 = one core saturated)."
+    )
+    measured_covetpy = any(s.name == "covetpy" for s in specs)
+    for v in versions(args.covetpy_bin if measured_covetpy else None, args.venv):
+        lines.append(f"- {v}")
+    lines.append("")
+    lines.append(
+        "| server | protocol | median req/s | req/s per round | failed | non-2xx "
+        "| latency (last round) | CPUs server / load / other (last round) |"
+    )
+    lines.append("|---|---|---:|---|---:|---:|---|---|")
+    for spec in specs:
+        for proto in spec.protocols:
+            cell = cells[(spec.name, proto)]
+            per_round = (
+                " / ".join(
+                    f"{m.rps:,.0f}" + ("\\*" if disturbed(m.cpu) else "")
+                    for m in cell.runs
+                )
+                or "—"
+            )
+            if cell.errors:
+                per_round += f" ({len(cell.errors)} round(s) ERROR)"
+            failed = sum(m.failed for m in cell.runs)
+            non_2xx = sum(m.non_2xx for m in cell.runs)
+            latency = cell.runs[-1].latency if cell.runs else "—"
+            cpu = fmt_cpu(cell.runs[-1].cpu) if cell.runs else "—"
+            lines.append(
+                f"| {spec.name} | {proto} | {fmt_rps(cell.median())} | {per_round} "
+                f"| {failed} | {non_2xx} | {latency} | {cpu} |"
+            )
+    names = [s.name for s in specs]
+    if "covetpy" in names and len(names) > 1:
+        lines.append("")
+        lines.append(
+            "Ratios of medians measured in the same run (> 1 means covetpy is faster):"
+        )
+        lines.append("")
+        lines.append("| ratio | " + " | ".join(PROTOCOLS) + " |")
+        lines.append("|---|" + "---:|" * len(PROTOCOLS))
+        for other in names:
+            if other == "covetpy":
+                continue
+            row = []
+            for proto in PROTOCOLS:
+                mine = cells.get(("covetpy", proto))
+                theirs = cells.get((other, proto))
+                if theirs is None:
+                    row.append(f"n/a ({other} has no {proto})")
+                    continue
+                a = mine.median() if mine else None
+                b = theirs.median()
+                row.append(f"{a / b:.2f}×" if a is not None and b else "—")
+            lines.append(f"| covetpy / {other} | " + " | ".join(row) + " |")
+    problems = [
+        f"- {spec.name} {proto}: {err}"
+        for spec in specs
+        for proto in spec.protocols
+        for err in cells[(spec.name, proto)].errors
+    ]
+    failures = [
+        f"- round {m.round} {spec.name} {proto}: {m.failed} failed "
+        f"({m.failure_detail}), {m.non_2xx} non-2xx of {m.requests} requests"
+        for spec in specs
+        for proto in spec.protocols
+        for m in cells[(spec.name, proto)].runs
+        if m.failed or m.non_2xx
+    ]
+    extra = problems + failures + [f"- {n}" for n in notes]
+    lines.append("")
+    if extra:
+        lines.append("Problems seen (errors, failed requests, unclean stops):")
+        lines.append("")
+        lines.append("```")
+        lines.extend(extra)
+        lines.append("```")
+    else:
+        lines.append(
+            "Problems seen: none (no failed or non-2xx request, every server "
+            "started, survived and stopped cleanly)."
+        )
+    if disturbances:
+        lines.append("")
+        lines.append(
+            "Interference from other processes (a measurement during which they used "
+            f"more than {OTHER_CPU_LIMIT} CPU is repeated up to "
+            f"{args.interference_retries} times; the least disturbed attempt is kept):"
+        )
+        lines.append("")
+        lines.append("```")
+        lines.extend(f"- {d}" for d in disturbances)
+        lines.append("```")
+    lines.append("")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0] if __doc__ else None
+    )
+    parser.add_argument(
+        "--duration", type=int, default=int(os.environ.get("DURATION", "10"))
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=int(os.environ.get("ROUNDS", "3"))
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=2, help="warm-up seconds (default 2)"
+    )
+    parser.add_argument(
+        "--servers",
+        default=os.environ.get("SERVERS", "covetpy,granian,uvicorn"),
+        help="comma-separated subset of covetpy,granian,uvicorn",
+    )
+    parser.add_argument(
+        "--covetpy-bin",
+        type=Path,
+        default=Path(
+            os.environ.get("COVETPY_BIN", str(REPO / "target/release/covetpy"))
+        ),
+    )
+    parser.add_argument(
+        "--idle-wait",
+        type=float,
+        default=120.0,
+        help="max seconds to wait for an idle machine before each measurement",
+    )
+    parser.add_argument(
+        "--interference-retries",
+        type=int,
+        default=3,
+        help="times to repeat a measurement disturbed by other processes (default 3)",
+    )
+    parser.add_argument("--venv", type=Path, default=HERE / ".venv")
+    parser.add_argument("--output", type=Path, default=HERE / "results-latest.md")
+    parser.add_argument("--logs", type=Path, default=HERE / "logs")
+    args = parser.parse_args(argv)
+    if args.duration < 1 or args.rounds < 1 or args.warmup < 1:
+        parser.error("--duration, --rounds and --warmup must be >= 1")
+    args.covetpy_bin = args.covetpy_bin.resolve()
+    args.venv = args.venv.absolute()
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    all_specs = make_servers(args.covetpy_bin, args.venv)
+    wanted = [n.strip() for n in args.servers.split(",") if n.strip()]
+    unknown = [n for n in wanted if n not in all_specs]
+    if unknown or not wanted:
+        print(
+            f"unknown servers {unknown}; choose from {list(all_specs)}", file=sys.stderr
+        )
+        return 2
+    specs = [all_specs[n] for n in wanted]
+    args.logs.mkdir(parents=True, exist_ok=True)
+    for old in args.logs.glob("r*-*"):
+        old.unlink()
+    started = datetime.datetime.now(datetime.timezone.utc)  # noqa: UP017 (3.10)
+    cells, notes, disturbances = run_all(specs, args, args.logs)
+    report = build_report(specs, cells, notes, disturbances, args, started)
+    args.output.write_text(report)
+    print(report)
+    print(f"(saved to {args.output}; raw outputs in {args.logs})", file=sys.stderr)
+    broken = any(cell.errors for cell in cells.values())
+    return 1 if broken else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# CovetPy benchmark: covetpy vs granian vs uvicorn, one worker each, server on CPU 0,
+# load generator on CPU 1. One command on a clean Debian/Ubuntu machine:
+#
+#   benchmarks/run.sh
+#
+# Environment:
+#   DURATION     seconds of measurement per server and protocol (default 10)
+#   ROUNDS       interleaved rounds; the median is reported (default 3)
+#   SERVERS      comma-separated subset of covetpy,granian,uvicorn (default: all)
+#   COVETPY_BIN  use this covetpy binary instead of building target/release/covetpy
+#   PYTHON       interpreter to build against and make the venv from (default python3)
+#
+# Output: a Markdown table on stdout, also saved to benchmarks/results-latest.md;
+# raw wrk/h2load output and server logs in benchmarks/logs/.
+set -euo pipefail
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$BENCH_DIR/.." && pwd)"
+VENV="$BENCH_DIR/.venv"
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() {
+    printf 'error: %s\n' "$*" >&2
+    exit 1
+}
+
+# --- 1. system tools: wrk, h2load, taskset ------------------------------------------
+missing=()
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client)
+command -v taskset >/dev/null 2>&1 || missing+=(util-linux)
+if [ "${#missing[@]}" -gt 0 ]; then
+    command -v apt-get >/dev/null 2>&1 || die "need ${missing[*]} and apt-get is not available"
+    SUDO=()
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null 2>&1 || die "need root or sudo to install ${missing[*]}"
+        SUDO=(sudo)
+    fi
+    log "installing ${missing[*]}"
+    "${SUDO[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+nproc_count="$(nproc)"
+[ "$nproc_count" -ge 2 ] || die "need at least 2 CPUs (server on CPU 0, load on CPU 1); nproc=$nproc_count"
+
+# --- 2. python: the real executable behind python3 (pyenv shims resolved) -------------
+if [ -z "${PYO3_PYTHON:-}" ] && [ -z "${PYTHON:-}" ] && ! command -v python3 >/dev/null 2>&1; then
+    die "python3 not found"
+fi
+REAL_PYTHON="${PYO3_PYTHON:-$("${PYTHON:-python3}" -c 'import sys; print(sys.executable)')}"
+[ -x "$REAL_PYTHON" ] || die "python executable $REAL_PYTHON not found"
+
+# --- 3. venv with granian and uvicorn ------------------------------------------------
+venv_ok() {
+    [ -x "$VENV/bin/python" ] &&
+        [ -x "$VENV/bin/granian" ] &&
+        [ -x "$VENV/bin/uvicorn" ] &&
+        "$VENV/bin/python" -c 'import granian, uvicorn, uvloop, httptools' >/dev/null 2>&1
+}
+if ! venv_ok; then
+    if [ ! -x "$VENV/bin/python" ]; then
+        log "creating $VENV with $REAL_PYTHON"
+        if ! "$REAL_PYTHON" -m venv "$VENV"; then
+            # Debian's python splits venv/ensurepip into python3-venv.
+            case "$REAL_PYTHON" in
+                /usr/bin/python3*)
+                    ver="$("$REAL_PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+                    log "installing python${ver}-venv"
+                    SUDO=()
+                    [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
+                    "${SUDO[@]}" apt-get update -qq
+                    DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq \
+                        "python${ver}-venv" >/dev/null
+                    rm -rf "$VENV"
+                    "$REAL_PYTHON" -m venv "$VENV"
+                    ;;
+                *) die "cannot create a venv with $REAL_PYTHON" ;;
+            esac
+        fi
+    fi
+    log "installing granian and uvicorn[standard] into $VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q granian 'uvicorn[standard]'
+    venv_ok || die "venv at $VENV is incomplete after pip install"
+fi
+
+# --- 4. covetpy binary ---------------------------------------------------------------
+if [ -n "${COVETPY_BIN:-}" ]; then
+    [ -x "$COVETPY_BIN" ] || die "COVETPY_BIN=$COVETPY_BIN is not an executable"
+    COVETPY_BIN="$(cd "$(dirname "$COVETPY_BIN")" && pwd)/$(basename "$COVETPY_BIN")"
+elif [[ ",${SERVERS:-covetpy}," == *",covetpy,"* ]]; then
+    if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
+        # shellcheck source=/dev/null
+        . "$HOME/.cargo/env"
+    fi
+    command -v cargo >/dev/null 2>&1 || die "cargo not found (install Rust, or set COVETPY_BIN)"
+    export PYO3_PYTHON="$REAL_PYTHON"
+    log "cargo build --release (PYO3_PYTHON=$PYO3_PYTHON)"
+    (cd "$REPO_ROOT" && cargo build --release)
+    COVETPY_BIN="$REPO_ROOT/target/release/covetpy"
+    [ -x "$COVETPY_BIN" ] || die "build finished but $COVETPY_BIN does not exist"
+else
+    COVETPY_BIN="$REPO_ROOT/target/release/covetpy"
+fi
+export COVETPY_BIN
+
+# --- 5. run --------------------------------------------------------------------------
+log "benchmarking (DURATION=${DURATION:-10}s, ROUNDS=${ROUNDS:-3}); keep the machine otherwise idle"
+exec "$VENV/bin/python" "$BENCH_DIR/bench.py" \
+    --duration "${DURATION:-10}" \
+    --rounds "${ROUNDS:-3}" \
+    --servers "${SERVERS:-covetpy,granian,uvicorn}" \
+    --covetpy-bin "$COVETPY_BIN" \
+    --venv "$VENV" \
+    "$@"
