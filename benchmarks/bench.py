@@ -1,10 +1,18 @@
 #!/usr/bin/env python3
-"""CovetPy benchmark orchestration: covetpy vs granian vs uvicorn on one core each.
+"""CovetPy benchmark orchestration: covetpy vs its peers on one core each.
+
+Two scenarios, selectable with ``--scenarios``:
+
+- ``asgi``: a raw ASGI app (``apps/hello_asgi.py``) on covetpy, granian and uvicorn,
+  over HTTP/1.1 and HTTP/2;
+- ``wsgi``: a Flask app (``apps/flask_hello.py``) on covetpy, granian and gunicorn
+  (default sync worker), over HTTP/1.1 only.
 
 Called by ``benchmarks/run.sh``, which installs the tools and builds covetpy first.
-For every round, every server is measured in turn (start, wait for the port, check one
-response, warm up, measure, stop), so slow drift of the machine affects all servers
-alike.  The server runs on CPU 0 and the load generator on CPU 1 (``taskset``).
+For every round and scenario, every server is measured in turn (start, wait for the
+port, check one response, warm up, measure, stop), and the order of servers rotates
+from round to round, so slow drift of the machine affects all servers alike.  The
+server runs on CPU 0 and the load generator on CPU 1 (``taskset``).
 
 HTTP/1.1 load: ``wrk -t1 -c64 -dDs --latency``.
 HTTP/2 load: ``h2load -c16 -m10 -D D`` (cleartext, prior knowledge).
@@ -36,7 +44,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 APPS = HERE / "apps"
-APP = "hello_asgi:app"
+ASGI_APP = "hello_asgi:app"
+WSGI_APP = "flask_hello:app"
 EXPECTED_BODY = b"Hello, world!"
 HOST = "127.0.0.1"
 # CPUs used by anything else during a measurement before it is repeated.  Mixing
@@ -160,8 +169,9 @@ def parse_h2load(text: str) -> Measurement:
 
 @dataclass(frozen=True)
 class ServerSpec:
-    """How to start one server under test."""
+    """How to start one server under test in one scenario."""
 
+    scenario: str
     name: str
     protocols: tuple[str, ...]
     command: Callable[[int], list[str]]
@@ -170,51 +180,125 @@ class ServerSpec:
     # Exit statuses that count as a clean stop after SIGTERM.
     clean_exits: tuple[int, ...] = (0,)
 
+    @property
+    def label(self) -> str:
+        return f"{self.scenario}/{self.name}"
 
-def make_servers(covetpy_bin: Path, venv: Path) -> dict[str, ServerSpec]:
-    """The three servers, all serving ``benchmarks/apps/hello_asgi.py`` with one worker."""
+
+@dataclass(frozen=True)
+class Scenario:
+    """One app served by a set of servers that are compared with each other."""
+
+    name: str
+    title: str
+    protocols: tuple[str, ...]
+    servers: tuple[ServerSpec, ...]
+    # Printed under the scenario's table in the report.
+    notes: tuple[str, ...] = ()
+
+
+def make_scenarios(covetpy_bin: Path, venv: Path) -> dict[str, Scenario]:
+    """Every scenario with all its servers, each with one worker process."""
     vbin = venv / "bin"
     path_env = {
         "VIRTUAL_ENV": str(venv),
         "PATH": f"{vbin}{os.pathsep}{os.environ.get('PATH', '')}",
     }
 
-    def covetpy(port: int) -> list[str]:
-        return [
-            str(covetpy_bin), "serve", APP,
-            "--app-dir", str(APPS),
-            "--host", HOST, "--port", str(port),
-            "--no-access-log",
-        ]  # fmt: skip
+    def covetpy(app: str) -> Callable[[int], list[str]]:
+        def command(port: int) -> list[str]:
+            # The interface (ASGI or WSGI) is auto-detected; WSGI uses the default
+            # --threads.
+            return [
+                str(covetpy_bin), "serve", app,
+                "--app-dir", str(APPS),
+                "--host", HOST, "--port", str(port),
+                "--no-access-log",
+            ]  # fmt: skip
 
-    def granian(port: int) -> list[str]:
-        return [
-            str(vbin / "granian"),
-            "--interface", "asgi",
-            "--workers", "1", "--runtime-threads", "1",
-            "--no-ws",
-            # "auto" serves HTTP/1.1 and h2c prior knowledge on one port, like covetpy.
-            "--http", "auto",
-            "--host", HOST, "--port", str(port),
-            APP,
-        ]  # fmt: skip
+        return command
+
+    def granian(interface: str, app: str) -> Callable[[int], list[str]]:
+        # WebSockets are an ASGI matter; a WSGI app has none to turn off.
+        no_ws = ["--no-ws"] if interface == "asgi" else []
+
+        def command(port: int) -> list[str]:
+            return [
+                str(vbin / "granian"),
+                "--interface", interface,
+                "--workers", "1", "--runtime-threads", "1",
+                *no_ws,
+                # "auto" serves HTTP/1.1 and h2c prior knowledge on one port, like covetpy.
+                "--http", "auto",
+                "--host", HOST, "--port", str(port),
+                app,
+            ]  # fmt: skip
+
+        return command
 
     def uvicorn(port: int) -> list[str]:
         return [
-            str(vbin / "uvicorn"), APP,
+            str(vbin / "uvicorn"), ASGI_APP,
             "--host", HOST, "--port", str(port),
             "--workers", "1",
             "--no-access-log", "--log-level", "warning",
         ]  # fmt: skip
 
-    return {
-        "covetpy": ServerSpec("covetpy", (H1, H2), covetpy, REPO, path_env),
-        "granian": ServerSpec("granian", (H1, H2), granian, APPS, path_env),
-        # uvicorn re-raises the SIGTERM after its graceful shutdown.
-        "uvicorn": ServerSpec(
-            "uvicorn", (H1,), uvicorn, APPS, path_env, (0, -signal.SIGTERM)
+    def gunicorn(port: int) -> list[str]:
+        # Default sync worker, default settings (no access log by default).
+        return [
+            str(vbin / "gunicorn"),
+            "-w", "1",
+            "-b", f"{HOST}:{port}",
+            WSGI_APP,
+        ]  # fmt: skip
+
+    # uvicorn re-raises the SIGTERM after its graceful shutdown; gunicorn exits 0 after
+    # its graceful shutdown, but is allowed the same leniency.
+    killed_by_term = (0, -signal.SIGTERM)
+    asgi = Scenario(
+        name="asgi",
+        title=f"ASGI: raw ASGI app `{ASGI_APP}`",
+        protocols=(H1, H2),
+        servers=(
+            ServerSpec("asgi", "covetpy", (H1, H2), covetpy(ASGI_APP), REPO, path_env),
+            ServerSpec(
+                "asgi", "granian", (H1, H2), granian("asgi", ASGI_APP), APPS, path_env
+            ),
+            ServerSpec(
+                "asgi", "uvicorn", (H1,), uvicorn, APPS, path_env, killed_by_term
+            ),
         ),
-    }
+    )
+    wsgi = Scenario(
+        name="wsgi",
+        title=f"WSGI: Flask app `{WSGI_APP}`",
+        protocols=(H1,),
+        servers=(
+            ServerSpec("wsgi", "covetpy", (H1,), covetpy(WSGI_APP), REPO, path_env),
+            ServerSpec(
+                "wsgi", "granian", (H1,), granian("wsgi", WSGI_APP), APPS, path_env
+            ),
+            ServerSpec(
+                "wsgi", "gunicorn", (H1,), gunicorn, APPS, path_env, killed_by_term
+            ),
+        ),
+        notes=(
+            (
+                "gunicorn runs its default sync worker, which handles one connection at "
+                "a time and closes the connection after every response "
+                "(`Connection: close`), so wrk opens a new connection for every request. "
+                "That is gunicorn's default behaviour and part of what is compared; "
+                "covetpy and granian keep the 64 connections alive."
+            ),
+            (
+                "covetpy runs the app on its default WSGI thread pool (`--threads 8`), "
+                "granian on its default blocking threads (spawned on demand, up to "
+                "backpressure / 2 = 512)."
+            ),
+        ),
+    )
+    return {s.name: s for s in (asgi, wsgi)}
 
 
 def free_port() -> int:
@@ -256,7 +340,7 @@ class RunningServer:
 
     def describe_exit(self) -> str:
         return (
-            f"{self.spec.name} exited with code {self.proc.returncode}; "
+            f"{self.spec.label} exited with code {self.proc.returncode}; "
             f"command: {' '.join(self.argv)}; log {self.log_path}:\n{tail(self.log_path)}"
         )
 
@@ -271,7 +355,7 @@ class RunningServer:
             except OSError:
                 time.sleep(0.05)
         raise BenchError(
-            f"{self.spec.name} did not listen on {HOST}:{self.port} within {timeout:.0f} s; "
+            f"{self.spec.label} did not listen on {HOST}:{self.port} within {timeout:.0f} s; "
             f"log {self.log_path}:\n{tail(self.log_path)}"
         )
 
@@ -283,12 +367,14 @@ class RunningServer:
             resp = conn.getresponse()
             body = resp.read()
         except (OSError, http.client.HTTPException) as exc:
-            raise BenchError(f"{self.spec.name}: sanity GET / failed: {exc!r}") from exc
+            raise BenchError(
+                f"{self.spec.label}: sanity GET / failed: {exc!r}"
+            ) from exc
         finally:
             conn.close()
         if resp.status != 200 or body != EXPECTED_BODY:
             raise BenchError(
-                f"{self.spec.name}: sanity GET / gave {resp.status} {body[:200]!r}, "
+                f"{self.spec.label}: sanity GET / gave {resp.status} {body[:200]!r}, "
                 f"expected 200 {EXPECTED_BODY!r}"
             )
 
@@ -303,7 +389,7 @@ class RunningServer:
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                problem = f"{self.spec.name} did not exit within {timeout:.0f} s of SIGTERM; killed"
+                problem = f"{self.spec.label} did not exit within {timeout:.0f} s of SIGTERM; killed"
         try:
             # Leftovers, e.g. worker processes of a supervisor that died.
             os.killpg(self.proc.pid, signal.SIGKILL)
@@ -311,7 +397,7 @@ class RunningServer:
             pass
         self.proc.wait()
         if problem is None and self.proc.returncode not in self.spec.clean_exits:
-            problem = f"{self.spec.name} exited with code {self.proc.returncode} after SIGTERM"
+            problem = f"{self.spec.label} exited with code {self.proc.returncode} after SIGTERM"
         return problem
 
 
@@ -471,8 +557,10 @@ def measure_once(
     notes: list[str],
     disturbances: list[str],
 ) -> Measurement:
-    slug = f"r{rnd}-{spec.name}-{'h1' if proto == H1 else 'h2'}-a{attempt}"
-    label = f"round {rnd} {spec.name} {proto}"
+    slug = (
+        f"r{rnd}-{spec.scenario}-{spec.name}-{'h1' if proto == H1 else 'h2'}-a{attempt}"
+    )
+    label = f"round {rnd} {spec.label} {proto}"
     busy = wait_until_idle(args.idle_wait)
     if busy >= 0.15:
         disturbances.append(
@@ -523,7 +611,7 @@ def measure_with_retries(
     disturbances: list[str],
 ) -> Measurement | str:
     """One measurement, repeated if other processes disturbed it; str on error."""
-    label = f"[round {rnd}/{args.rounds}] {spec.name:8} {proto:8}"
+    label = f"[round {rnd}/{args.rounds}] {spec.label:16} {proto:8}"
     attempts: list[Measurement] = []
     while True:
         attempt = len(attempts) + 1
@@ -549,45 +637,56 @@ def measure_with_retries(
     for i, a in enumerate(attempts, 1):
         if a is not kept and (a.failed or a.non_2xx):
             notes.append(
-                f"round {rnd} {spec.name} {proto} attempt {i} (discarded as disturbed): "
+                f"round {rnd} {spec.label} {proto} attempt {i} (discarded as disturbed): "
                 f"{a.failed} failed ({a.failure_detail}), {a.non_2xx} non-2xx "
                 f"of {a.requests} requests"
             )
     if disturbed(kept.cpu):
         assert kept.cpu is not None
         disturbances.append(
-            f"round {rnd} {spec.name} {proto}: even the least disturbed of "
+            f"round {rnd} {spec.label} {proto}: even the least disturbed of "
             f"{len(attempts)} attempts (kept, marked *) had other processes using "
             f"{kept.cpu.other:.2f} CPUs (hypervisor steal {kept.cpu.steal:.2f})"
         )
     elif len(attempts) > 1:
         disturbances.append(
-            f"round {rnd} {spec.name} {proto}: measured {len(attempts)} times, "
+            f"round {rnd} {spec.label} {proto}: measured {len(attempts)} times, "
             f"{len(attempts) - 1} disturbed attempt(s) discarded"
         )
     return kept
 
 
+Cells = dict[tuple[str, str], Cell]
+"""All cells of a run, keyed by (ServerSpec.label, protocol)."""
+
+
 def run_all(
-    specs: Sequence[ServerSpec], args: argparse.Namespace, logs: Path
-) -> tuple[dict[tuple[str, str], Cell], list[str], list[str]]:
-    cells = {(s.name, p): Cell() for s in specs for p in s.protocols}
+    scenarios: Sequence[Scenario], args: argparse.Namespace, logs: Path
+) -> tuple[Cells, list[str], list[str]]:
+    cells: Cells = {
+        (s.label, p): Cell()
+        for sc in scenarios
+        for s in sc.servers
+        for p in s.protocols
+    }
     notes: list[str] = []
     disturbances: list[str] = []
     for rnd in range(1, args.rounds + 1):
-        # Rotate the order each round so no server is always first or last.
-        shift = (rnd - 1) % len(specs)
-        order = [*specs[shift:], *specs[:shift]]
-        for spec in order:
-            for proto in spec.protocols:
-                cell = cells[(spec.name, proto)]
-                m = measure_with_retries(
-                    spec, proto, rnd, args, logs, notes, disturbances
-                )
-                if isinstance(m, str):
-                    cell.errors.append(f"round {rnd}: {m}")
-                else:
-                    cell.runs.append(dataclasses.replace(m, round=rnd))
+        for scenario in scenarios:
+            specs = scenario.servers
+            # Rotate the order each round so no server is always first or last.
+            shift = (rnd - 1) % len(specs)
+            order = [*specs[shift:], *specs[:shift]]
+            for spec in order:
+                for proto in spec.protocols:
+                    cell = cells[(spec.label, proto)]
+                    m = measure_with_retries(
+                        spec, proto, rnd, args, logs, notes, disturbances
+                    )
+                    if isinstance(m, str):
+                        cell.errors.append(f"round {rnd}: {m}")
+                    else:
+                        cell.runs.append(dataclasses.replace(m, round=rnd))
     return cells, notes, disturbances
 
 
@@ -615,6 +714,17 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+PACKAGES = (
+    "granian",
+    "uvicorn",
+    "uvloop",
+    "httptools",
+    "gunicorn",
+    "flask",
+    "werkzeug",
+)
+
+
 def versions(covetpy_bin: Path | None, venv: Path) -> list[str]:
     py = str(venv / "bin" / "python")
     pkgs = command_output(
@@ -622,9 +732,13 @@ def versions(covetpy_bin: Path | None, venv: Path) -> list[str]:
             py,
             "-c",
             (
-                "import importlib.metadata as m;"
-                "print(', '.join(f'{p} {m.version(p)}' for p in "
-                "('granian', 'uvicorn', 'uvloop', 'httptools')))"
+                "import importlib.metadata as m\n"
+                "def v(p):\n"
+                "    try:\n"
+                "        return f'{p} {m.version(p)}'\n"
+                "    except m.PackageNotFoundError:\n"
+                "        return f'{p} not installed'\n"
+                f"print(', '.join(v(p) for p in {PACKAGES!r}))"
             ),
         ]
     )
@@ -652,48 +766,18 @@ def fmt_rps(value: float | None) -> str:
     return f"{value:,.0f}" if value is not None else "—"
 
 
-def build_report(
-    specs: Sequence[ServerSpec],
-    cells: dict[tuple[str, str], Cell],
-    notes: list[str],
-    disturbances: list[str],
-    args: argparse.Namespace,
-    started: datetime.datetime,
-) -> str:
-    lines: list[str] = []
-    lines.append(f"## Results — {started:%Y-%m-%d %H:%M} UTC")
-    lines.append("")
-    lines.append(
-        f"- Machine: {cpu_model()}, nproc = {os.cpu_count()}, "
-        f"Linux {platform.release()}; server pinned to CPU {SERVER_CPU}, "
-        f"load generator to CPU {LOAD_CPU}, one worker each."
-    )
-    lines.append(
-        f"- {args.rounds} interleaved round(s); per server and protocol: start, "
-        f"{args.warmup} s warm-up, {args.duration} s measurement, stop. "
-        "Median req/s over rounds; failures summed over rounds."
-    )
-    lines.append(
-        f"- HTTP/1.1: `wrk -t1 -c64 -d{args.duration}s --latency`; "
-        f"HTTP/2: `h2load -c16 -m10 -D {args.duration}` (h2c prior knowledge)."
-    )
-    lines.append(
-        "- CPUs column: CPU-seconds per second used by the server process tree, the load "
-        "generator, and everything else on the machine during the measurement "
-        "(1.00 = one core saturated)."
-    )
-    measured_covetpy = any(s.name == "covetpy" for s in specs)
-    for v in versions(args.covetpy_bin if measured_covetpy else None, args.venv):
-        lines.append(f"- {v}")
-    lines.append("")
-    lines.append(
-        "| server | protocol | median req/s | req/s per round | failed | non-2xx "
-        "| latency (last round) | CPUs server / load / other (last round) |"
-    )
-    lines.append("|---|---|---:|---|---:|---:|---|---|")
-    for spec in specs:
+def scenario_table(scenario: Scenario, cells: Cells) -> list[str]:
+    """The results table of one scenario, then the ratios covetpy / each peer."""
+    lines = [
+        (
+            "| server | protocol | median req/s | req/s per round | failed | non-2xx "
+            "| latency (last round) | CPUs server / load / other (last round) |"
+        ),
+        "|---|---|---:|---|---:|---:|---|---|",
+    ]
+    for spec in scenario.servers:
         for proto in spec.protocols:
-            cell = cells[(spec.name, proto)]
+            cell = cells[(spec.label, proto)]
             per_round = (
                 " / ".join(
                     f"{m.rps:,.0f}" + ("\\*" if disturbed(m.cpu) else "")
@@ -711,22 +795,24 @@ def build_report(
                 f"| {spec.name} | {proto} | {fmt_rps(cell.median())} | {per_round} "
                 f"| {failed} | {non_2xx} | {latency} | {cpu} |"
             )
-    names = [s.name for s in specs]
+    names = [s.name for s in scenario.servers]
     if "covetpy" in names and len(names) > 1:
+        protocols = scenario.protocols
         lines.append("")
         lines.append(
             "Ratios of medians measured in the same run (> 1 means covetpy is faster):"
         )
         lines.append("")
-        lines.append("| ratio | " + " | ".join(PROTOCOLS) + " |")
-        lines.append("|---|" + "---:|" * len(PROTOCOLS))
+        lines.append("| ratio | " + " | ".join(protocols) + " |")
+        lines.append("|---|" + "---:|" * len(protocols))
+        mine_label = f"{scenario.name}/covetpy"
         for other in names:
             if other == "covetpy":
                 continue
             row = []
-            for proto in PROTOCOLS:
-                mine = cells.get(("covetpy", proto))
-                theirs = cells.get((other, proto))
+            for proto in protocols:
+                mine = cells.get((mine_label, proto))
+                theirs = cells.get((f"{scenario.name}/{other}", proto))
                 if theirs is None:
                     row.append(f"n/a ({other} has no {proto})")
                     continue
@@ -734,18 +820,66 @@ def build_report(
                 b = theirs.median()
                 row.append(f"{a / b:.2f}×" if a is not None and b else "—")
             lines.append(f"| covetpy / {other} | " + " | ".join(row) + " |")
+    if scenario.notes:
+        lines.append("")
+        lines.extend(f"- {note}" for note in scenario.notes)
+    return lines
+
+
+def build_report(
+    scenarios: Sequence[Scenario],
+    cells: Cells,
+    notes: list[str],
+    disturbances: list[str],
+    args: argparse.Namespace,
+    started: datetime.datetime,
+) -> str:
+    specs = [spec for sc in scenarios for spec in sc.servers]
+    uses_h2 = any(H2 in spec.protocols for spec in specs)
+    lines: list[str] = []
+    lines.append(f"## Results — {started:%Y-%m-%d %H:%M} UTC")
+    lines.append("")
+    lines.append(
+        f"- Machine: {cpu_model()}, nproc = {os.cpu_count()}, "
+        f"Linux {platform.release()}; server pinned to CPU {SERVER_CPU}, "
+        f"load generator to CPU {LOAD_CPU}, one worker each."
+    )
+    lines.append(
+        f"- Scenarios: {', '.join(sc.name for sc in scenarios)}. "
+        f"{args.rounds} interleaved round(s); in each round and scenario, per server "
+        f"and protocol: start, {args.warmup} s warm-up, {args.duration} s measurement, "
+        "stop; the server order rotates from round to round. "
+        "Median req/s over rounds; failures summed over rounds."
+    )
+    load = f"- HTTP/1.1: `wrk -t1 -c64 -d{args.duration}s --latency`"
+    if uses_h2:
+        load += f"; HTTP/2: `h2load -c16 -m10 -D {args.duration}` (h2c prior knowledge)"
+    lines.append(load + ".")
+    lines.append(
+        "- CPUs column: CPU-seconds per second used by the server process tree, the load "
+        "generator, and everything else on the machine during the measurement "
+        "(1.00 = one core saturated)."
+    )
+    measured_covetpy = any(s.name == "covetpy" for s in specs)
+    for v in versions(args.covetpy_bin if measured_covetpy else None, args.venv):
+        lines.append(f"- {v}")
+    for scenario in scenarios:
+        lines.append("")
+        lines.append(f"### {scenario.title}")
+        lines.append("")
+        lines.extend(scenario_table(scenario, cells))
     problems = [
-        f"- {spec.name} {proto}: {err}"
+        f"- {spec.label} {proto}: {err}"
         for spec in specs
         for proto in spec.protocols
-        for err in cells[(spec.name, proto)].errors
+        for err in cells[(spec.label, proto)].errors
     ]
     failures = [
-        f"- round {m.round} {spec.name} {proto}: {m.failed} failed "
+        f"- round {m.round} {spec.label} {proto}: {m.failed} failed "
         f"({m.failure_detail}), {m.non_2xx} non-2xx of {m.requests} requests"
         for spec in specs
         for proto in spec.protocols
-        for m in cells[(spec.name, proto)].runs
+        for m in cells[(spec.label, proto)].runs
         if m.failed or m.non_2xx
     ]
     extra = problems + failures + [f"- {n}" for n in notes]
@@ -793,9 +927,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--warmup", type=int, default=2, help="warm-up seconds (default 2)"
     )
     parser.add_argument(
+        "--scenarios",
+        default=os.environ.get("SCENARIOS", "asgi,wsgi"),
+        help="comma-separated subset of asgi,wsgi (default: both)",
+    )
+    parser.add_argument(
         "--servers",
-        default=os.environ.get("SERVERS", "covetpy,granian,uvicorn"),
-        help="comma-separated subset of covetpy,granian,uvicorn",
+        default=os.environ.get("SERVERS", ""),
+        help=(
+            "comma-separated subset of covetpy,granian,uvicorn,gunicorn; a scenario "
+            "runs only the selected servers it has (default: all)"
+        ),
     )
     parser.add_argument(
         "--covetpy-bin",
@@ -827,23 +969,50 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def select_scenarios(args: argparse.Namespace) -> list[Scenario] | str:
+    """The scenarios and servers asked for, in the order given; str on bad input."""
+    available = make_scenarios(args.covetpy_bin, args.venv)
+    wanted = list(
+        dict.fromkeys(n.strip() for n in args.scenarios.split(",") if n.strip())
+    )
+    unknown = [n for n in wanted if n not in available]
+    if unknown or not wanted:
+        return f"unknown scenarios {unknown}; choose from {list(available)}"
+    known_servers = list(
+        dict.fromkeys(s.name for sc in available.values() for s in sc.servers)
+    )
+    servers = [n.strip() for n in args.servers.split(",") if n.strip()] or known_servers
+    unknown = [n for n in servers if n not in known_servers]
+    if unknown:
+        return f"unknown servers {unknown}; choose from {known_servers}"
+    selected: list[Scenario] = []
+    for name in wanted:
+        scenario = available[name]
+        specs = tuple(s for s in scenario.servers if s.name in servers)
+        if not specs:
+            print(
+                f"scenario {name}: none of the selected servers {servers}, skipped",
+                file=sys.stderr,
+            )
+            continue
+        selected.append(dataclasses.replace(scenario, servers=specs))
+    if not selected:
+        return f"no selected scenario has any of the selected servers {servers}"
+    return selected
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    all_specs = make_servers(args.covetpy_bin, args.venv)
-    wanted = [n.strip() for n in args.servers.split(",") if n.strip()]
-    unknown = [n for n in wanted if n not in all_specs]
-    if unknown or not wanted:
-        print(
-            f"unknown servers {unknown}; choose from {list(all_specs)}", file=sys.stderr
-        )
+    scenarios = select_scenarios(args)
+    if isinstance(scenarios, str):
+        print(scenarios, file=sys.stderr)
         return 2
-    specs = [all_specs[n] for n in wanted]
     args.logs.mkdir(parents=True, exist_ok=True)
     for old in args.logs.glob("r*-*"):
         old.unlink()
     started = datetime.datetime.now(datetime.timezone.utc)  # noqa: UP017 (3.10)
-    cells, notes, disturbances = run_all(specs, args, args.logs)
-    report = build_report(specs, cells, notes, disturbances, args, started)
+    cells, notes, disturbances = run_all(scenarios, args, args.logs)
+    report = build_report(scenarios, cells, notes, disturbances, args, started)
     args.output.write_text(report)
     print(report)
     print(f"(saved to {args.output}; raw outputs in {args.logs})", file=sys.stderr)

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# CovetPy benchmark: covetpy vs granian vs uvicorn, one worker each, server on CPU 0,
-# load generator on CPU 1. One command on a clean Debian/Ubuntu machine:
+# CovetPy benchmark, one worker per server, server on CPU 0, load generator on CPU 1.
+# Scenarios: asgi (raw ASGI app: covetpy vs granian vs uvicorn, HTTP/1.1 and HTTP/2) and
+# wsgi (Flask app: covetpy vs granian vs gunicorn, HTTP/1.1).
+# One command on a clean Debian/Ubuntu machine:
 #
 #   benchmarks/run.sh
 #
 # Environment:
 #   DURATION     seconds of measurement per server and protocol (default 10)
 #   ROUNDS       interleaved rounds; the median is reported (default 3)
-#   SERVERS      comma-separated subset of covetpy,granian,uvicorn (default: all)
+#   SCENARIOS    comma-separated subset of asgi,wsgi (default: both)
+#   SERVERS      comma-separated subset of covetpy,granian,uvicorn,gunicorn; each
+#                scenario runs the selected servers it has (default: all)
 #   COVETPY_BIN  use this covetpy binary instead of building target/release/covetpy
 #   PYTHON       interpreter to build against and make the venv from (default python3)
 #
@@ -52,12 +56,14 @@ fi
 REAL_PYTHON="${PYO3_PYTHON:-$("${PYTHON:-python3}" -c 'import sys; print(sys.executable)')}"
 [ -x "$REAL_PYTHON" ] || die "python executable $REAL_PYTHON not found"
 
-# --- 3. venv with granian and uvicorn ------------------------------------------------
+# --- 3. venv with granian, uvicorn, gunicorn and flask ---------------------------------
 venv_ok() {
     [ -x "$VENV/bin/python" ] &&
         [ -x "$VENV/bin/granian" ] &&
         [ -x "$VENV/bin/uvicorn" ] &&
-        "$VENV/bin/python" -c 'import granian, uvicorn, uvloop, httptools' >/dev/null 2>&1
+        [ -x "$VENV/bin/gunicorn" ] &&
+        "$VENV/bin/python" -c 'import granian, uvicorn, uvloop, httptools, gunicorn, flask' \
+            >/dev/null 2>&1
 }
 if ! venv_ok; then
     if [ ! -x "$VENV/bin/python" ]; then
@@ -80,9 +86,9 @@ if ! venv_ok; then
             esac
         fi
     fi
-    log "installing granian and uvicorn[standard] into $VENV"
+    log "installing granian, uvicorn[standard], gunicorn and flask into $VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q granian 'uvicorn[standard]'
+    "$VENV/bin/python" -m pip install -q granian 'uvicorn[standard]' gunicorn flask
     venv_ok || die "venv at $VENV is incomplete after pip install"
 fi
 
@@ -107,11 +113,12 @@ fi
 export COVETPY_BIN
 
 # --- 5. run --------------------------------------------------------------------------
-log "benchmarking (DURATION=${DURATION:-10}s, ROUNDS=${ROUNDS:-3}); keep the machine otherwise idle"
+log "benchmarking (SCENARIOS=${SCENARIOS:-asgi,wsgi}, DURATION=${DURATION:-10}s, ROUNDS=${ROUNDS:-3}); keep the machine otherwise idle"
 exec "$VENV/bin/python" "$BENCH_DIR/bench.py" \
     --duration "${DURATION:-10}" \
     --rounds "${ROUNDS:-3}" \
-    --servers "${SERVERS:-covetpy,granian,uvicorn}" \
+    --scenarios "${SCENARIOS:-asgi,wsgi}" \
+    --servers "${SERVERS:-}" \
     --covetpy-bin "$COVETPY_BIN" \
     --venv "$VENV" \
     "$@"

@@ -8,7 +8,11 @@ protocol, interface detection and traceback formatting.
 from __future__ import annotations
 
 import asyncio
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import inspect
+import sys
 import traceback
 import types
 from collections.abc import Awaitable, Callable, Generator
@@ -19,6 +23,31 @@ import _covetpy_native as native
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+
+
+class _EmbeddedPackage(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports the ``covetpy`` package from sources compiled into the binary, so the framework always
+    matches the server running it, whatever copy may be installed in the virtualenv."""
+
+    def __init__(self, sources: dict[str, tuple[bool, str]]) -> None:
+        self.sources = sources
+
+    def find_spec(
+        self, fullname: str, path: object = None, target: object = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        entry = self.sources.get(fullname)
+        if entry is None:
+            return None
+        return importlib.util.spec_from_loader(fullname, self, origin=f"<covetpy>/{fullname}", is_package=entry[0])
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        _, source = self.sources[module.__name__]
+        exec(compile(source, f"<covetpy>/{module.__name__}.py", "exec"), module.__dict__)  # noqa: S102
+
+
+def install_embedded_package(sources: dict[str, tuple[bool, str]]) -> None:
+    """Put the embedded ``covetpy`` package first in the import system."""
+    sys.meta_path.insert(0, _EmbeddedPackage(sources))
 
 
 class ClientDisconnected(OSError):
@@ -73,8 +102,10 @@ def _positional_count(app: object) -> int | None:
 
 
 def detect_interface(app: object) -> str | None:
-    """Say how ``app`` wants to be called: ``"asgi"`` for an async callable of (scope, receive, send),
-    ``"wsgi"`` for a callable of (environ, start_response), or None when it is neither."""
+    """Say how ``app`` wants to be called: ``"covet"`` for a CovetPy app, ``"asgi"`` for an async callable
+    of (scope, receive, send), ``"wsgi"`` for a callable of (environ, start_response), or None."""
+    if getattr(app, "__covetpy_native__", False) is True:
+        return "covet"
     if not callable(app) or inspect.isclass(app):
         return None
     if inspect.iscoroutinefunction(app):

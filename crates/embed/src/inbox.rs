@@ -19,6 +19,10 @@ use crate::asgi::call::{HttpCall, Outcome};
 pub(crate) enum Event {
     /// A new HTTP request to hand to the application.
     Http(Box<HttpCall>),
+    /// A native request for an `async def` endpoint.
+    Native(Box<crate::native::NativeCall>),
+    /// A native response object that streams itself as an ASGI app.
+    NativeAsgi(Py<PyAny>, Box<crate::native::NativeCall>),
     /// Resolve an asyncio future the application is waiting on.
     Wake(Py<PyAny>, Outcome),
     /// Stop the event loop (server shutdown).

@@ -6,16 +6,19 @@
 //! only through queues, so Tokio threads never take the GIL.
 
 pub mod asgi;
+mod bootstrap;
 mod driver;
 mod inbox;
 mod intake;
 pub mod interpreter;
 pub mod loader;
-mod native;
+pub mod native;
+mod pool;
 pub mod sched;
 pub mod wsgi;
 
 pub use asgi::{AsgiHandler, AsgiOptions, AsgiServer, LifespanMode, StartupError};
 pub use interpreter::{InterpreterError, InterpreterOptions};
 pub use loader::{AppSpec, Interface, LoadError, LoadedApp};
+pub use native::{NativeHandler, NativeOptions, NativeServer};
 pub use wsgi::{WsgiHandler, WsgiOptions, WsgiServer};

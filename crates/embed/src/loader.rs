@@ -42,6 +42,8 @@ pub enum Interface {
     Asgi,
     /// WSGI (PEP 3333): `app(environ, start_response)`.
     Wsgi,
+    /// A CovetPy native app.
+    Covet,
 }
 
 impl Interface {
@@ -50,6 +52,7 @@ impl Interface {
             Interface::Auto => "auto",
             Interface::Asgi => "ASGI",
             Interface::Wsgi => "WSGI",
+            Interface::Covet => "a CovetPy app",
         }
     }
 }
@@ -106,6 +109,12 @@ pub enum LoadError {
         /// The APP argument.
         spec: String,
     },
+    /// `--interface covet` was asked for, but the attribute is not a `covetpy.CovetPy` app.
+    #[error("{spec} is not a CovetPy app (an instance of covetpy.CovetPy)")]
+    NotCovet {
+        /// The APP argument.
+        spec: String,
+    },
     /// The attribute is not callable.
     #[error("{spec} is not callable, so it cannot be served as {interface}")]
     NotCallable {
@@ -145,7 +154,7 @@ pub struct LoadedApp {
 /// Imports the application with `app_dir` first on `sys.path`, following uvicorn's rules.
 pub fn load(spec: &AppSpec, app_dir: &Path, factory: bool, interface: Interface) -> Result<LoadedApp, LoadError> {
     Python::attach(|py| {
-        crate::native::install(py).map_err(|e| python_error(py, spec, &e))?;
+        crate::bootstrap::install(py).map_err(|e| python_error(py, spec, &e))?;
         let dir = std::fs::canonicalize(app_dir).unwrap_or_else(|_| app_dir.to_path_buf());
         let sys_path = py.import("sys").and_then(|sys| sys.getattr("path")).map_err(|e| python_error(py, spec, &e))?;
         let sys_path = sys_path
@@ -168,7 +177,7 @@ pub fn load(spec: &AppSpec, app_dir: &Path, factory: bool, interface: Interface)
             target = target.call0().map_err(|e| LoadError::FactoryFailed {
                 spec: spec.to_string(),
                 error: one_line(py, &e),
-                traceback: crate::native::format_error(py, &e),
+                traceback: crate::bootstrap::format_error(py, &e),
             })?;
         }
         if !target.is_callable() {
@@ -182,7 +191,11 @@ pub fn load(spec: &AppSpec, app_dir: &Path, factory: bool, interface: Interface)
         let resolved = match (interface, detected.as_deref()) {
             (Interface::Auto, Some("asgi")) => Interface::Asgi,
             (Interface::Auto, Some("wsgi")) => Interface::Wsgi,
+            (Interface::Auto, Some("covet")) => Interface::Covet,
             (Interface::Auto, _) => return Err(LoadError::Undetected { spec: spec.to_string() }),
+            (Interface::Covet, found) if found != Some("covet") => {
+                return Err(LoadError::NotCovet { spec: spec.to_string() })
+            }
             (chosen, _) => chosen,
         };
         Ok(LoadedApp { app: target.unbind(), interface: resolved })
@@ -216,7 +229,7 @@ fn import_error(py: Python<'_>, spec: &AppSpec, err: &PyErr) -> LoadError {
     LoadError::ImportFailed {
         module: spec.module.clone(),
         error: one_line(py, err),
-        traceback: crate::native::format_error(py, err),
+        traceback: crate::bootstrap::format_error(py, err),
     }
 }
 

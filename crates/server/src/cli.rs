@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// Serve Python web applications (ASGI and WSGI) from one Rust executable.
+/// Serve Python web applications (ASGI, WSGI and CovetPy apps) from one Rust executable.
 #[derive(Debug, Parser)]
 #[command(name = "covetpy", version, about, propagate_version = true)]
 pub struct Cli {
@@ -51,7 +51,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub app_dir: PathBuf,
 
-    /// WSGI only: threads per worker, so handlers that block on I/O do not hold up other requests.
+    /// Threads per worker for blocking handlers (WSGI apps, `def` endpoints of CovetPy apps), so one
+    /// that waits on I/O does not hold up other requests.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub threads: u32,
 
@@ -104,6 +105,8 @@ pub enum InterfaceArg {
     Asgi,
     /// WSGI (PEP 3333).
     Wsgi,
+    /// A CovetPy native app (`covetpy.CovetPy`).
+    Covet,
 }
 
 /// `--lifespan`.

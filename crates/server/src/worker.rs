@@ -7,7 +7,8 @@ use std::time::Duration;
 use anyhow::{anyhow, Context};
 use covetpy_embed::interpreter::{self, InterpreterOptions};
 use covetpy_embed::{
-    loader, AppSpec, AsgiOptions, AsgiServer, Interface, LifespanMode, StartupError, WsgiOptions, WsgiServer,
+    loader, AppSpec, AsgiOptions, AsgiServer, Interface, LifespanMode, NativeOptions, NativeServer, StartupError,
+    WsgiOptions, WsgiServer,
 };
 use covetpy_protocols::{serve, Endpoint, Handler, Listener, LocalAddr, Scheme, ServeOutcome, ServerConfig};
 use tokio::signal::unix::{signal, SignalKind};
@@ -88,6 +89,7 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
         InterfaceArg::Auto => Interface::Auto,
         InterfaceArg::Asgi => Interface::Asgi,
         InterfaceArg::Wsgi => Interface::Wsgi,
+        InterfaceArg::Covet => Interface::Covet,
     };
     let loaded = match loader::load(&spec, &args.app_dir, args.factory, interface) {
         Ok(loaded) => loaded,
@@ -101,6 +103,14 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
     };
     interpreter::release_main_thread();
 
+    let asgi_options = AsgiOptions {
+        lifespan: match args.lifespan {
+            LifespanArg::Auto => LifespanMode::Auto,
+            LifespanArg::On => LifespanMode::On,
+            LifespanArg::Off => LifespanMode::Off,
+        },
+        root_path: args.root_path.clone(),
+    };
     let app = match loaded.interface {
         Interface::Wsgi => {
             let options = WsgiOptions {
@@ -110,21 +120,19 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
             };
             App::Wsgi(WsgiServer::start(loaded, options, runtime.handle().clone())?)
         }
-        Interface::Asgi | Interface::Auto => {
-            let options = AsgiOptions {
-                lifespan: match args.lifespan {
-                    LifespanArg::Auto => LifespanMode::Auto,
-                    LifespanArg::On => LifespanMode::On,
-                    LifespanArg::Off => LifespanMode::Off,
-                },
-                root_path: args.root_path.clone(),
-            };
-            match AsgiServer::start(loaded, options, runtime.handle().clone()) {
-                Ok(app) => App::Asgi(app),
+        Interface::Covet => {
+            let options = NativeOptions { asgi: asgi_options, threads: args.threads as usize };
+            match NativeServer::start(loaded, options, runtime.handle().clone()) {
+                Ok(app) => App::Native(app),
                 Err(StartupError::LifespanFailed) => return Ok(EXIT_STARTUP_FAILED),
                 Err(e) => return Err(e.into()),
             }
         }
+        Interface::Asgi | Interface::Auto => match AsgiServer::start(loaded, asgi_options, runtime.handle().clone()) {
+            Ok(app) => App::Asgi(app),
+            Err(StartupError::LifespanFailed) => return Ok(EXIT_STARTUP_FAILED),
+            Err(e) => return Err(e.into()),
+        },
     };
     if !is_worker_process() {
         tracing::info!("CovetPy running on {} (Press CTRL+C to quit)", describe(&local));
@@ -140,6 +148,7 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
     let outcome = match &app {
         App::Asgi(server) => runtime.block_on(serve_with(listener, server.handler(), access_log, config, shutdown)),
         App::Wsgi(server) => runtime.block_on(serve_with(listener, server.handler(), access_log, config, shutdown)),
+        App::Native(server) => runtime.block_on(serve_with(listener, server.handler(), access_log, config, shutdown)),
     }?;
     if let ServeOutcome::TimedOut { open } = outcome {
         tracing::warn!("Graceful shutdown timed out; closing {open} connection(s) that were still open");
@@ -149,6 +158,9 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
             server.shutdown();
         }
         App::Wsgi(server) => server.shutdown(),
+        App::Native(server) => {
+            server.shutdown();
+        }
     }
     runtime.shutdown_timeout(Duration::from_millis(200));
     tracing::info!("Finished server process [{}]", std::process::id());
@@ -159,6 +171,7 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
 enum App {
     Asgi(AsgiServer),
     Wsgi(WsgiServer),
+    Native(NativeServer),
 }
 
 async fn serve_with<H: Handler>(

@@ -150,8 +150,9 @@ pub(crate) struct AsgiCall {
     phase: Phase,
 }
 
-/// Starts the application on a new request and drives it as far as it goes without waiting.
-pub(crate) fn start(py: Python<'_>, ctx: &Arc<AsgiContext>, call: HttpCall) {
+/// Starts `app` (the ASGI application, or a response object that is itself an ASGI app) on a request
+/// and drives it as far as it goes without waiting.
+pub(crate) fn start(py: Python<'_>, ctx: &Arc<AsgiContext>, app: &Bound<'_, PyAny>, call: HttpCall) {
     let HttpCall { head, first, body, reply, shared } = call;
     let scope = super::scope::http_scope(py, ctx, &head);
     let more = body.is_some();
@@ -167,14 +168,14 @@ pub(crate) fn start(py: Python<'_>, ctx: &Arc<AsgiContext>, call: HttpCall) {
     let obj = match Py::new(py, obj) {
         Ok(obj) => obj,
         Err(e) => {
-            tracing::error!("could not set up the request: {}", crate::native::format_error(py, &e));
+            tracing::error!("could not set up the request: {}", crate::bootstrap::format_error(py, &e));
             return;
         }
     };
     let started = scope.and_then(|scope| {
         let receive = obj.getattr(py, intern!(py, "receive"))?;
         let send = obj.getattr(py, intern!(py, "send"))?;
-        let awaitable = ctx.app.bind(py).call1((scope, receive, send))?;
+        let awaitable = app.call1((scope, receive, send))?;
         driver::awaitable_iter(awaitable)
     });
     let coro = match started {
@@ -182,7 +183,7 @@ pub(crate) fn start(py: Python<'_>, ctx: &Arc<AsgiContext>, call: HttpCall) {
         Err(e) => return obj.borrow_mut(py).finish(py, Err(e)),
     };
     match driver::step(&coro) {
-        Step::Done => obj.borrow_mut(py).finish(py, Ok(())),
+        Step::Done(_) => obj.borrow_mut(py).finish(py, Ok(())),
         Step::Failed(e) => obj.borrow_mut(py).finish(py, Err(e)),
         Step::Waiting(pending) => {
             let handed =
@@ -296,16 +297,7 @@ impl AsgiCall {
 
     /// Called by the event loop when a request handed over as a Task finishes.
     fn _task_done(&mut self, py: Python<'_>, task: &Bound<'_, PyAny>) {
-        let result = if task.call_method0(intern!(py, "cancelled")).and_then(|c| c.is_truthy()).unwrap_or(false) {
-            Err(pyo3::exceptions::asyncio::CancelledError::new_err("the request task was cancelled"))
-        } else {
-            match task.call_method0(intern!(py, "exception")) {
-                Ok(exc) if exc.is_none() => Ok(()),
-                Ok(exc) => Err(PyErr::from_value(exc)),
-                Err(e) => Err(e),
-            }
-        };
-        self.finish(py, result);
+        self.finish(py, driver::task_result(task).map(drop));
     }
 }
 
@@ -498,7 +490,7 @@ impl AsgiCall {
                 if quiet {
                     tracing::debug!("client disconnected while the application was sending");
                 } else {
-                    tracing::error!("Exception in ASGI application\n{}", crate::native::format_error(py, e));
+                    tracing::error!("Exception in ASGI application\n{}", crate::bootstrap::format_error(py, e));
                 }
             }
         }

@@ -21,6 +21,7 @@ use tokio::sync::oneshot;
 use self::call::{CallShared, DisconnectGuard, HttpCall};
 use self::context::AsgiContext;
 use crate::inbox::{self, Event, Inbox, Mailbox};
+use crate::native::{run_async, AsgiRunner, NativeCall, NativeContext};
 use crate::LoadedApp;
 
 /// `--lifespan`.
@@ -68,7 +69,11 @@ pub enum StartupError {
 pub struct AsgiServer {
     inbox: Inbox,
     thread: JoinHandle<bool>,
+    native: Option<Arc<NativeContext>>,
 }
+
+/// What the interpreter thread reports once startup is over.
+type Ready = Result<Option<Arc<NativeContext>>, StartupError>;
 
 impl AsgiServer {
     /// Starts the interpreter thread and runs lifespan startup; returns once the app is ready.
@@ -77,6 +82,35 @@ impl AsgiServer {
         options: AsgiOptions,
         tokio: tokio::runtime::Handle,
     ) -> Result<AsgiServer, StartupError> {
+        Self::spawn(app, options, tokio, false)
+    }
+
+    /// Like [`AsgiServer::start`] for a CovetPy native app: after lifespan startup the thread also reads
+    /// the app's route table.
+    pub(crate) fn start_native(
+        app: LoadedApp,
+        options: AsgiOptions,
+        tokio: tokio::runtime::Handle,
+    ) -> Result<AsgiServer, StartupError> {
+        Self::spawn(app, options, tokio, true)
+    }
+
+    /// The native app's context, when started with [`AsgiServer::start_native`].
+    pub(crate) fn native_context(&self) -> Option<Arc<NativeContext>> {
+        self.native.clone()
+    }
+
+    /// Where to post events for the interpreter thread.
+    pub(crate) fn inbox(&self) -> Inbox {
+        self.inbox.clone()
+    }
+
+    fn spawn(
+        app: LoadedApp,
+        options: AsgiOptions,
+        tokio: tokio::runtime::Handle,
+        native: bool,
+    ) -> Result<AsgiServer, StartupError> {
         let (inbox, mailbox) = inbox::channel().map_err(|e| StartupError::Internal(e.to_string()))?;
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread_inbox = inbox.clone();
@@ -84,11 +118,11 @@ impl AsgiServer {
             .name("covetpy-python".into())
             .spawn(move || {
                 crate::sched::batch_current_thread();
-                interpreter_thread(app.app, options, tokio, thread_inbox, mailbox, ready_tx)
+                interpreter_thread(app.app, options, tokio, thread_inbox, mailbox, native, ready_tx)
             })
             .map_err(|e| StartupError::Internal(e.to_string()))?;
         match ready_rx.recv() {
-            Ok(Ok(())) => Ok(AsgiServer { inbox, thread }),
+            Ok(Ok(native)) => Ok(AsgiServer { inbox, thread, native }),
             Ok(Err(e)) => {
                 let _ = thread.join();
                 Err(e)
@@ -144,6 +178,21 @@ struct Dispatcher {
     mailbox: Mailbox,
     ctx: Arc<AsgiContext>,
     event_loop: Py<PyAny>,
+    native: Option<Arc<NativeContext>>,
+    runner: Arc<dyn AsgiRunner>,
+}
+
+/// Runs self-streaming native response objects through the ASGI machinery.
+struct ResponseRunner {
+    ctx: Arc<AsgiContext>,
+}
+
+impl AsgiRunner for ResponseRunner {
+    fn run(&self, py: Python<'_>, response: &Bound<'_, PyAny>, call: Box<NativeCall>) {
+        let NativeCall { head, reply, .. } = *call;
+        let shared = CallShared::new(self.ctx.inbox.clone(), true);
+        call::start(py, &self.ctx, response, HttpCall { head, first: bytes::Bytes::new(), body: None, reply, shared });
+    }
 }
 
 #[pymethods]
@@ -151,10 +200,15 @@ impl Dispatcher {
     fn __call__(&self, py: Python<'_>) {
         for event in self.mailbox.drain() {
             match event {
-                Event::Http(http) => call::start(py, &self.ctx, *http),
+                Event::Http(http) => call::start(py, &self.ctx, self.ctx.app.bind(py), *http),
+                Event::Native(native) => match &self.native {
+                    Some(ctx) => run_async(py, ctx, Arc::clone(&self.runner), native),
+                    None => tracing::error!("a native request reached an ASGI app"),
+                },
+                Event::NativeAsgi(response, native) => self.runner.run(py, response.bind(py), native),
                 Event::Wake(fut, outcome) => {
                     if let Err(e) = call::wake(py, &self.ctx, fut, outcome) {
-                        tracing::error!("could not resume a request: {}", crate::native::format_error(py, &e));
+                        tracing::error!("could not resume a request: {}", crate::bootstrap::format_error(py, &e));
                     }
                 }
                 Event::Stop => {
@@ -174,7 +228,8 @@ fn interpreter_thread(
     tokio: tokio::runtime::Handle,
     inbox: Inbox,
     mailbox: Mailbox,
-    ready: std::sync::mpsc::Sender<Result<(), StartupError>>,
+    native: bool,
+    ready: std::sync::mpsc::Sender<Ready>,
 ) -> bool {
     Python::attach(|py| {
         let setup = || -> PyResult<(Bound<'_, PyAny>, Bound<'_, PyAny>, bool)> {
@@ -190,7 +245,7 @@ fn interpreter_thread(
         let (event_loop, lifespan, started) = match setup() {
             Ok(parts) => parts,
             Err(e) => {
-                let _ = ready.send(Err(StartupError::Internal(crate::native::format_error(py, &e))));
+                let _ = ready.send(Err(StartupError::Internal(crate::bootstrap::format_error(py, &e))));
                 return false;
             }
         };
@@ -209,19 +264,33 @@ fn interpreter_thread(
                 create_future: event_loop.getattr("create_future")?.unbind(),
                 resume: runtime.getattr("resume")?.unbind(),
                 client_disconnected: runtime.getattr("ClientDisconnected")?.unbind(),
-                inbox,
+                inbox: inbox.clone(),
                 tokio,
             });
+            let native_ctx = if native {
+                let loaded =
+                    crate::native::load_context(py, app.bind(py), &event_loop, inbox, options.root_path.clone())?;
+                Some(Arc::new(loaded))
+            } else {
+                None
+            };
             let fd = mailbox.fd();
-            let dispatcher = Py::new(py, Dispatcher { mailbox, ctx, event_loop: event_loop.clone().unbind() })?;
-            event_loop.call_method1("add_reader", (fd, dispatcher))?;
-            let _ = ready.send(Ok(()));
+            let runner: Arc<dyn AsgiRunner> = Arc::new(ResponseRunner { ctx: Arc::clone(&ctx) });
+            let dispatcher = Dispatcher {
+                mailbox,
+                ctx,
+                event_loop: event_loop.clone().unbind(),
+                native: native_ctx.clone(),
+                runner,
+            };
+            event_loop.call_method1("add_reader", (fd, Py::new(py, dispatcher)?))?;
+            let _ = ready.send(Ok(native_ctx));
             event_loop.call_method0("run_forever")?;
             event_loop.call_method1("remove_reader", (fd,))?;
             Ok(())
         };
         if let Err(e) = serve() {
-            tracing::error!("the event loop failed: {}", crate::native::format_error(py, &e));
+            tracing::error!("the event loop failed: {}", crate::bootstrap::format_error(py, &e));
             let _ = ready.send(Err(StartupError::Internal(e.to_string())));
         }
         let stopped = lifespan
@@ -233,7 +302,7 @@ fn interpreter_thread(
         match stopped {
             Ok(ok) => ok,
             Err(e) => {
-                tracing::error!("lifespan shutdown failed: {}", crate::native::format_error(py, &e));
+                tracing::error!("lifespan shutdown failed: {}", crate::bootstrap::format_error(py, &e));
                 false
             }
         }

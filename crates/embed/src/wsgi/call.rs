@@ -235,7 +235,7 @@ pub(crate) fn handle(py: Python<'_>, ctx: &WsgiContext, call: WsgiCall) {
     };
     let responder = match Py::new(py, responder) {
         Ok(r) => r,
-        Err(e) => return tracing::error!("could not set up the request: {}", crate::native::format_error(py, &e)),
+        Err(e) => return tracing::error!("could not set up the request: {}", crate::bootstrap::format_error(py, &e)),
     };
     let result = Py::new(py, WsgiInput::new(&first, body, ctx.tokio.clone()))
         .and_then(|input| super::environ::environ(py, ctx, &head, input.into_bound(py).into_any()))
@@ -259,7 +259,7 @@ pub(crate) fn handle(py: Python<'_>, ctx: &WsgiContext, call: WsgiCall) {
     match outcome {
         Ok(()) | Err(PushError::Gone) => {}
         Err(PushError::Python(e)) => {
-            tracing::error!("Exception in WSGI application\n{}", crate::native::format_error(py, &e));
+            tracing::error!("Exception in WSGI application\n{}", crate::bootstrap::format_error(py, &e));
             let mut r = responder.borrow_mut(py);
             match std::mem::replace(&mut r.phase, Phase::Closed) {
                 Phase::Pending => {

@@ -1,17 +1,15 @@
 //! The WSGI interface (PEP 3333).
 //!
-//! A pool of Python threads (`--threads`) takes requests from a queue. Each runs the application
+//! Requests go to a [pool](crate::pool) of Python threads (`--threads`). Each runs the application
 //! synchronously, so a handler that blocks on I/O holds up only its own thread; the GIL is released
-//! whenever a thread waits on the network. A thread that finishes a request takes the next queued one
-//! without giving up the GIL, so under load the work stays on a warm thread.
+//! whenever a thread waits on the network.
 
 mod call;
 mod environ;
 mod file_wrapper;
 mod input;
 
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use covetpy_protocols::{Handler, Request, Response};
 use http::StatusCode;
@@ -20,6 +18,7 @@ use pyo3::types::{PyString, PyType};
 use tokio::sync::oneshot;
 
 use self::call::WsgiCall;
+use crate::pool::{Pool, PoolSender};
 use crate::{LoadedApp, StartupError};
 
 /// Settings for serving a WSGI app.
@@ -43,15 +42,9 @@ pub(crate) struct WsgiContext {
     tokio: tokio::runtime::Handle,
 }
 
-enum Job {
-    Call(Box<WsgiCall>),
-    Stop,
-}
-
 /// The running worker threads.
 pub struct WsgiServer {
-    jobs: Sender<Job>,
-    threads: usize,
+    pool: Pool<WsgiCall>,
 }
 
 impl WsgiServer {
@@ -73,62 +66,25 @@ impl WsgiServer {
         })
         .map_err(|e| StartupError::Internal(e.to_string()))?;
         let ctx = Arc::new(ctx);
-        let (jobs, queue) = mpsc::channel();
-        let queue = Arc::new(Mutex::new(queue));
-        let threads = options.threads.max(1);
-        for index in 0..threads {
-            let ctx = Arc::clone(&ctx);
-            let queue = Arc::clone(&queue);
-            std::thread::Builder::new()
-                .name(format!("covetpy-wsgi-{index}"))
-                .spawn(move || {
-                    crate::sched::batch_current_thread();
-                    Python::attach(|py| worker(py, &ctx, &queue));
-                })
-                .map_err(|e| StartupError::Internal(e.to_string()))?;
-        }
-        Ok(WsgiServer { jobs, threads })
+        let pool = Pool::start("covetpy-wsgi", options.threads, move |py, call| call::handle(py, &ctx, call))?;
+        Ok(WsgiServer { pool })
     }
 
     /// The request handler to give the network side.
     pub fn handler(&self) -> WsgiHandler {
-        WsgiHandler { jobs: self.jobs.clone() }
+        WsgiHandler { jobs: self.pool.sender() }
     }
 
-    /// Asks the worker threads to stop once the requests queued before this call are done. Threads
-    /// still inside a handler finish on their own; the process does not wait for them.
+    /// Asks the worker threads to stop once the queued requests are done.
     pub fn shutdown(self) {
-        for _ in 0..self.threads {
-            let _ = self.jobs.send(Job::Stop);
-        }
-    }
-}
-
-fn worker(py: Python<'_>, ctx: &WsgiContext, queue: &Mutex<Receiver<Job>>) {
-    loop {
-        // Take queued work while still holding the GIL; only an empty queue makes the thread sleep.
-        let ready = queue.try_lock().ok().map(|q| q.try_recv());
-        let job = match ready {
-            Some(Ok(job)) => job,
-            Some(Err(TryRecvError::Disconnected)) => return,
-            Some(Err(TryRecvError::Empty)) | None => {
-                match py.detach(|| queue.lock().unwrap_or_else(PoisonError::into_inner).recv()) {
-                    Ok(job) => job,
-                    Err(_) => return,
-                }
-            }
-        };
-        match job {
-            Job::Call(call) => call::handle(py, ctx, *call),
-            Job::Stop => return,
-        }
+        self.pool.shutdown();
     }
 }
 
 /// Queues requests for the worker threads. Implements the network side's [`Handler`].
 #[derive(Clone)]
 pub struct WsgiHandler {
-    jobs: Sender<Job>,
+    jobs: PoolSender<WsgiCall>,
 }
 
 impl Handler for WsgiHandler {
@@ -139,7 +95,7 @@ impl Handler for WsgiHandler {
             Err(response) => return *response,
         };
         let (reply, response) = oneshot::channel();
-        if self.jobs.send(Job::Call(Box::new(WsgiCall { head, first, body, reply }))).is_err() {
+        if !self.jobs.send(WsgiCall { head, first, body, reply }) {
             return crate::intake::plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
         }
         response.await.unwrap_or_else(|_| crate::intake::internal_error())

@@ -6,6 +6,9 @@ use pyo3::types::PyModule;
 
 const RUNTIME_SOURCE: &str = include_str!("../python/_covetpy_runtime.py");
 
+/// The `covetpy` package shipped inside the binary: (module name, is a package, source).
+const EMBEDDED_PACKAGE: &[(&str, bool, &str)] = include!(concat!(env!("OUT_DIR"), "/embedded_package.rs"));
+
 /// Log levels shared with the Python helpers, numbered as Python's `logging` numbers them.
 const ERROR: u32 = 40;
 const WARNING: u32 = 30;
@@ -23,7 +26,8 @@ fn log(level: u32, message: &str) {
     }
 }
 
-/// Registers `_covetpy_native` and imports `_covetpy_runtime`, returning the latter.
+/// Registers `_covetpy_native`, imports `_covetpy_runtime` and makes the embedded `covetpy` package
+/// importable; returns `_covetpy_runtime`.
 pub(crate) fn install(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     let native = PyModule::new(py, "_covetpy_native")?;
     native.add_function(wrap_pyfunction!(log, &native)?)?;
@@ -35,6 +39,11 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     let source = std::ffi::CString::new(RUNTIME_SOURCE)?;
     let runtime = PyModule::from_code(py, &source, c"_covetpy_runtime.py", c"_covetpy_runtime")?;
     py.import("sys")?.getattr("modules")?.set_item("_covetpy_runtime", &runtime)?;
+    let sources = pyo3::types::PyDict::new(py);
+    for (name, is_package, source) in EMBEDDED_PACKAGE {
+        sources.set_item(name, (is_package, source))?;
+    }
+    runtime.call_method1("install_embedded_package", (sources,))?;
     Ok(runtime)
 }
 

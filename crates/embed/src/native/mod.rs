@@ -1,0 +1,194 @@
+//! The CovetPy native interface: FastAPI-style apps whose routing, parameter parsing and validation,
+//! and JSON encoding run in Rust.
+//!
+//! The route table is read once at start-up. Per request, a network thread matches the route, converts
+//! path/query/header/cookie parameters and answers 404, 405 and 422 itself, without Python. Only a
+//! request that reaches a handler goes to Python: `async def` endpoints run on the event loop thread,
+//! `def` endpoints on a thread pool so a blocking one holds up only its own thread. Return values are
+//! encoded to JSON in Rust.
+
+mod json;
+mod params;
+mod respond;
+mod routes;
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use covetpy_protocols::{Handler, Request, RequestBody, Response};
+use http::header::ALLOW;
+use http::StatusCode;
+use percent_encoding::percent_decode_str;
+use pyo3::prelude::*;
+use tokio::sync::oneshot;
+
+use self::params::{convert_all, parse_cookies, parse_query, Arg, ParamError, Source};
+pub(crate) use self::respond::{run_async, AsgiRunner, NativeCall, NativeContext};
+use self::routes::{Lookup, RouteTable};
+use crate::asgi::{AsgiOptions, AsgiServer};
+use crate::inbox::{Event, Inbox};
+use crate::pool::{Pool, PoolSender};
+use crate::{LoadedApp, StartupError};
+
+/// Settings for serving a native app.
+#[derive(Debug, Clone)]
+pub struct NativeOptions {
+    /// Lifespan and root path, as for ASGI.
+    pub asgi: AsgiOptions,
+    /// Threads for `def` endpoints.
+    pub threads: usize,
+}
+
+/// A running native app: the event loop thread plus the pool for `def` endpoints.
+pub struct NativeServer {
+    loop_thread: AsgiServer,
+    pool: Pool<Box<NativeCall>>,
+    table: Arc<RouteTable>,
+}
+
+impl NativeServer {
+    /// Runs lifespan startup, reads the route table and starts the pool.
+    pub fn start(
+        app: LoadedApp,
+        options: NativeOptions,
+        tokio: tokio::runtime::Handle,
+    ) -> Result<NativeServer, StartupError> {
+        let loop_thread = AsgiServer::start_native(app, options.asgi, tokio)?;
+        let ctx = loop_thread
+            .native_context()
+            .ok_or_else(|| StartupError::Internal("the route table was not built".into()))?;
+        let table = Arc::clone(&ctx.table);
+        let pool = Pool::start("covetpy-sync", options.threads, move |py, call| respond::run_sync(py, &ctx, call))?;
+        Ok(NativeServer { loop_thread, pool, table })
+    }
+
+    /// The request handler to give the network side.
+    pub fn handler(&self) -> NativeHandler {
+        NativeHandler { table: Arc::clone(&self.table), inbox: self.loop_thread.inbox(), pool: self.pool.sender() }
+    }
+
+    /// Stops the pool and the event loop, running lifespan shutdown.
+    pub fn shutdown(self) -> bool {
+        self.pool.shutdown();
+        self.loop_thread.shutdown()
+    }
+}
+
+/// Matches routes and converts parameters on the network side. Implements [`Handler`].
+#[derive(Clone)]
+pub struct NativeHandler {
+    table: Arc<RouteTable>,
+    inbox: Inbox,
+    pool: PoolSender<Box<NativeCall>>,
+}
+
+const NOT_FOUND: &[u8] = br#"{"detail":"Not Found"}"#;
+const METHOD_NOT_ALLOWED: &[u8] = br#"{"detail":"Method Not Allowed"}"#;
+
+impl Handler for NativeHandler {
+    async fn call(&self, request: Request) -> Response {
+        let Request { head, body } = request;
+        let path = percent_decode_str(head.uri.path()).decode_utf8_lossy().into_owned();
+        let (index, path_params) = match self.table.lookup(&head.method, &path) {
+            Lookup::Found(index, params) => (index, params),
+            Lookup::NotFound => return respond::json_response(StatusCode::NOT_FOUND, NOT_FOUND),
+            Lookup::MethodNotAllowed(allow) => {
+                let mut response = respond::json_response(StatusCode::METHOD_NOT_ALLOWED, METHOD_NOT_ALLOWED);
+                response.headers.insert(ALLOW, allow);
+                return response;
+            }
+        };
+        let route = &self.table.routes[index];
+        let (args, errors) = extract(route, &head, &path_params);
+        if !errors.is_empty() && !self.table.custom_validation_handler {
+            return respond::validation_response(&errors);
+        }
+        let body = if route.needs_body() {
+            match read_all(body).await {
+                Some(bytes) => bytes,
+                None => return crate::intake::plain(StatusCode::BAD_REQUEST, "Bad Request"),
+            }
+        } else {
+            Bytes::new()
+        };
+        let (reply, response) = oneshot::channel();
+        let call = Box::new(NativeCall { route: index, head, path, args, errors, body, reply });
+        let queued = if route.is_coroutine { self.inbox.post(Event::Native(call)) } else { self.pool.send(call) };
+        if !queued {
+            return crate::intake::plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+        }
+        response.await.unwrap_or_else(|_| crate::intake::internal_error())
+    }
+}
+
+/// Converts every non-body parameter; returns the values and the errors found.
+fn extract(
+    route: &routes::Route,
+    head: &covetpy_protocols::RequestHead,
+    path_params: &[(String, String)],
+) -> (Vec<Arg>, Vec<ParamError>) {
+    let mut query: Option<Vec<(String, String)>> = None;
+    let mut cookies: Option<Vec<(String, String)>> = None;
+    let mut args = Vec::with_capacity(route.params.len());
+    let mut errors = Vec::new();
+    for param in &route.params {
+        let rule = param.rule();
+        let raws: Vec<&str> = match param.source {
+            Source::Path => path_params.iter().filter(|(k, _)| *k == param.alias).map(|(_, v)| v.as_str()).collect(),
+            Source::Query => query
+                .get_or_insert_with(|| parse_query(head.query()))
+                .iter()
+                .filter(|(k, _)| *k == param.alias)
+                .map(|(_, v)| v.as_str())
+                .collect(),
+            Source::Header => {
+                head.headers.get_all(param.alias.as_str()).iter().filter_map(|v| v.to_str().ok()).collect()
+            }
+            Source::Cookie => cookies
+                .get_or_insert_with(|| parse_cookies(&head.headers))
+                .iter()
+                .filter(|(k, _)| *k == param.alias)
+                .map(|(_, v)| v.as_str())
+                .collect(),
+            Source::Request | Source::Body => {
+                args.push(Arg::Default);
+                continue;
+            }
+        };
+        match convert_all(&rule, &raws) {
+            Ok(arg) => args.push(arg),
+            Err(e) => {
+                args.push(Arg::Default);
+                errors.push(e);
+            }
+        }
+    }
+    (args, errors)
+}
+
+/// Reads the whole body; `None` if the client broke off.
+async fn read_all(mut body: RequestBody) -> Option<Bytes> {
+    let mut buf = BytesMut::new();
+    loop {
+        match body.next_chunk(256 * 1024).await {
+            Ok(Some(chunk)) if buf.is_empty() && body.is_end_stream() => return Some(chunk),
+            Ok(Some(chunk)) => buf.extend_from_slice(&chunk),
+            Ok(None) => return Some(buf.freeze()),
+            Err(e) => {
+                tracing::debug!("{e}");
+                return None;
+            }
+        }
+    }
+}
+
+/// Builds the event-loop-side context after lifespan startup.
+pub(crate) fn load_context(
+    py: Python<'_>,
+    app: &Bound<'_, PyAny>,
+    event_loop: &Bound<'_, PyAny>,
+    inbox: Inbox,
+    root_path: String,
+) -> PyResult<NativeContext> {
+    NativeContext::load(py, app, event_loop, inbox, root_path)
+}

@@ -1,0 +1,422 @@
+//! The Python side of a native request: binding arguments, calling the endpoint, turning what it
+//! returns (or raises) into a response.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use covetpy_protocols::{LocalAddr, RequestHead, Response, ResponseBody};
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use http::{HeaderMap, Method, StatusCode};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use pyo3::{intern, IntoPyObjectExt};
+use tokio::sync::oneshot;
+
+use super::json::Encoder;
+use super::params::{errors_body, Arg, ParamError, Source};
+use super::routes::{Param, Route, RouteTable};
+use crate::inbox::{Event, Inbox};
+
+/// A matched request on its way to Python.
+pub(crate) struct NativeCall {
+    pub(crate) route: usize,
+    pub(crate) head: RequestHead,
+    pub(crate) path: String,
+    pub(crate) args: Vec<Arg>,
+    /// Parameter errors, present only when the app handles validation errors itself.
+    pub(crate) errors: Vec<ParamError>,
+    pub(crate) body: Bytes,
+    pub(crate) reply: oneshot::Sender<Response>,
+}
+
+/// What the interpreter threads share about a native app.
+pub(crate) struct NativeContext {
+    pub(crate) table: Arc<RouteTable>,
+    pub(crate) handle_exception: Py<PyAny>,
+    pub(crate) request_factory: Py<PyAny>,
+    pub(crate) response_type: Py<PyAny>,
+    pub(crate) validation_error: Py<PyAny>,
+    pub(crate) encoder: Py<PyAny>,
+    pub(crate) uuid: Py<PyAny>,
+    pub(crate) json_loads: Py<PyAny>,
+    pub(crate) event_loop: Py<PyAny>,
+    pub(crate) resume: Py<PyAny>,
+    pub(crate) inbox: Inbox,
+    pub(crate) root_path: String,
+}
+
+impl NativeContext {
+    /// Looks up what the package provides. Runs on the interpreter thread after lifespan startup.
+    pub(crate) fn load(
+        py: Python<'_>,
+        app: &Bound<'_, PyAny>,
+        event_loop: &Bound<'_, PyAny>,
+        inbox: Inbox,
+        root_path: String,
+    ) -> PyResult<NativeContext> {
+        let table = RouteTable::load(py, app)?;
+        Ok(NativeContext {
+            table: Arc::new(table),
+            handle_exception: app.getattr("_covet_handle_exception")?.unbind(),
+            request_factory: py.import("covetpy.requests")?.getattr("Request")?.getattr("_from_native")?.unbind(),
+            response_type: py.import("covetpy.responses")?.getattr("Response")?.unbind(),
+            validation_error: py.import("covetpy.exceptions")?.getattr("RequestValidationError")?.unbind(),
+            encoder: py.import("covetpy.encoders")?.getattr("jsonable_encoder")?.unbind(),
+            uuid: py.import("uuid")?.getattr("UUID")?.unbind(),
+            json_loads: py.import("json")?.getattr("loads")?.unbind(),
+            event_loop: event_loop.clone().unbind(),
+            resume: py.import("_covetpy_runtime")?.getattr("resume")?.unbind(),
+            inbox,
+            root_path,
+        })
+    }
+}
+
+/// A finished handler's answer.
+pub(crate) enum Reply {
+    /// A response the network side can send as is.
+    Ready(Response),
+    /// A response object that streams itself as an ASGI app; it runs on the event loop.
+    Asgi(Py<PyAny>),
+}
+
+/// Runs a `def` endpoint on a pool thread.
+pub(crate) fn run_sync(py: Python<'_>, ctx: &NativeContext, call: Box<NativeCall>) {
+    let route = &ctx.table.routes[call.route];
+    let outcome = bind_arguments(py, ctx, route, &call)
+        .and_then(|kwargs| route.endpoint.bind(py).call((), Some(&kwargs)))
+        .and_then(|value| render(py, ctx, route, value));
+    let reply = match outcome {
+        Ok(reply) => reply,
+        Err(e) => recover_blocking(py, ctx, &call, e),
+    };
+    match reply {
+        Reply::Ready(response) => deliver(call, response),
+        Reply::Asgi(obj) => {
+            ctx.inbox.post(Event::NativeAsgi(obj, call));
+        }
+    }
+}
+
+/// Runs an `async def` endpoint on the event loop thread. `asgi` runs streaming responses there.
+pub(crate) fn run_async(py: Python<'_>, ctx: &Arc<NativeContext>, asgi: Arc<dyn AsgiRunner>, call: Box<NativeCall>) {
+    let route = &ctx.table.routes[call.route];
+    let awaitable =
+        bind_arguments(py, ctx, route, &call).and_then(|kwargs| route.endpoint.bind(py).call((), Some(&kwargs)));
+    let awaitable = match awaitable {
+        Ok(a) => a,
+        Err(e) => return recover_async(py, Arc::clone(ctx), asgi, call, e),
+    };
+    let then_ctx = Arc::clone(ctx);
+    crate::driver::drive(
+        py,
+        &ctx.resume,
+        awaitable,
+        Box::new(move |py, result| {
+            let route = &then_ctx.table.routes[call.route];
+            match result.and_then(|value| render(py, &then_ctx, route, value.into_bound(py))) {
+                Ok(reply) => finish_on_loop(py, asgi, call, reply),
+                Err(e) => recover_async(py, then_ctx, asgi, call, e),
+            }
+        }),
+    );
+}
+
+/// Starts a self-streaming response object on the event loop thread.
+pub(crate) trait AsgiRunner: Send + Sync {
+    /// Runs `response(scope, receive, send)` for the request in `call`.
+    fn run(&self, py: Python<'_>, response: &Bound<'_, PyAny>, call: Box<NativeCall>);
+}
+
+fn finish_on_loop(py: Python<'_>, asgi: Arc<dyn AsgiRunner>, call: Box<NativeCall>, reply: Reply) {
+    match reply {
+        Reply::Ready(response) => deliver(call, response),
+        Reply::Asgi(obj) => asgi.run(py, obj.bind(py), call),
+    }
+}
+
+/// Sends the response head and body to the network side; HEAD answers keep the headers only.
+pub(crate) fn deliver(call: Box<NativeCall>, mut response: Response) {
+    if call.head.method == Method::HEAD {
+        response.body = ResponseBody::empty();
+    }
+    // The client may have gone away; then nobody is waiting for this answer.
+    drop(call.reply.send(response));
+}
+
+/// After a failure on a pool thread: ask the app's exception handlers, waiting for an async one on the
+/// event loop.
+fn recover_blocking(py: Python<'_>, ctx: &NativeContext, call: &NativeCall, err: PyErr) -> Reply {
+    let handled = ask_exception_handler(py, ctx, call, &err).and_then(|answer| {
+        if is_awaitable(&answer) {
+            let future =
+                py.import("asyncio")?.call_method1("run_coroutine_threadsafe", (answer, ctx.event_loop.bind(py)))?;
+            future.call_method0("result")
+        } else {
+            Ok(answer)
+        }
+    });
+    match handled.and_then(|answer| render(py, ctx, &ctx.table.routes[call.route], answer)) {
+        Ok(reply) => reply,
+        Err(e) => fallback(py, ctx, &err, &e),
+    }
+}
+
+fn recover_async(
+    py: Python<'_>,
+    ctx: Arc<NativeContext>,
+    asgi: Arc<dyn AsgiRunner>,
+    call: Box<NativeCall>,
+    err: PyErr,
+) {
+    let answer = match ask_exception_handler(py, &ctx, &call, &err) {
+        Ok(answer) => answer,
+        Err(e) => return deliver_fallback(py, &ctx, asgi, call, &err, &e),
+    };
+    if !is_awaitable(&answer) {
+        return match render(py, &ctx, &ctx.table.routes[call.route], answer) {
+            Ok(reply) => finish_on_loop(py, asgi, call, reply),
+            Err(e) => deliver_fallback(py, &ctx, asgi, call, &err, &e),
+        };
+    }
+    let resume = ctx.resume.clone_ref(py);
+    crate::driver::drive(
+        py,
+        &resume,
+        answer,
+        Box::new(move |py, result| {
+            match result.and_then(|a| render(py, &ctx, &ctx.table.routes[call.route], a.into_bound(py))) {
+                Ok(reply) => finish_on_loop(py, asgi, call, reply),
+                Err(e) => deliver_fallback(py, &ctx, asgi, call, &err, &e),
+            }
+        }),
+    );
+}
+
+fn deliver_fallback(
+    py: Python<'_>,
+    ctx: &NativeContext,
+    asgi: Arc<dyn AsgiRunner>,
+    call: Box<NativeCall>,
+    original: &PyErr,
+    handler_error: &PyErr,
+) {
+    let reply = fallback(py, ctx, original, handler_error);
+    finish_on_loop(py, asgi, call, reply);
+}
+
+/// No handler took the exception: a validation error still gets its 422, anything else is logged
+/// with its traceback and answered with a 500.
+fn fallback(py: Python<'_>, ctx: &NativeContext, original: &PyErr, handler_error: &PyErr) -> Reply {
+    if original.value(py).is_instance(ctx.validation_error.bind(py)).unwrap_or(false) {
+        let body = original
+            .value(py)
+            .call_method0("errors")
+            .and_then(|errors| {
+                let detail = PyDict::new(py);
+                detail.set_item("detail", errors)?;
+                Encoder::new(ctx.encoder.bind(py)).encode(detail.as_any())
+            })
+            .unwrap_or_else(|_| b"{\"detail\":[]}".to_vec());
+        return Reply::Ready(json_response(StatusCode::UNPROCESSABLE_ENTITY, body));
+    }
+    let same = handler_error.value(py).is(original.value(py));
+    tracing::error!("Exception in CovetPy application\n{}", crate::bootstrap::format_error(py, original));
+    if !same {
+        tracing::error!("The exception handler failed too\n{}", crate::bootstrap::format_error(py, handler_error));
+    }
+    Reply::Ready(crate::intake::internal_error())
+}
+
+fn ask_exception_handler<'py>(
+    py: Python<'py>,
+    ctx: &NativeContext,
+    call: &NativeCall,
+    err: &PyErr,
+) -> PyResult<Bound<'py, PyAny>> {
+    let request = make_request(py, ctx, call).unwrap_or_else(|_| py.None().into_bound(py));
+    ctx.handle_exception.bind(py).call1((request, err.value(py)))
+}
+
+fn is_awaitable(obj: &Bound<'_, PyAny>) -> bool {
+    obj.hasattr(intern!(obj.py(), "__await__")).unwrap_or(false)
+}
+
+/// A `def`/`async def` endpoint's return value as a response.
+fn render(py: Python<'_>, ctx: &NativeContext, route: &Route, value: Bound<'_, PyAny>) -> PyResult<Reply> {
+    if value.is_instance(ctx.response_type.bind(py))? {
+        return response_object(py, &value);
+    }
+    if let Some(class) = &route.response_class {
+        let kwargs = PyDict::new(py);
+        kwargs.set_item(intern!(py, "status_code"), route.status.as_u16())?;
+        let obj = class.bind(py).call((value,), Some(&kwargs))?;
+        return response_object(py, &obj);
+    }
+    let body = Encoder::new(ctx.encoder.bind(py)).encode(&value)?;
+    Ok(Reply::Ready(json_response(route.status, body)))
+}
+
+/// Reads a `covetpy.responses.Response`: status, complete headers and body.
+fn response_object(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Reply> {
+    if obj.getattr(intern!(py, "is_asgi_only")).and_then(|v| v.is_truthy()).unwrap_or(false) {
+        return Ok(Reply::Asgi(obj.clone().unbind()));
+    }
+    let status: u16 = obj.getattr(intern!(py, "status_code"))?.extract()?;
+    let status = StatusCode::from_u16(status)
+        .map_err(|_| pyo3::exceptions::PyValueError::new_err(format!("invalid status code {status}")))?;
+    let mut headers = HeaderMap::new();
+    for pair in obj.getattr(intern!(py, "raw_headers"))?.try_iter()? {
+        let (name, value): (Vec<u8>, Vec<u8>) = pair?.extract()?;
+        let name = HeaderName::from_bytes(&name)
+            .map_err(|_| pyo3::exceptions::PyValueError::new_err("invalid response header name"))?;
+        let value = HeaderValue::from_bytes(&value)
+            .map_err(|_| pyo3::exceptions::PyValueError::new_err(format!("invalid value for header {name}")))?;
+        headers.append(name, value);
+    }
+    let body = obj.getattr(intern!(py, "body"))?;
+    let body = match body.cast::<PyBytes>() {
+        Ok(b) => Bytes::copy_from_slice(b.as_bytes()),
+        Err(_) => Bytes::from(body.extract::<Vec<u8>>()?),
+    };
+    Ok(Reply::Ready(Response { status, headers, body: ResponseBody::full(body) }))
+}
+
+/// A JSON response, as the server renders return values and errors.
+pub(crate) fn json_response(status: StatusCode, body: impl Into<Bytes>) -> Response {
+    let mut response = Response::full(status, body);
+    response.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// The 422 answer for parameter errors found before Python ran.
+pub(crate) fn validation_response(errors: &[ParamError]) -> Response {
+    json_response(StatusCode::UNPROCESSABLE_ENTITY, errors_body(errors))
+}
+
+/// The keyword arguments for the endpoint. Errors found earlier are raised here as the app's
+/// `RequestValidationError` so its own handler sees them.
+fn bind_arguments<'py>(
+    py: Python<'py>,
+    ctx: &NativeContext,
+    route: &Route,
+    call: &NativeCall,
+) -> PyResult<Bound<'py, PyDict>> {
+    if !call.errors.is_empty() {
+        let errors = ctx.json_loads.bind(py).call1((format!("[{}]", join_errors(&call.errors)),))?;
+        return Err(PyErr::from_value(ctx.validation_error.bind(py).call1((errors,))?));
+    }
+    let kwargs = PyDict::new(py);
+    for (param, arg) in route.params.iter().zip(&call.args) {
+        let value = match param.source {
+            Source::Request => make_request(py, ctx, call)?,
+            _ => to_python(py, ctx, param, arg)?,
+        };
+        kwargs.set_item(param.name.bind(py), value)?;
+    }
+    if let Some(validator) = &route.body_validator {
+        let content_type = call.head.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let values = validator.bind(py).call1((PyBytes::new(py, &call.body), content_type))?;
+        kwargs.update(values.cast::<pyo3::types::PyMapping>()?)?;
+    }
+    Ok(kwargs)
+}
+
+fn join_errors(errors: &[ParamError]) -> String {
+    errors.iter().map(|e| e.0.as_str()).collect::<Vec<_>>().join(",")
+}
+
+fn to_python<'py>(py: Python<'py>, ctx: &NativeContext, param: &Param, arg: &Arg) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match arg {
+        Arg::Default => param.default.bind(py).clone(),
+        Arg::Str(s) => s.into_bound_py_any(py)?,
+        Arg::Int(n) => n.into_bound_py_any(py)?,
+        Arg::BigInt(digits) => py.get_type::<pyo3::types::PyInt>().call1((digits,))?,
+        Arg::Float(f) => f.into_bound_py_any(py)?,
+        Arg::Bool(b) => b.into_bound_py_any(py)?,
+        Arg::Uuid(hex) => ctx.uuid.bind(py).call1((hex,))?,
+        Arg::Enum(i) => param.enum_members[*i].bind(py).clone(),
+        Arg::List(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(to_python(py, ctx, param, item)?)?;
+            }
+            list.into_any()
+        }
+    })
+}
+
+/// The data `covetpy.requests.Request._from_native` reads.
+#[pyclass(module = "covetpy", name = "NativeRequest", frozen)]
+struct NativeRequest {
+    #[pyo3(get)]
+    method: Py<PyAny>,
+    #[pyo3(get)]
+    scheme: Py<PyAny>,
+    #[pyo3(get)]
+    http_version: Py<PyAny>,
+    #[pyo3(get)]
+    path: Py<PyAny>,
+    #[pyo3(get)]
+    root_path: Py<PyAny>,
+    #[pyo3(get)]
+    query_string: Py<PyAny>,
+    #[pyo3(get)]
+    headers: Py<PyAny>,
+    #[pyo3(get)]
+    client: Py<PyAny>,
+    #[pyo3(get)]
+    server: Py<PyAny>,
+    #[pyo3(get)]
+    path_params: Py<PyAny>,
+    #[pyo3(get)]
+    body: Py<PyAny>,
+}
+
+fn make_request<'py>(py: Python<'py>, ctx: &NativeContext, call: &NativeCall) -> PyResult<Bound<'py, PyAny>> {
+    let head = &call.head;
+    let headers = PyList::empty(py);
+    if !head.headers.contains_key(http::header::HOST) {
+        if let Some(authority) = head.uri.authority() {
+            headers.append(PyTuple::new(
+                py,
+                [PyBytes::new(py, b"host"), PyBytes::new(py, authority.as_str().as_bytes())],
+            )?)?;
+        }
+    }
+    for (name, value) in &head.headers {
+        headers.append(PyTuple::new(
+            py,
+            [PyBytes::new(py, name.as_str().as_bytes()), PyBytes::new(py, value.as_bytes())],
+        )?)?;
+    }
+    let route = &ctx.table.routes[call.route];
+    let path_params = PyDict::new(py);
+    for (param, arg) in route.params.iter().zip(&call.args) {
+        if param.source == Source::Path {
+            path_params.set_item(&param.alias, to_python(py, ctx, param, arg)?)?;
+        }
+    }
+    let client = match head.client {
+        Some(addr) => (addr.ip().to_string(), addr.port()).into_py_any(py)?,
+        None => py.None(),
+    };
+    let server = match &head.server {
+        LocalAddr::Tcp(addr) => (addr.ip().to_string(), addr.port()).into_py_any(py)?,
+        LocalAddr::Unix(path) => (path.to_string_lossy().into_owned(), py.None()).into_py_any(py)?,
+    };
+    let native = NativeRequest {
+        method: head.method.as_str().into_py_any(py)?,
+        scheme: head.scheme.as_str().into_py_any(py)?,
+        http_version: head.version.as_str().into_py_any(py)?,
+        path: call.path.as_str().into_py_any(py)?,
+        root_path: ctx.root_path.as_str().into_py_any(py)?,
+        query_string: PyBytes::new(py, head.query().as_bytes()).into_any().unbind(),
+        headers: headers.into_any().unbind(),
+        client,
+        server,
+        path_params: path_params.into_any().unbind(),
+        body: PyBytes::new(py, &call.body).into_any().unbind(),
+    };
+    ctx.request_factory.bind(py).call1((Py::new(py, native)?,))
+}

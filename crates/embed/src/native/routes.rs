@@ -1,0 +1,308 @@
+//! The route table: read once from the app's `_covet_routes()` and compiled into a Rust router.
+
+use http::{HeaderValue, Method, StatusCode};
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+
+use super::params::{Kind, ParamRule, Source};
+
+/// A path segment convertor written in the template (`{id:int}`): a value it rejects means the route
+/// does not match (404), as in Starlette, rather than a validation error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Convertor {
+    Str,
+    Int,
+    Float,
+    Uuid,
+    Path,
+}
+
+impl Convertor {
+    fn accepts(self, value: &str) -> bool {
+        match self {
+            Convertor::Str => !value.is_empty() && !value.contains('/'),
+            Convertor::Path => true,
+            Convertor::Int => !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()),
+            Convertor::Float => {
+                let (int, frac) = value.split_once('.').unwrap_or((value, "0"));
+                !int.is_empty()
+                    && !frac.is_empty()
+                    && int.bytes().all(|b| b.is_ascii_digit())
+                    && frac.bytes().all(|b| b.is_ascii_digit())
+            }
+            Convertor::Uuid => {
+                let parts: Vec<&str> = value.split('-').collect();
+                parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+                    && parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_hexdigit()))
+            }
+        }
+    }
+}
+
+/// One parameter of one route.
+pub(crate) struct Param {
+    pub(crate) name: Py<PyString>,
+    pub(crate) source: Source,
+    pub(crate) alias: String,
+    pub(crate) kind: Kind,
+    pub(crate) is_list: bool,
+    pub(crate) required: bool,
+    pub(crate) default: Py<PyAny>,
+    pub(crate) enum_members: Vec<Py<PyAny>>,
+    pub(crate) enum_values: Vec<String>,
+    pub(crate) enum_expected: String,
+}
+
+impl Param {
+    pub(crate) fn rule(&self) -> ParamRule<'_> {
+        ParamRule {
+            source: self.source,
+            alias: &self.alias,
+            kind: self.kind,
+            is_list: self.is_list,
+            required: self.required,
+            enum_values: &self.enum_values,
+            enum_expected: &self.enum_expected,
+        }
+    }
+}
+
+/// One route.
+pub(crate) struct Route {
+    pub(crate) endpoint: Py<PyAny>,
+    pub(crate) is_coroutine: bool,
+    pub(crate) status: StatusCode,
+    pub(crate) response_class: Option<Py<PyAny>>,
+    pub(crate) params: Vec<Param>,
+    pub(crate) body_validator: Option<Py<PyAny>>,
+    convertors: Vec<(String, Convertor)>,
+}
+
+impl Route {
+    /// Whether the whole body must be read before the handler runs.
+    pub(crate) fn needs_body(&self) -> bool {
+        self.body_validator.is_some() || self.params.iter().any(|p| p.source == Source::Request)
+    }
+}
+
+struct PathEntry {
+    methods: Vec<(Method, usize)>,
+    allow: HeaderValue,
+}
+
+/// What the router found for a request.
+pub(crate) enum Lookup {
+    /// A route, with the raw path parameter values.
+    Found(usize, Vec<(String, String)>),
+    NotFound,
+    /// The path exists but not for this method; the `Allow` value lists the methods that do.
+    MethodNotAllowed(HeaderValue),
+}
+
+/// All routes, compiled.
+pub(crate) struct RouteTable {
+    router: matchit::Router<usize>,
+    paths: Vec<PathEntry>,
+    pub(crate) routes: Vec<Route>,
+    /// The app registered its own handler for validation errors, so 422s go through Python.
+    pub(crate) custom_validation_handler: bool,
+}
+
+impl RouteTable {
+    /// Reads `app._covet_routes()`.
+    pub(crate) fn load(py: Python<'_>, app: &Bound<'_, PyAny>) -> PyResult<RouteTable> {
+        let mut table = RouteTable {
+            router: matchit::Router::new(),
+            paths: Vec::new(),
+            routes: Vec::new(),
+            custom_validation_handler: has_validation_handler(py, app),
+        };
+        let mut templates: Vec<String> = Vec::new();
+        for spec in app.call_method0("_covet_routes")?.try_iter()? {
+            let spec = spec?;
+            let path: String = spec.getattr("path")?.extract()?;
+            let (template, convertors) = compile_template(&path)?;
+            let route = load_route(py, &spec, convertors)?;
+            let index = table.routes.len();
+            table.routes.push(route);
+            let methods: Vec<String> = spec.getattr("methods")?.extract()?;
+            let entry = match templates.iter().position(|t| *t == template) {
+                Some(existing) => existing,
+                None => {
+                    table.router.insert(template.clone(), templates.len()).map_err(|e| {
+                        pyo3::exceptions::PyValueError::new_err(format!("route {path:?} cannot be added: {e}"))
+                    })?;
+                    templates.push(template);
+                    table.paths.push(PathEntry { methods: Vec::new(), allow: HeaderValue::from_static("") });
+                    table.paths.len() - 1
+                }
+            };
+            for m in methods {
+                let method = Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+                    .map_err(|_| pyo3::exceptions::PyValueError::new_err(format!("invalid method {m:?}")))?;
+                table.paths[entry].methods.push((method, index));
+            }
+        }
+        for entry in &mut table.paths {
+            if entry.methods.iter().any(|(m, _)| m == Method::GET)
+                && !entry.methods.iter().any(|(m, _)| m == Method::HEAD)
+            {
+                let get = entry.methods.iter().find(|(m, _)| m == Method::GET).map(|(_, i)| *i).unwrap_or_default();
+                entry.methods.push((Method::HEAD, get));
+            }
+            let mut names: Vec<&str> = entry.methods.iter().map(|(m, _)| m.as_str()).collect();
+            names.sort_unstable();
+            names.dedup();
+            entry.allow = HeaderValue::from_str(&names.join(", ")).unwrap_or(HeaderValue::from_static(""));
+        }
+        Ok(table)
+    }
+
+    /// Finds the route for a (percent-decoded) path and method.
+    pub(crate) fn lookup(&self, method: &Method, path: &str) -> Lookup {
+        let Ok(matched) = self.router.at(path) else { return Lookup::NotFound };
+        let entry = &self.paths[*matched.value];
+        let Some(&(_, index)) = entry.methods.iter().find(|(m, _)| m == method) else {
+            return Lookup::MethodNotAllowed(entry.allow.clone());
+        };
+        let route = &self.routes[index];
+        let params: Vec<(String, String)> = matched.params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        for (name, convertor) in &route.convertors {
+            let accepted = params.iter().find(|(k, _)| k == name).is_some_and(|(_, v)| convertor.accepts(v));
+            if !accepted {
+                return Lookup::NotFound;
+            }
+        }
+        Lookup::Found(index, params)
+    }
+}
+
+fn has_validation_handler(py: Python<'_>, app: &Bound<'_, PyAny>) -> bool {
+    let check = || -> PyResult<bool> {
+        let exc = py.import("covetpy.exceptions")?.getattr("RequestValidationError")?;
+        let handlers = app.getattr("exception_handlers")?;
+        handlers.contains(exc)
+    };
+    check().unwrap_or(false)
+}
+
+/// Turns `/items/{id:int}/{rest:path}` into matchit's `/items/{id}/{*rest}` and notes the convertors.
+fn compile_template(path: &str) -> PyResult<(String, Vec<(String, Convertor)>)> {
+    let mut out = String::with_capacity(path.len());
+    let mut convertors = Vec::new();
+    let mut rest = path;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find('}') else {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!("unclosed '{{' in route {path:?}")));
+        };
+        let inner = &rest[open + 1..open + close];
+        let (name, conv) = inner.split_once(':').unwrap_or((inner, ""));
+        let convertor = match conv {
+            "" => None,
+            "str" => Some(Convertor::Str),
+            "int" => Some(Convertor::Int),
+            "float" => Some(Convertor::Float),
+            "uuid" => Some(Convertor::Uuid),
+            "path" => Some(Convertor::Path),
+            other => {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "unknown convertor {other:?} in route {path:?}"
+                )))
+            }
+        };
+        if convertor == Some(Convertor::Path) {
+            out.push_str(&format!("{{*{name}}}"));
+        } else {
+            out.push_str(&format!("{{{name}}}"));
+        }
+        if let Some(c) = convertor {
+            convertors.push((name.to_owned(), c));
+        }
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    Ok((out, convertors))
+}
+
+fn load_route(py: Python<'_>, spec: &Bound<'_, PyAny>, convertors: Vec<(String, Convertor)>) -> PyResult<Route> {
+    let status: u16 = spec.getattr("status_code")?.extract().unwrap_or(200);
+    let response_class = spec.getattr("response_class")?;
+    let body_validator = spec.getattr("body_validator")?;
+    let mut params = Vec::new();
+    for p in spec.getattr("params")?.try_iter()? {
+        params.push(load_param(py, &p?)?);
+    }
+    Ok(Route {
+        endpoint: spec.getattr("endpoint")?.unbind(),
+        is_coroutine: spec.getattr("is_coroutine")?.is_truthy()?,
+        status: StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+        response_class: (!response_class.is_none()).then(|| response_class.unbind()),
+        params,
+        body_validator: (!body_validator.is_none()).then(|| body_validator.unbind()),
+        convertors,
+    })
+}
+
+fn load_param(py: Python<'_>, p: &Bound<'_, PyAny>) -> PyResult<Param> {
+    let source: String = p.getattr("source")?.extract()?;
+    let kind: String = p.getattr("kind")?.extract()?;
+    let name: String = p.getattr("name")?.extract()?;
+    let bad = |what: &str, v: &str| {
+        pyo3::exceptions::PyValueError::new_err(format!("parameter {name:?}: unknown {what} {v:?}"))
+    };
+    let source = Source::parse(&source).ok_or_else(|| bad("source", &source))?;
+    let kind = Kind::parse(&kind).ok_or_else(|| bad("kind", &kind))?;
+    let mut enum_members = Vec::new();
+    let mut enum_values = Vec::new();
+    let mut shown = Vec::new();
+    if kind == Kind::Enum {
+        for member in p.getattr("enum_type")?.try_iter()? {
+            let member = member?;
+            let value = member.getattr("value")?;
+            enum_values.push(value.str()?.to_string());
+            shown.push(value.repr()?.to_string());
+            enum_members.push(member.unbind());
+        }
+    }
+    let enum_expected = match shown.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+    };
+    Ok(Param {
+        name: PyString::new(py, &name).unbind(),
+        source,
+        alias: p.getattr("alias")?.extract()?,
+        kind,
+        is_list: p.getattr("is_list")?.is_truthy()?,
+        required: p.getattr("required")?.is_truthy()?,
+        default: p.getattr("default")?.unbind(),
+        enum_members,
+        enum_values,
+        enum_expected,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_compile_to_matchit_syntax() {
+        let (t, c) = compile_template("/items/{id:int}/files/{rest:path}").unwrap();
+        assert_eq!(t, "/items/{id}/files/{*rest}");
+        assert_eq!(c, vec![("id".to_owned(), Convertor::Int), ("rest".to_owned(), Convertor::Path)]);
+        assert_eq!(compile_template("/users/{name}").unwrap().0, "/users/{name}");
+    }
+
+    #[test]
+    fn convertors_reject_like_starlette() {
+        assert!(Convertor::Int.accepts("42"));
+        assert!(!Convertor::Int.accepts("-1"));
+        assert!(Convertor::Float.accepts("1.5"));
+        assert!(!Convertor::Float.accepts("1."));
+        assert!(Convertor::Uuid.accepts("12345678-1234-5678-1234-567812345678"));
+        assert!(!Convertor::Str.accepts("a/b"));
+    }
+}
