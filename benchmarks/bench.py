@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
 """CovetPy benchmark orchestration: covetpy vs its peers on one core each.
 
-Two scenarios, selectable with ``--scenarios``:
+Three scenarios, selectable with ``--scenarios``:
 
 - ``asgi``: a raw ASGI app (``apps/hello_asgi.py``) on covetpy, granian and uvicorn,
   over HTTP/1.1 and HTTP/2;
 - ``wsgi``: a Flask app (``apps/flask_hello.py``) on covetpy, granian and gunicorn
-  (default sync worker), over HTTP/1.1 only.
+  (default sync worker), over HTTP/1.1 only;
+- ``native``: a native CovetPy app (``apps/bench_native.py``, routing, parameters and
+  JSON in Rust), HTTP/1.1 only, in two comparisons with a table each:
+  ``GET /items/42?q=hello`` against the same app in FastAPI on uvicorn
+  (``apps/bench_fastapi.py``), and ``GET /plain`` against nginx answering from its
+  config (``return 200``).
 
 Called by ``benchmarks/run.sh``, which installs the tools and builds covetpy first.
 For every round and scenario, every server is measured in turn (start, wait for the
@@ -14,7 +19,7 @@ port, check one response, warm up, measure, stop), and the order of servers rota
 from round to round, so slow drift of the machine affects all servers alike.  The
 server runs on CPU 0 and the load generator on CPU 1 (``taskset``).
 
-HTTP/1.1 load: ``wrk -t1 -c64 -dDs --latency``.
+HTTP/1.1 load: ``wrk -t1 -c64 -dDs --latency`` on the scenario's request path.
 HTTP/2 load: ``h2load -c16 -m10 -D D`` (cleartext, prior knowledge).
 
 The Markdown report goes to stdout and to ``benchmarks/results-latest.md``; the raw
@@ -27,15 +32,18 @@ import argparse
 import dataclasses
 import datetime
 import http.client
+import json
 import os
 import platform
 import re
 import resource
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -46,11 +54,15 @@ REPO = HERE.parent
 APPS = HERE / "apps"
 ASGI_APP = "hello_asgi:app"
 WSGI_APP = "flask_hello:app"
+NATIVE_APP = "bench_native:app"
+FASTAPI_APP = "bench_fastapi:app"
 EXPECTED_BODY = b"Hello, world!"
 HOST = "127.0.0.1"
 # CPUs used by anything else during a measurement before it is repeated.  Mixing
 # tick-sampled /proc/stat with precise per-process times gives about +-0.05 of noise.
 OTHER_CPU_LIMIT = 0.10
+# Load-generator CPU use from which its own core may have capped the measured rate.
+LOAD_SATURATED = 0.95
 SERVER_CPU = "0"
 LOAD_CPU = "1"
 
@@ -168,17 +180,62 @@ def parse_h2load(text: str) -> Measurement:
 
 
 @dataclass(frozen=True)
+class Target:
+    """The request a scenario measures, and the one response every server must give."""
+
+    path: str = "/"
+    # Expected body, compared byte for byte unless ``json`` is set.
+    body: bytes = EXPECTED_BODY
+    # Expected JSON document: the body must parse to it, with content-type
+    # application/json (spacing of the encoding is free).
+    json: object = None
+
+    def describe(self) -> str:
+        if self.json is not None:
+            return (
+                f"200 application/json {json.dumps(self.json, separators=(',', ':'))}"
+            )
+        return f"200 {self.body!r}"
+
+    def problem(self, status: int, content_type: str, body: bytes) -> str | None:
+        """Why this response is not the expected one, or None if it is."""
+        if status != 200:
+            return f"status {status}"
+        if self.json is None:
+            return None if body == self.body else f"body {body[:200]!r}"
+        if not content_type.startswith("application/json"):
+            return f"content-type {content_type!r}"
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            return f"body is not JSON: {body[:200]!r}"
+        return None if doc == self.json else f"JSON {doc!r}"
+
+
+HELLO = Target()
+ITEMS = Target(path="/items/42?q=hello", json={"item_id": 42, "q": "hello"})
+PLAIN = Target(path="/plain")
+
+
+@dataclass(frozen=True)
 class ServerSpec:
-    """How to start one server under test in one scenario."""
+    """How to start one server under test in one scenario.
+
+    ``command(port, scratch)`` gives the argv; ``scratch`` is an empty directory made
+    for this one start (and removed after the stop), where the command may write files
+    such as a config.
+    """
 
     scenario: str
     name: str
     protocols: tuple[str, ...]
-    command: Callable[[int], list[str]]
+    command: Callable[[int, Path], list[str]]
     cwd: Path
     env: dict[str, str] = field(default_factory=dict)
-    # Exit statuses that count as a clean stop after SIGTERM.
+    # Exit statuses that count as a clean stop after the stop signal.
     clean_exits: tuple[int, ...] = (0,)
+    target: Target = HELLO
+    stop_signal: signal.Signals = signal.SIGTERM
 
     @property
     def label(self) -> str:
@@ -195,9 +252,46 @@ class Scenario:
     servers: tuple[ServerSpec, ...]
     # Printed under the scenario's table in the report.
     notes: tuple[str, ...] = ()
+    # What --scenarios selects it by, when several tables make up one scenario.
+    group: str = ""
+    # Minimum ratio covetpy / peer aimed at, by peer name; shown next to the ratio.
+    goals: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def selector(self) -> str:
+        return self.group or self.name
 
 
-def make_scenarios(covetpy_bin: Path, venv: Path) -> dict[str, Scenario]:
+def nginx_config(port: int, prefix: Path) -> str:
+    """nginx answering GET /plain from its config; everything it writes stays in prefix."""
+    temp_paths = "".join(
+        f"    {kind}_temp_path {prefix / (kind + '_temp')};\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    return (
+        "worker_processes 1;\n"
+        "daemon off;\n"
+        "master_process on;\n"
+        "error_log stderr;\n"
+        f"pid {prefix / 'nginx.pid'};\n"
+        "events { worker_connections 1024; }\n"
+        "http {\n"
+        "    access_log off;\n"
+        f"{temp_paths}"
+        "    server {\n"
+        f"        listen {HOST}:{port};\n"
+        "        location = /plain {\n"
+        "            default_type text/plain;\n"
+        f'            return 200 "{EXPECTED_BODY.decode()}";\n'
+        "        }\n"
+        "    }\n"
+        "}\n"
+    )
+
+
+def make_scenarios(
+    covetpy_bin: Path, venv: Path, nginx_bin: Path
+) -> dict[str, Scenario]:
     """Every scenario with all its servers, each with one worker process."""
     vbin = venv / "bin"
     path_env = {
@@ -205,8 +299,8 @@ def make_scenarios(covetpy_bin: Path, venv: Path) -> dict[str, Scenario]:
         "PATH": f"{vbin}{os.pathsep}{os.environ.get('PATH', '')}",
     }
 
-    def covetpy(app: str) -> Callable[[int], list[str]]:
-        def command(port: int) -> list[str]:
+    def covetpy(app: str) -> Callable[[int, Path], list[str]]:
+        def command(port: int, _scratch: Path) -> list[str]:
             # The interface (ASGI or WSGI) is auto-detected; WSGI uses the default
             # --threads.
             return [
@@ -218,11 +312,11 @@ def make_scenarios(covetpy_bin: Path, venv: Path) -> dict[str, Scenario]:
 
         return command
 
-    def granian(interface: str, app: str) -> Callable[[int], list[str]]:
+    def granian(interface: str, app: str) -> Callable[[int, Path], list[str]]:
         # WebSockets are an ASGI matter; a WSGI app has none to turn off.
         no_ws = ["--no-ws"] if interface == "asgi" else []
 
-        def command(port: int) -> list[str]:
+        def command(port: int, _scratch: Path) -> list[str]:
             return [
                 str(vbin / "granian"),
                 "--interface", interface,
@@ -236,15 +330,28 @@ def make_scenarios(covetpy_bin: Path, venv: Path) -> dict[str, Scenario]:
 
         return command
 
-    def uvicorn(port: int) -> list[str]:
+    def uvicorn(app: str) -> Callable[[int, Path], list[str]]:
+        # uvloop and httptools, as installed by uvicorn[standard], are picked up.
+        def command(port: int, _scratch: Path) -> list[str]:
+            return [
+                str(vbin / "uvicorn"), app,
+                "--host", HOST, "--port", str(port),
+                "--workers", "1",
+                "--no-access-log", "--log-level", "warning",
+            ]  # fmt: skip
+
+        return command
+
+    def nginx(port: int, scratch: Path) -> list[str]:
+        conf = scratch / "nginx.conf"
+        conf.write_text(nginx_config(port, scratch))
+        # -p: prefix for relative paths; -e: the start-up error log, before the config
+        # is read, goes to stderr rather than the compiled-in /var/log/nginx/error.log.
         return [
-            str(vbin / "uvicorn"), ASGI_APP,
-            "--host", HOST, "--port", str(port),
-            "--workers", "1",
-            "--no-access-log", "--log-level", "warning",
+            str(nginx_bin), "-e", "stderr", "-p", f"{scratch}/", "-c", str(conf)
         ]  # fmt: skip
 
-    def gunicorn(port: int) -> list[str]:
+    def gunicorn(port: int, _scratch: Path) -> list[str]:
         # Default sync worker, default settings (no access log by default).
         return [
             str(vbin / "gunicorn"),
@@ -266,7 +373,13 @@ def make_scenarios(covetpy_bin: Path, venv: Path) -> dict[str, Scenario]:
                 "asgi", "granian", (H1, H2), granian("asgi", ASGI_APP), APPS, path_env
             ),
             ServerSpec(
-                "asgi", "uvicorn", (H1,), uvicorn, APPS, path_env, killed_by_term
+                "asgi",
+                "uvicorn",
+                (H1,),
+                uvicorn(ASGI_APP),
+                APPS,
+                path_env,
+                killed_by_term,
             ),
         ),
     )
@@ -298,7 +411,87 @@ def make_scenarios(covetpy_bin: Path, venv: Path) -> dict[str, Scenario]:
             ),
         ),
     )
-    return {s.name: s for s in (asgi, wsgi)}
+    native_items = Scenario(
+        name="native-items",
+        group="native",
+        title=(
+            f"Native: `GET {ITEMS.path}`, covetpy `{NATIVE_APP}` vs the same app "
+            f"in FastAPI `{FASTAPI_APP}` on uvicorn"
+        ),
+        protocols=(H1,),
+        servers=(
+            ServerSpec(
+                "native-items",
+                "covetpy",
+                (H1,),
+                covetpy(NATIVE_APP),
+                REPO,
+                path_env,
+                target=ITEMS,
+            ),
+            ServerSpec(
+                "native-items",
+                "fastapi-uvicorn",
+                (H1,),
+                uvicorn(FASTAPI_APP),
+                APPS,
+                path_env,
+                killed_by_term,
+                target=ITEMS,
+            ),
+        ),
+        goals=(("fastapi-uvicorn", 10.0),),
+        notes=(
+            (
+                "Both apps declare `GET /items/{item_id:int}` with an optional query "
+                'parameter `q` and return the JSON object `{"item_id":42,"q":"hello"}`; '
+                "covetpy routes, parses the parameters and encodes the JSON in Rust, "
+                "FastAPI does it in Python (Starlette routing, pydantic validation) on "
+                "uvicorn with uvloop and httptools."
+            ),
+        ),
+    )
+    native_plain = Scenario(
+        name="native-plain",
+        group="native",
+        title=(
+            f"Native: `GET {PLAIN.path}`, covetpy `{NATIVE_APP}` vs nginx "
+            "(`return 200` from its config)"
+        ),
+        protocols=(H1,),
+        servers=(
+            ServerSpec(
+                "native-plain",
+                "covetpy",
+                (H1,),
+                covetpy(NATIVE_APP),
+                REPO,
+                path_env,
+                target=PLAIN,
+            ),
+            ServerSpec(
+                "native-plain",
+                "nginx",
+                (H1,),
+                nginx,
+                REPO,
+                target=PLAIN,
+                # Graceful shutdown: the master stops its worker and exits 0.
+                stop_signal=signal.SIGQUIT,
+            ),
+        ),
+        goals=(("nginx", 0.8),),
+        notes=(
+            (
+                "covetpy runs the app's Python handler `plain()` for every request "
+                "(`PlainTextResponse`); nginx runs no application code at all, it "
+                "answers from its config (`location = /plain { default_type text/plain; "
+                'return 200 "Hello, world!"; }`), with one worker process '
+                "(`worker_processes 1`, master + worker both on CPU 0)."
+            ),
+        ),
+    )
+    return {s.name: s for s in (asgi, wsgi, native_items, native_plain)}
 
 
 def free_port() -> int:
@@ -323,20 +516,29 @@ class RunningServer:
         self.spec = spec
         self.port = port
         self.log_path = log_path
-        self.argv = ["taskset", "-c", SERVER_CPU, *spec.command(port)]
-        env = {**os.environ, **spec.env}
-        with log_path.open("wb") as log:
-            log.write(f"$ (cd {spec.cwd} && {' '.join(self.argv)})\n".encode())
-            log.flush()
-            self.proc = subprocess.Popen(
-                self.argv,
-                cwd=spec.cwd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.scratch = Path(tempfile.mkdtemp(prefix=f"covetpy-bench-{spec.name}-"))
+        # Readable by server workers that drop root privileges (nginx's).
+        self.scratch.chmod(0o755)
+        try:
+            self.argv = [
+                "taskset", "-c", SERVER_CPU, *spec.command(port, self.scratch)
+            ]  # fmt: skip
+            env = {**os.environ, **spec.env}
+            with log_path.open("wb") as log:
+                log.write(f"$ (cd {spec.cwd} && {' '.join(self.argv)})\n".encode())
+                log.flush()
+                self.proc = subprocess.Popen(
+                    self.argv,
+                    cwd=spec.cwd,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+        except BaseException:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            raise
 
     def describe_exit(self) -> str:
         return (
@@ -360,44 +562,57 @@ class RunningServer:
         )
 
     def check_response(self) -> None:
-        """One plain HTTP/1.1 GET must give 200 and the expected body."""
+        """One plain HTTP/1.1 GET of the target must give the expected response."""
+        target = self.spec.target
         conn = http.client.HTTPConnection(HOST, self.port, timeout=10)
         try:
-            conn.request("GET", "/")
+            conn.request("GET", target.path)
             resp = conn.getresponse()
             body = resp.read()
         except (OSError, http.client.HTTPException) as exc:
             raise BenchError(
-                f"{self.spec.label}: sanity GET / failed: {exc!r}"
+                f"{self.spec.label}: sanity GET {target.path} failed: {exc!r}"
             ) from exc
         finally:
             conn.close()
-        if resp.status != 200 or body != EXPECTED_BODY:
+        content_type = resp.getheader("content-type") or ""
+        problem = target.problem(resp.status, content_type, body)
+        if problem is not None:
             raise BenchError(
-                f"{self.spec.label}: sanity GET / gave {resp.status} {body[:200]!r}, "
-                f"expected 200 {EXPECTED_BODY!r}"
+                f"{self.spec.label}: sanity GET {target.path} gave {problem} "
+                f"({resp.status} {content_type!r} {body[:200]!r}), "
+                f"expected {target.describe()}"
             )
 
     def alive(self) -> bool:
         return self.proc.poll() is None
 
     def stop(self, timeout: float = 15.0) -> str | None:
-        """SIGTERM, then SIGKILL the whole session; returns a problem description or None."""
+        """Stop signal (SIGTERM unless the spec says otherwise), then SIGKILL the whole
+        session; returns a problem description or None."""
         problem: str | None = None
+        sig = self.spec.stop_signal
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                problem = f"{self.spec.label} did not exit within {timeout:.0f} s of SIGTERM; killed"
+                problem = (
+                    f"{self.spec.label} did not exit within {timeout:.0f} s of "
+                    f"{sig.name}; killed"
+                )
         try:
             # Leftovers, e.g. worker processes of a supervisor that died.
             os.killpg(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         self.proc.wait()
+        shutil.rmtree(self.scratch, ignore_errors=True)
         if problem is None and self.proc.returncode not in self.spec.clean_exits:
-            problem = f"{self.spec.label} exited with code {self.proc.returncode} after SIGTERM"
+            problem = (
+                f"{self.spec.label} exited with code {self.proc.returncode} "
+                f"after {sig.name}"
+            )
         return problem
 
 
@@ -505,8 +720,8 @@ def wait_until_idle(max_wait: float, threshold: float = 0.15) -> float:
 # --------------------------------------------------------------------------- load
 
 
-def load_command(proto: str, port: int, seconds: int) -> list[str]:
-    url = f"http://{HOST}:{port}/"
+def load_command(proto: str, port: int, seconds: int, path: str = "/") -> list[str]:
+    url = f"http://{HOST}:{port}{path}"
     if proto == H1:
         tool = ["wrk", "-t1", "-c64", f"-d{seconds}s", "--latency", url]
     else:
@@ -514,8 +729,10 @@ def load_command(proto: str, port: int, seconds: int) -> list[str]:
     return ["taskset", "-c", LOAD_CPU, *tool]
 
 
-def run_load(proto: str, port: int, seconds: int, log_path: Path) -> Measurement:
-    argv = load_command(proto, port, seconds)
+def run_load(
+    proto: str, port: int, seconds: int, log_path: Path, path: str = "/"
+) -> Measurement:
+    argv = load_command(proto, port, seconds, path)
     try:
         done = subprocess.run(
             argv, capture_output=True, text=True, timeout=seconds + 60, check=False
@@ -571,7 +788,8 @@ def measure_once(
     try:
         server.wait_ready()
         server.check_response()
-        warm = run_load(proto, port, args.warmup, logs / f"{slug}-warmup.txt")
+        path = spec.target.path
+        warm = run_load(proto, port, args.warmup, logs / f"{slug}-warmup.txt", path)
         if warm.failed or warm.non_2xx:
             notes.append(
                 f"{label} warm-up: {warm.failed} failed "
@@ -581,7 +799,9 @@ def measure_once(
             raise BenchError(f"server died during warm-up: {server.describe_exit()}")
         result, use = cpu_use_during(
             server.proc.pid,
-            lambda: run_load(proto, port, args.duration, logs / f"{slug}-load.txt"),
+            lambda: run_load(
+                proto, port, args.duration, logs / f"{slug}-load.txt", path
+            ),
         )
         result = dataclasses.replace(result, cpu=use)
         if not server.alive():
@@ -611,7 +831,7 @@ def measure_with_retries(
     disturbances: list[str],
 ) -> Measurement | str:
     """One measurement, repeated if other processes disturbed it; str on error."""
-    label = f"[round {rnd}/{args.rounds}] {spec.label:16} {proto:8}"
+    label = f"[round {rnd}/{args.rounds}] {spec.label:28} {proto:8}"
     attempts: list[Measurement] = []
     while True:
         attempt = len(attempts) + 1
@@ -722,10 +942,15 @@ PACKAGES = (
     "gunicorn",
     "flask",
     "werkzeug",
+    "fastapi",
+    "starlette",
+    "pydantic",
 )
 
 
-def versions(covetpy_bin: Path | None, venv: Path) -> list[str]:
+def versions(
+    covetpy_bin: Path | None, venv: Path, nginx_bin: Path | None = None
+) -> list[str]:
     py = str(venv / "bin" / "python")
     pkgs = command_output(
         [
@@ -748,8 +973,14 @@ def versions(covetpy_bin: Path | None, venv: Path) -> list[str]:
         if covetpy_bin is not None
         else []
     )
+    nginx = (
+        [f"nginx: `{command_output([str(nginx_bin), '-v'])}`"]
+        if nginx_bin is not None
+        else []
+    )
     return [
         *covetpy,
+        *nginx,
         f"Python packages: {pkgs}",
         f"Python: {command_output([py, '-VV'])}",
         f"Load generators: {wrk}, h2load {command_output(['h2load', '--version'])}",
@@ -806,9 +1037,11 @@ def scenario_table(scenario: Scenario, cells: Cells) -> list[str]:
         lines.append("| ratio | " + " | ".join(protocols) + " |")
         lines.append("|---|" + "---:|" * len(protocols))
         mine_label = f"{scenario.name}/covetpy"
+        goals = dict(scenario.goals)
         for other in names:
             if other == "covetpy":
                 continue
+            goal = goals.get(other)
             row = []
             for proto in protocols:
                 mine = cells.get((mine_label, proto))
@@ -818,11 +1051,33 @@ def scenario_table(scenario: Scenario, cells: Cells) -> list[str]:
                     continue
                 a = mine.median() if mine else None
                 b = theirs.median()
-                row.append(f"{a / b:.2f}×" if a is not None and b else "—")
+                if a is None or not b:
+                    row.append("—")
+                    continue
+                ratio = a / b
+                text = f"{ratio:.2f}×"
+                if goal is not None:
+                    met = "met" if ratio >= goal else "NOT met"
+                    text += f" (target ≥ {goal:g}×: {met})"
+                row.append(text)
             lines.append(f"| covetpy / {other} | " + " | ".join(row) + " |")
-    if scenario.notes:
+    client_bound = [
+        f"{spec.name} {proto} (load generator at {m.cpu.load:.2f} in round {m.round})"
+        for spec in scenario.servers
+        for proto in spec.protocols
+        for m in cells[(spec.label, proto)].runs
+        if m.cpu is not None and m.cpu.load >= LOAD_SATURATED
+    ]
+    if scenario.notes or client_bound:
         lines.append("")
         lines.extend(f"- {note}" for note in scenario.notes)
+    if client_bound:
+        lines.append(
+            "- The single wrk thread saturated its core for "
+            + "; ".join(client_bound)
+            + ": wrk may have capped the rate there, so those req/s are lower bounds "
+            "of what the server can do."
+        )
     return lines
 
 
@@ -851,7 +1106,10 @@ def build_report(
         "stop; the server order rotates from round to round. "
         "Median req/s over rounds; failures summed over rounds."
     )
-    load = f"- HTTP/1.1: `wrk -t1 -c64 -d{args.duration}s --latency`"
+    load = (
+        f"- HTTP/1.1: `wrk -t1 -c64 -d{args.duration}s --latency` "
+        "(on the request path named in each table's title; `/` unless named)"
+    )
     if uses_h2:
         load += f"; HTTP/2: `h2load -c16 -m10 -D {args.duration}` (h2c prior knowledge)"
     lines.append(load + ".")
@@ -861,7 +1119,12 @@ def build_report(
         "(1.00 = one core saturated)."
     )
     measured_covetpy = any(s.name == "covetpy" for s in specs)
-    for v in versions(args.covetpy_bin if measured_covetpy else None, args.venv):
+    measured_nginx = any(s.name == "nginx" for s in specs)
+    for v in versions(
+        args.covetpy_bin if measured_covetpy else None,
+        args.venv,
+        args.nginx_bin if measured_nginx else None,
+    ):
         lines.append(f"- {v}")
     for scenario in scenarios:
         lines.append("")
@@ -928,16 +1191,28 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--scenarios",
-        default=os.environ.get("SCENARIOS", "asgi,wsgi"),
-        help="comma-separated subset of asgi,wsgi (default: both)",
+        default=os.environ.get("SCENARIOS", "asgi,wsgi,native"),
+        help="comma-separated subset of asgi,wsgi,native (default: all three)",
     )
     parser.add_argument(
         "--servers",
         default=os.environ.get("SERVERS", ""),
         help=(
-            "comma-separated subset of covetpy,granian,uvicorn,gunicorn; a scenario "
-            "runs only the selected servers it has (default: all)"
+            "comma-separated subset of covetpy,granian,uvicorn,gunicorn,"
+            "fastapi-uvicorn,nginx; a scenario runs only the selected servers it has "
+            "(default: all)"
         ),
+    )
+    parser.add_argument(
+        "--nginx-bin",
+        type=Path,
+        default=Path(
+            os.environ.get("NGINX_BIN")
+            or shutil.which("nginx")
+            or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+            or "/usr/sbin/nginx"
+        ),
+        help="nginx executable for the native scenario (default: nginx on PATH or /usr/sbin)",
     )
     parser.add_argument(
         "--covetpy-bin",
@@ -965,19 +1240,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.duration < 1 or args.rounds < 1 or args.warmup < 1:
         parser.error("--duration, --rounds and --warmup must be >= 1")
     args.covetpy_bin = args.covetpy_bin.resolve()
+    args.nginx_bin = args.nginx_bin.absolute()
     args.venv = args.venv.absolute()
     return args
 
 
 def select_scenarios(args: argparse.Namespace) -> list[Scenario] | str:
     """The scenarios and servers asked for, in the order given; str on bad input."""
-    available = make_scenarios(args.covetpy_bin, args.venv)
+    available = make_scenarios(args.covetpy_bin, args.venv, args.nginx_bin)
+    selectors = list(dict.fromkeys(sc.selector for sc in available.values()))
     wanted = list(
         dict.fromkeys(n.strip() for n in args.scenarios.split(",") if n.strip())
     )
-    unknown = [n for n in wanted if n not in available]
+    unknown = [n for n in wanted if n not in selectors]
     if unknown or not wanted:
-        return f"unknown scenarios {unknown}; choose from {list(available)}"
+        return f"unknown scenarios {unknown}; choose from {selectors}"
     known_servers = list(
         dict.fromkeys(s.name for sc in available.values() for s in sc.servers)
     )
@@ -986,12 +1263,14 @@ def select_scenarios(args: argparse.Namespace) -> list[Scenario] | str:
     if unknown:
         return f"unknown servers {unknown}; choose from {known_servers}"
     selected: list[Scenario] = []
-    for name in wanted:
-        scenario = available[name]
+    for scenario in (
+        sc for name in wanted for sc in available.values() if sc.selector == name
+    ):
         specs = tuple(s for s in scenario.servers if s.name in servers)
         if not specs:
             print(
-                f"scenario {name}: none of the selected servers {servers}, skipped",
+                f"scenario {scenario.name}: none of the selected servers {servers}, "
+                "skipped",
                 file=sys.stderr,
             )
             continue

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # CovetPy benchmark, one worker per server, server on CPU 0, load generator on CPU 1.
-# Scenarios: asgi (raw ASGI app: covetpy vs granian vs uvicorn, HTTP/1.1 and HTTP/2) and
-# wsgi (Flask app: covetpy vs granian vs gunicorn, HTTP/1.1).
+# Scenarios: asgi (raw ASGI app: covetpy vs granian vs uvicorn, HTTP/1.1 and HTTP/2),
+# wsgi (Flask app: covetpy vs granian vs gunicorn, HTTP/1.1) and native (native CovetPy
+# app, HTTP/1.1: GET /items/42?q=hello vs the same app in FastAPI on uvicorn, and
+# GET /plain vs nginx answering from its config).
 # One command on a clean Debian/Ubuntu machine:
 #
 #   benchmarks/run.sh
@@ -9,10 +11,13 @@
 # Environment:
 #   DURATION     seconds of measurement per server and protocol (default 10)
 #   ROUNDS       interleaved rounds; the median is reported (default 3)
-#   SCENARIOS    comma-separated subset of asgi,wsgi (default: both)
-#   SERVERS      comma-separated subset of covetpy,granian,uvicorn,gunicorn; each
-#                scenario runs the selected servers it has (default: all)
+#   SCENARIOS    comma-separated subset of asgi,wsgi,native (default: all three)
+#   SERVERS      comma-separated subset of covetpy,granian,uvicorn,gunicorn,
+#                fastapi-uvicorn,nginx; each scenario runs the selected servers it has
+#                (default: all)
 #   COVETPY_BIN  use this covetpy binary instead of building target/release/covetpy
+#   NGINX_BIN    nginx executable for the native scenario (default: nginx on PATH, or
+#                /usr/sbin/nginx; Debian package nginx installed if missing)
 #   PYTHON       interpreter to build against and make the venv from (default python3)
 #
 # Output: a Markdown table on stdout, also saved to benchmarks/results-latest.md;
@@ -22,6 +27,7 @@ set -euo pipefail
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$BENCH_DIR/.." && pwd)"
 VENV="$BENCH_DIR/.venv"
+SCENARIOS="${SCENARIOS:-asgi,wsgi,native}"
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() {
@@ -29,11 +35,28 @@ die() {
     exit 1
 }
 
-# --- 1. system tools: wrk, h2load, taskset ------------------------------------------
+# --- 1. system tools: wrk, h2load, taskset, and nginx for the native scenario ---------
+find_nginx() {
+    if [ -n "${NGINX_BIN:-}" ]; then
+        [ -x "$NGINX_BIN" ] && printf '%s\n' "$NGINX_BIN"
+    else
+        # Debian puts it in /usr/sbin, which is not on a normal user's PATH.
+        PATH="$PATH:/usr/sbin:/usr/local/sbin" command -v nginx
+    fi
+}
+wants_nginx=false
+if [[ ",$SCENARIOS," == *",native,"* ]] &&
+    { [ -z "${SERVERS:-}" ] || [[ ",$SERVERS," == *",nginx,"* ]]; }; then
+    wants_nginx=true
+fi
 missing=()
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client)
 command -v taskset >/dev/null 2>&1 || missing+=(util-linux)
+if "$wants_nginx" && ! find_nginx >/dev/null 2>&1; then
+    [ -z "${NGINX_BIN:-}" ] || die "NGINX_BIN=$NGINX_BIN is not an executable"
+    missing+=(nginx)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
     command -v apt-get >/dev/null 2>&1 || die "need ${missing[*]} and apt-get is not available"
     SUDO=()
@@ -44,6 +67,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
     log "installing ${missing[*]}"
     "${SUDO[@]}" apt-get update -qq
     DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if "$wants_nginx"; then
+    NGINX_BIN="$(find_nginx)" || die "nginx not found after installing it"
+    export NGINX_BIN
 fi
 
 nproc_count="$(nproc)"
@@ -56,13 +83,14 @@ fi
 REAL_PYTHON="${PYO3_PYTHON:-$("${PYTHON:-python3}" -c 'import sys; print(sys.executable)')}"
 [ -x "$REAL_PYTHON" ] || die "python executable $REAL_PYTHON not found"
 
-# --- 3. venv with granian, uvicorn, gunicorn and flask ---------------------------------
+# --- 3. venv with granian, uvicorn, gunicorn, flask and fastapi ------------------------
 venv_ok() {
     [ -x "$VENV/bin/python" ] &&
         [ -x "$VENV/bin/granian" ] &&
         [ -x "$VENV/bin/uvicorn" ] &&
         [ -x "$VENV/bin/gunicorn" ] &&
-        "$VENV/bin/python" -c 'import granian, uvicorn, uvloop, httptools, gunicorn, flask' \
+        "$VENV/bin/python" -c \
+            'import granian, uvicorn, uvloop, httptools, gunicorn, flask, fastapi' \
             >/dev/null 2>&1
 }
 if ! venv_ok; then
@@ -86,9 +114,9 @@ if ! venv_ok; then
             esac
         fi
     fi
-    log "installing granian, uvicorn[standard], gunicorn and flask into $VENV"
+    log "installing granian, uvicorn[standard], gunicorn, flask and fastapi into $VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q granian 'uvicorn[standard]' gunicorn flask
+    "$VENV/bin/python" -m pip install -q granian 'uvicorn[standard]' gunicorn flask fastapi
     venv_ok || die "venv at $VENV is incomplete after pip install"
 fi
 
@@ -113,11 +141,11 @@ fi
 export COVETPY_BIN
 
 # --- 5. run --------------------------------------------------------------------------
-log "benchmarking (SCENARIOS=${SCENARIOS:-asgi,wsgi}, DURATION=${DURATION:-10}s, ROUNDS=${ROUNDS:-3}); keep the machine otherwise idle"
+log "benchmarking (SCENARIOS=$SCENARIOS, DURATION=${DURATION:-10}s, ROUNDS=${ROUNDS:-3}); keep the machine otherwise idle"
 exec "$VENV/bin/python" "$BENCH_DIR/bench.py" \
     --duration "${DURATION:-10}" \
     --rounds "${ROUNDS:-3}" \
-    --scenarios "${SCENARIOS:-asgi,wsgi}" \
+    --scenarios "$SCENARIOS" \
     --servers "${SERVERS:-}" \
     --covetpy-bin "$COVETPY_BIN" \
     --venv "$VENV" \

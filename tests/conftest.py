@@ -68,8 +68,10 @@ def pid_alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def serve_args(app: str, *extra_args: str, port: int | None = None) -> list[str]:
-    args = [str(require_binary()), "serve", app, "--app-dir", str(APPS_DIR)]
+def serve_args(
+    app: str, *extra_args: str, port: int | None = None, app_dir: Path = APPS_DIR
+) -> list[str]:
+    args = [str(require_binary()), "serve", app, "--app-dir", str(app_dir)]
     if port is not None:
         args += ["--host", "127.0.0.1", "--port", str(port)]
     return args + list(extra_args)
@@ -204,13 +206,15 @@ class ServerFactory:
         port: int | None = None,
         env: Mapping[str, str] | None = None,
         wait: bool = True,
+        app_dir: Path = APPS_DIR,
     ) -> Server:
-        """Start `covetpy serve APP --app-dir tests/apps [--port N | --uds P] EXTRA`."""
+        """Start `covetpy serve APP --app-dir tests/apps [--port N | --uds P] EXTRA`
+        (`app_dir` replaces tests/apps)."""
         if uds is None:
             port = free_port() if port is None else port
-            args = serve_args(app, *extra_args, port=port)
+            args = serve_args(app, *extra_args, port=port, app_dir=app_dir)
         else:
-            args = serve_args(app, "--uds", uds, *extra_args)
+            args = serve_args(app, "--uds", uds, *extra_args, app_dir=app_dir)
         index = len(self.servers)
         stdout_path = self.tmp_dir / f"covetpy-{index}.stdout"
         stderr_path = self.tmp_dir / f"covetpy-{index}.stderr"

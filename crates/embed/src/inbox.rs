@@ -19,6 +19,10 @@ use crate::asgi::call::{HttpCall, Outcome};
 pub(crate) enum Event {
     /// A new HTTP request to hand to the application.
     Http(Box<HttpCall>),
+    /// A WebSocket handshake for an ASGI app.
+    WebSocket(Box<crate::asgi::websocket::WsCall>),
+    /// Resolve a future a WebSocket connection is waiting on.
+    WsWake(Py<PyAny>, crate::asgi::websocket::WsWake),
     /// A native request for an `async def` endpoint.
     Native(Box<crate::native::NativeCall>),
     /// A native response object that streams itself as an ASGI app.
@@ -32,14 +36,36 @@ pub(crate) enum Event {
 struct Bell {
     rung: AtomicBool,
     writer: UnixStream,
+    /// Wakes the ringer task, which writes the wake-up byte at the end of the Tokio thread's current
+    /// turn, so every request that turn produced shares one wake-up.
+    deferred: tokio::sync::Notify,
 }
 
 impl Bell {
     fn ring(&self) {
         if !self.rung.swap(true, Ordering::AcqRel) {
-            // A full socket buffer means a wake-up is already pending, so a failed write loses nothing.
-            let _ = (&self.writer).write(&[1]);
+            if tokio::runtime::Handle::try_current().is_ok() {
+                self.deferred.notify_one();
+            } else {
+                self.write();
+            }
         }
+    }
+
+    fn write(&self) {
+        // A full socket buffer means a wake-up is already pending, so a failed write loses nothing.
+        let _ = (&self.writer).write(&[1]);
+    }
+}
+
+/// Writes the wake-up byte for events posted from Tokio threads, once per scheduler turn.
+async fn ringer(bell: Arc<Bell>) {
+    loop {
+        bell.deferred.notified().await;
+        // yield_now defers this task until the runtime has polled its I/O driver, which lets the other
+        // connections that are ready this turn post their requests first.
+        tokio::task::yield_now().await;
+        bell.write();
     }
 }
 
@@ -80,8 +106,10 @@ impl Mailbox {
 
     /// Takes the events that are waiting. Call when the descriptor is readable.
     pub(crate) fn drain(&self) -> Vec<Event> {
+        // At most one byte is pending per drain (the flag admits one write until we clear it), so a
+        // single read empties the socket without a second, failing read.
         let mut sink = [0u8; 64];
-        while matches!((&self.reader).read(&mut sink), Ok(n) if n > 0) {}
+        let _ = (&self.reader).read(&mut sink);
         // Clear the flag only after emptying the socket: a producer that finds it clear writes a fresh
         // byte, which must not be swallowed by the read above.
         self.bell.rung.store(false, Ordering::Release);
@@ -93,12 +121,13 @@ impl Mailbox {
     }
 }
 
-/// Creates a connected inbox and mailbox.
-pub(crate) fn channel() -> io::Result<(Inbox, Mailbox)> {
+/// Creates a connected inbox and mailbox; `tokio` runs the task that batches wake-ups.
+pub(crate) fn channel(tokio: &tokio::runtime::Handle) -> io::Result<(Inbox, Mailbox)> {
     let (reader, writer) = UnixStream::pair()?;
     reader.set_nonblocking(true)?;
     writer.set_nonblocking(true)?;
     let (tx, rx) = mpsc::channel();
-    let bell = Arc::new(Bell { rung: AtomicBool::new(false), writer });
+    let bell = Arc::new(Bell { rung: AtomicBool::new(false), writer, deferred: tokio::sync::Notify::new() });
+    tokio.spawn(ringer(Arc::clone(&bell)));
     Ok((Inbox { tx, bell: Arc::clone(&bell) }, Mailbox { rx, reader, bell }))
 }

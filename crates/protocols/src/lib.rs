@@ -2,7 +2,7 @@
 //!
 //! This crate turns sockets into protocol-neutral [`Request`]s and writes [`Response`]s back. It speaks
 //! HTTP/1.1 (keep-alive, chunked bodies, pipelining) and cleartext HTTP/2 with prior knowledge on the same
-//! listener, over TCP or Unix domain sockets. It knows nothing of Python: an application plugs in by
+//! listener, over TCP or Unix domain sockets, and WebSocket over HTTP/1.1 upgrades. It knows nothing of Python: an application plugs in by
 //! implementing [`Handler`].
 
 mod activity;
@@ -12,6 +12,7 @@ mod listener;
 mod request;
 mod response;
 mod server;
+mod websocket;
 
 pub use body::{BodyError, RequestBody};
 pub use handler::Handler;
@@ -19,6 +20,7 @@ pub use listener::{BindError, Endpoint, Listener, LocalAddr};
 pub use request::{HttpVersion, RequestHead, Scheme};
 pub use response::{BodySender, Response, ResponseBody, StreamClosed, TrySendError};
 pub use server::{serve, ServeOutcome, ServerConfig};
+pub use websocket::{WebSocketUpgrade, WsConfig, WsEvent, WsOutgoing, WsSession};
 
 /// A request as handed to a [`Handler`]: its head and its streaming body.
 pub struct Request {
@@ -26,4 +28,7 @@ pub struct Request {
     pub head: RequestHead,
     /// The body, read on demand so large uploads are never held in memory whole.
     pub body: RequestBody,
+    /// Present when the request is a WebSocket handshake and WebSockets are enabled. A handler that
+    /// ignores it answers the request as ordinary HTTP.
+    pub websocket: Option<WebSocketUpgrade>,
 }

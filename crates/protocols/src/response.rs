@@ -37,7 +37,7 @@ pub struct ResponseBody {
 
 enum Inner {
     Full(Option<Bytes>),
-    Stream { rx: mpsc::Receiver<Chunk>, done: bool },
+    Stream { rx: mpsc::Receiver<Chunk>, done: bool, aborting: bool },
 }
 
 /// The streaming body ended without its end marker: the producer failed mid-response, so the
@@ -71,7 +71,7 @@ impl ResponseBody {
     /// written, which is what gives a fast producer backpressure from a slow client.
     pub fn channel(capacity: usize) -> (BodySender, ResponseBody) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
-        (BodySender { tx }, ResponseBody { inner: Inner::Stream { rx, done: false } })
+        (BodySender { tx }, ResponseBody { inner: Inner::Stream { rx, done: false, aborting: false } })
     }
 }
 
@@ -83,12 +83,20 @@ impl Body for ResponseBody {
         match &mut self.get_mut().inner {
             Inner::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             Inner::Stream { done: true, .. } => Poll::Ready(None),
-            Inner::Stream { rx, done } => match rx.poll_recv(cx) {
+            Inner::Stream { rx, done, aborting } => match rx.poll_recv(cx) {
                 Poll::Pending => Poll::Pending,
                 Poll::Ready(Some(Chunk::Data(b))) => Poll::Ready(Some(Ok(Frame::data(b)))),
                 Poll::Ready(Some(Chunk::End)) => {
                     *done = true;
                     Poll::Ready(None)
+                }
+                // Before failing the body (which makes hyper drop the connection at once), pause one
+                // turn so the connection writes out what is already buffered: the client then gets
+                // the bytes sent before the failure, followed by a cut-off response.
+                Poll::Ready(None) if !*aborting => {
+                    *aborting = true;
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
                 }
                 Poll::Ready(None) => {
                     *done = true;

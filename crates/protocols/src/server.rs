@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::activity::{Activity, ActivityGuard};
+use crate::websocket::{self, WebSocketUpgrade, WsConfig, WsContext};
 use crate::{Handler, HttpVersion, Listener, LocalAddr, Request, RequestBody, RequestHead, ResponseBody, Scheme};
 
 /// Connection-level settings.
@@ -29,6 +30,8 @@ pub struct ServerConfig {
     pub graceful_timeout: Option<Duration>,
     /// The scheme reported to the application.
     pub scheme: Scheme,
+    /// WebSocket settings; `None` (`--ws none`) hands handshakes to the application as plain requests.
+    pub websocket: Option<WsConfig>,
 }
 
 /// How [`serve`] ended.
@@ -50,6 +53,7 @@ struct Shared<H> {
     config: ServerConfig,
     server: LocalAddr,
     stop: CancellationToken,
+    ws: Option<WsContext>,
 }
 
 /// Accepts connections on `listener` and serves HTTP/1.1 and HTTP/2 (prior knowledge) on each until
@@ -68,8 +72,15 @@ pub async fn serve<H: Handler>(
     // backpressure away from a slow client.
     builder.http1().timer(TokioTimer::new()).keep_alive(true);
     builder.http2().timer(TokioTimer::new());
-    let shared = Arc::new(Shared { handler, builder, config, server, stop: CancellationToken::new() });
     let tracker = TaskTracker::new();
+    let stop = CancellationToken::new();
+    let ws = config.websocket.map(|ws| WsContext {
+        config: ws,
+        tracker: tracker.clone(),
+        stop: stop.clone(),
+        graceful: config.graceful_timeout,
+    });
+    let shared = Arc::new(Shared { handler, builder, config, server, stop, ws });
     let shutdown = pin!(shutdown);
 
     if listener.is_unix() {
@@ -145,7 +156,7 @@ where
             async move { Ok::<_, Infallible>(respond(req, client, &shared, guard).await) }
         })
     };
-    let mut conn = pin!(shared.builder.serve_connection(TokioIo::new(io), service));
+    let mut conn = pin!(shared.builder.serve_connection_with_upgrades(TokioIo::new(io), service));
     let keep_alive = shared.config.keep_alive;
     let mut closing = false;
     loop {
@@ -174,11 +185,15 @@ where
 }
 
 async fn respond<H: Handler>(
-    req: http::Request<Incoming>,
+    mut req: http::Request<Incoming>,
     client: Option<SocketAddr>,
     shared: &Shared<H>,
     guard: ActivityGuard,
 ) -> http::Response<TrackedBody> {
+    let websocket = match &shared.ws {
+        Some(ctx) if websocket::is_upgrade(&req) => WebSocketUpgrade::new(&mut req, ctx),
+        _ => None,
+    };
     let (parts, body) = req.into_parts();
     let version = match parts.version {
         http::Version::HTTP_2 => HttpVersion::Http2,
@@ -194,7 +209,7 @@ async fn respond<H: Handler>(
         client,
         server: shared.server.clone(),
     };
-    let response = shared.handler.call(Request { head, body: RequestBody::new(body) }).await;
+    let response = shared.handler.call(Request { head, body: RequestBody::new(body), websocket }).await;
     let mut out = http::Response::new(TrackedBody { inner: response.body, _guard: guard });
     *out.status_mut() = response.status;
     *out.headers_mut() = response.headers;

@@ -87,6 +87,36 @@ pub struct ServeArgs {
     /// On SIGTERM/SIGINT, wait at most this many seconds for in-flight requests (default: wait for all).
     #[arg(long, value_name = "SECONDS")]
     pub timeout_graceful_shutdown: Option<f64>,
+
+    /// WebSocket support: `auto` serves WebSocket handshakes, `none` passes them to the app as plain
+    /// HTTP requests.
+    #[arg(long, value_enum, default_value_t = WsArg::Auto)]
+    pub ws: WsArg,
+
+    /// Largest WebSocket message accepted, in bytes; bigger ones close the connection with 1009.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub ws_max_size: usize,
+
+    /// WebSocket messages that may wait for the app before the server stops reading from the client.
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
+    pub ws_max_queue: u32,
+
+    /// Seconds between WebSocket pings (0 turns pings off).
+    #[arg(long, value_name = "SECONDS", default_value_t = 20.0)]
+    pub ws_ping_interval: f64,
+
+    /// Seconds a WebSocket ping may go unanswered before the connection is closed with 1011.
+    #[arg(long, value_name = "SECONDS", default_value_t = 20.0)]
+    pub ws_ping_timeout: f64,
+}
+
+/// `--ws`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WsArg {
+    /// Serve WebSockets.
+    Auto,
+    /// Treat handshakes as ordinary requests.
+    None,
 }
 
 impl ServeArgs {

@@ -10,12 +10,12 @@ use covetpy_embed::{
     loader, AppSpec, AsgiOptions, AsgiServer, Interface, LifespanMode, NativeOptions, NativeServer, StartupError,
     WsgiOptions, WsgiServer,
 };
-use covetpy_protocols::{serve, Endpoint, Handler, Listener, LocalAddr, Scheme, ServeOutcome, ServerConfig};
+use covetpy_protocols::{serve, Endpoint, Handler, Listener, LocalAddr, Scheme, ServeOutcome, ServerConfig, WsConfig};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::Notify;
 
 use crate::access_log::AccessLog;
-use crate::cli::{InterfaceArg, LifespanArg, ServeArgs};
+use crate::cli::{InterfaceArg, LifespanArg, ServeArgs, WsArg};
 
 /// Set in the environment of worker processes started by the supervisor.
 pub const WORKER_ENV: &str = "COVETPY_WORKER";
@@ -139,7 +139,8 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
     }
     signal_ready();
 
-    let config = ServerConfig { keep_alive, graceful_timeout, scheme: Scheme::Http };
+    let config =
+        ServerConfig { keep_alive, graceful_timeout, scheme: Scheme::Http, websocket: websocket_config(args)? };
     let shutdown = async move {
         stop.notified().await;
         tracing::info!("Shutting down");
@@ -187,6 +188,22 @@ async fn serve_with<H: Handler>(
         serve(listener, Arc::new(handler), config, shutdown).await
     };
     outcome.context("the server failed")
+}
+
+/// The WebSocket settings from `--ws*`, or `None` with `--ws none`.
+fn websocket_config(args: &ServeArgs) -> anyhow::Result<Option<WsConfig>> {
+    if args.ws == WsArg::None {
+        return Ok(None);
+    }
+    let optional = |value: f64, option: &str| -> anyhow::Result<Option<Duration>> {
+        Ok(Some(seconds(value, option)?).filter(|d| !d.is_zero()))
+    };
+    Ok(Some(WsConfig {
+        max_size: args.ws_max_size,
+        max_queue: args.ws_max_queue as usize,
+        ping_interval: optional(args.ws_ping_interval, "--ws-ping-interval")?,
+        ping_timeout: optional(args.ws_ping_timeout, "--ws-ping-timeout")?,
+    }))
 }
 
 /// First SIGINT/SIGTERM: notify the returned handle (graceful shutdown). Second: exit at once.

@@ -134,7 +134,7 @@ impl Ready {
     }
 }
 
-fn ready(py: Python<'_>, value: Py<PyAny>) -> PyResult<Py<PyAny>> {
+pub(crate) fn ready(py: Python<'_>, value: Py<PyAny>) -> PyResult<Py<PyAny>> {
     Py::new(py, Ready { value: Some(value) }).map(Py::into_any)
 }
 

@@ -8,6 +8,7 @@
 pub(crate) mod call;
 mod context;
 mod scope;
+pub(crate) mod websocket;
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -111,7 +112,7 @@ impl AsgiServer {
         tokio: tokio::runtime::Handle,
         native: bool,
     ) -> Result<AsgiServer, StartupError> {
-        let (inbox, mailbox) = inbox::channel().map_err(|e| StartupError::Internal(e.to_string()))?;
+        let (inbox, mailbox) = inbox::channel(&tokio).map_err(|e| StartupError::Internal(e.to_string()))?;
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread_inbox = inbox.clone();
         let thread = std::thread::Builder::new()
@@ -152,7 +153,14 @@ pub struct AsgiHandler {
 
 impl Handler for AsgiHandler {
     async fn call(&self, request: Request) -> Response {
-        let Request { head, body } = request;
+        let Request { head, body, websocket } = request;
+        if let Some(upgrade) = websocket {
+            let (reply, response) = oneshot::channel();
+            if !self.inbox.post(Event::WebSocket(Box::new(websocket::WsCall { head, upgrade, reply }))) {
+                return crate::intake::plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+            }
+            return response.await.unwrap_or_else(|_| crate::intake::internal_error());
+        }
         let (first, body) = match crate::intake::split_body(body) {
             Ok(split) => split,
             Err(response) => return *response,
@@ -201,6 +209,12 @@ impl Dispatcher {
         for event in self.mailbox.drain() {
             match event {
                 Event::Http(http) => call::start(py, &self.ctx, self.ctx.app.bind(py), *http),
+                Event::WebSocket(ws) => websocket::start(py, &self.ctx, *ws),
+                Event::WsWake(fut, outcome) => {
+                    if let Err(e) = websocket::wake(py, &self.ctx, fut, outcome) {
+                        tracing::error!("could not resume a websocket: {}", crate::bootstrap::format_error(py, &e));
+                    }
+                }
                 Event::Native(native) => match &self.native {
                     Some(ctx) => run_async(py, ctx, Arc::clone(&self.runner), native),
                     None => tracing::error!("a native request reached an ASGI app"),
@@ -268,8 +282,14 @@ fn interpreter_thread(
                 tokio,
             });
             let native_ctx = if native {
-                let loaded =
-                    crate::native::load_context(py, app.bind(py), &event_loop, inbox, options.root_path.clone())?;
+                let loaded = crate::native::load_context(
+                    py,
+                    app.bind(py),
+                    &event_loop,
+                    inbox,
+                    options.root_path.clone(),
+                    ctx.state.clone_ref(py),
+                )?;
                 Some(Arc::new(loaded))
             } else {
                 None

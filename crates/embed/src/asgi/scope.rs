@@ -11,15 +11,41 @@ use super::context::AsgiContext;
 
 /// The scope dict for one request, as ASGI 3.0 (spec 2.4) describes it and uvicorn fills it in.
 pub(crate) fn http_scope<'py>(py: Python<'py>, ctx: &AsgiContext, head: &RequestHead) -> PyResult<Bound<'py, PyDict>> {
+    let scope = common_scope(py, ctx, head)?;
+    scope.set_item(intern!(py, "type"), intern!(py, "http"))?;
+    scope.set_item(intern!(py, "method"), method(py, &head.method))?;
+    scope.set_item(intern!(py, "scheme"), scheme(py, head))?;
+    Ok(scope)
+}
+
+/// The scope for a WebSocket handshake, with the denial-response extension advertised.
+pub(crate) fn websocket_scope<'py>(
+    py: Python<'py>,
+    ctx: &AsgiContext,
+    head: &RequestHead,
+) -> PyResult<Bound<'py, PyDict>> {
+    let scope = common_scope(py, ctx, head)?;
+    scope.set_item(intern!(py, "type"), intern!(py, "websocket"))?;
+    let scheme = match head.scheme {
+        covetpy_protocols::Scheme::Http => intern!(py, "ws"),
+        covetpy_protocols::Scheme::Https => intern!(py, "wss"),
+    };
+    scope.set_item(intern!(py, "scheme"), scheme)?;
+    scope.set_item(intern!(py, "subprotocols"), super::websocket::subprotocols(py, head)?)?;
+    let extensions = PyDict::new(py);
+    extensions.set_item("websocket.http.response", PyDict::new(py))?;
+    scope.set_item(intern!(py, "extensions"), extensions)?;
+    Ok(scope)
+}
+
+/// The keys HTTP and WebSocket scopes share.
+fn common_scope<'py>(py: Python<'py>, ctx: &AsgiContext, head: &RequestHead) -> PyResult<Bound<'py, PyDict>> {
     let scope = PyDict::new(py);
     let asgi = PyDict::new(py);
     asgi.set_item(intern!(py, "version"), intern!(py, "3.0"))?;
     asgi.set_item(intern!(py, "spec_version"), intern!(py, "2.4"))?;
-    scope.set_item(intern!(py, "type"), intern!(py, "http"))?;
     scope.set_item(intern!(py, "asgi"), asgi)?;
     scope.set_item(intern!(py, "http_version"), http_version(py, head))?;
-    scope.set_item(intern!(py, "method"), method(py, &head.method))?;
-    scope.set_item(intern!(py, "scheme"), scheme(py, head))?;
 
     let raw_path = head.raw_path();
     let decoded = percent_decode_str(raw_path).decode_utf8_lossy();

@@ -87,7 +87,7 @@ const METHOD_NOT_ALLOWED: &[u8] = br#"{"detail":"Method Not Allowed"}"#;
 
 impl Handler for NativeHandler {
     async fn call(&self, request: Request) -> Response {
-        let Request { head, body } = request;
+        let Request { head, body, .. } = request;
         let path = percent_decode_str(head.uri.path()).decode_utf8_lossy().into_owned();
         let (index, path_params) = match self.table.lookup(&head.method, &path) {
             Lookup::Found(index, params) => (index, params),
@@ -100,7 +100,8 @@ impl Handler for NativeHandler {
         };
         let route = &self.table.routes[index];
         let (args, errors) = extract(route, &head, &path_params);
-        if !errors.is_empty() && !self.table.custom_validation_handler {
+        // With a body to validate too, Python must run so both kinds of error are reported together.
+        if !errors.is_empty() && !self.table.custom_validation_handler && route.body_validator.is_none() {
             return respond::validation_response(&errors);
         }
         let body = if route.needs_body() {
@@ -189,6 +190,7 @@ pub(crate) fn load_context(
     event_loop: &Bound<'_, PyAny>,
     inbox: Inbox,
     root_path: String,
+    state: Py<pyo3::types::PyDict>,
 ) -> PyResult<NativeContext> {
-    NativeContext::load(py, app, event_loop, inbox, root_path)
+    NativeContext::load(py, app, event_loop, inbox, root_path, state)
 }

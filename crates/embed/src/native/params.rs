@@ -97,6 +97,8 @@ pub(crate) struct ParamRule<'a> {
     /// For enums: each member's value as a string, and the "'a', 'b' or 'c'" phrase for errors.
     pub(crate) enum_values: &'a [String],
     pub(crate) enum_expected: &'a str,
+    /// The position of the value within a list parameter, for error locations.
+    pub(crate) index: Option<usize>,
 }
 
 /// One validation error, kept as the JSON object FastAPI would produce.
@@ -104,21 +106,17 @@ pub(crate) struct ParamRule<'a> {
 pub(crate) struct ParamError(pub(crate) String);
 
 impl ParamError {
-    fn new(
-        kind: &str,
-        source: Source,
-        alias: &str,
-        msg: &str,
-        input: Option<&str>,
-        ctx_expected: Option<&str>,
-    ) -> Self {
+    fn new(rule: &ParamRule<'_>, kind: &str, msg: &str, input: Option<&str>, ctx: Option<(&str, &str)>) -> Self {
         let mut out = Vec::with_capacity(128);
         out.extend_from_slice(b"{\"type\":");
         write_str(&mut out, kind);
         out.extend_from_slice(b",\"loc\":[");
-        write_str(&mut out, source.loc());
+        write_str(&mut out, rule.source.loc());
         out.push(b',');
-        write_str(&mut out, alias);
+        write_str(&mut out, rule.alias);
+        if let Some(index) = rule.index {
+            out.extend_from_slice(format!(",{index}").as_bytes());
+        }
         out.extend_from_slice(b"],\"msg\":");
         write_str(&mut out, msg);
         out.extend_from_slice(b",\"input\":");
@@ -126,9 +124,11 @@ impl ParamError {
             Some(input) => write_str(&mut out, input),
             None => out.extend_from_slice(b"null"),
         }
-        if let Some(expected) = ctx_expected {
-            out.extend_from_slice(b",\"ctx\":{\"expected\":");
-            write_str(&mut out, expected);
+        if let Some((key, value)) = ctx {
+            out.extend_from_slice(b",\"ctx\":{");
+            write_str(&mut out, key);
+            out.push(b':');
+            write_str(&mut out, value);
             out.push(b'}');
         }
         out.push(b'}');
@@ -144,7 +144,7 @@ pub(crate) fn errors_body(errors: &[ParamError]) -> String {
 
 /// Converts one raw string; `Err` is the validation error.
 pub(crate) fn convert(rule: &ParamRule<'_>, raw: &str) -> Result<Arg, ParamError> {
-    let fail = |kind: &str, msg: &str| ParamError::new(kind, rule.source, rule.alias, msg, Some(raw), None);
+    let fail = |kind: &str, msg: &str| ParamError::new(rule, kind, msg, Some(raw), None);
     match rule.kind {
         Kind::Str | Kind::Any => Ok(Arg::Str(raw.to_owned())),
         Kind::Int => parse_int(raw).ok_or_else(|| {
@@ -158,12 +158,15 @@ pub(crate) fn convert(rule: &ParamRule<'_>, raw: &str) -> Result<Arg, ParamError
         Kind::Bool => parse_bool(raw)
             .map(Arg::Bool)
             .ok_or_else(|| fail("bool_parsing", "Input should be a valid boolean, unable to interpret input")),
-        Kind::Uuid => parse_uuid(raw)
-            .map(Arg::Uuid)
-            .ok_or_else(|| fail("uuid_parsing", "Input should be a valid UUID, unable to parse string as a UUID")),
+        // pydantic parses UUIDs with the same crate, so its messages are the same words.
+        Kind::Uuid => uuid::Uuid::parse_str(raw).map(|u| Arg::Uuid(u.simple().to_string())).map_err(|e| {
+            let detail = e.to_string();
+            let msg = format!("Input should be a valid UUID, {detail}");
+            ParamError::new(rule, "uuid_parsing", &msg, Some(raw), Some(("error", &detail)))
+        }),
         Kind::Enum => rule.enum_values.iter().position(|v| v == raw).map(Arg::Enum).ok_or_else(|| {
             let msg = format!("Input should be {}", rule.enum_expected);
-            ParamError::new("enum", rule.source, rule.alias, &msg, Some(raw), Some(rule.enum_expected))
+            ParamError::new(rule, "enum", &msg, Some(raw), Some(("expected", rule.enum_expected)))
         }),
     }
 }
@@ -174,9 +177,15 @@ pub(crate) fn convert_all(rule: &ParamRule<'_>, raws: &[&str]) -> Result<Arg, Pa
         if raws.is_empty() {
             return missing_or_default(rule);
         }
-        return raws.iter().map(|raw| convert(rule, raw)).collect::<Result<Vec<_>, _>>().map(Arg::List);
+        return raws
+            .iter()
+            .enumerate()
+            .map(|(index, raw)| convert(&ParamRule { index: Some(index), ..*rule }, raw))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Arg::List);
     }
-    match raws.first() {
+    // Like Starlette's mappings, a repeated key yields the value given last.
+    match raws.last() {
         Some(raw) => convert(rule, raw),
         None => missing_or_default(rule),
     }
@@ -184,7 +193,7 @@ pub(crate) fn convert_all(rule: &ParamRule<'_>, raws: &[&str]) -> Result<Arg, Pa
 
 fn missing_or_default(rule: &ParamRule<'_>) -> Result<Arg, ParamError> {
     if rule.required {
-        Err(ParamError::new("missing", rule.source, rule.alias, "Field required", None, None))
+        Err(ParamError::new(rule, "missing", "Field required", None, None))
     } else {
         Ok(Arg::Default)
     }
@@ -208,16 +217,6 @@ fn parse_bool(raw: &str) -> Option<bool> {
         "false" | "0" | "no" | "off" | "f" | "n" => Some(false),
         _ => None,
     }
-}
-
-/// Accepts what `uuid.UUID` accepts: optional `urn:uuid:` prefix, optional braces, hyphens anywhere.
-fn parse_uuid(raw: &str) -> Option<String> {
-    let s = raw.trim();
-    let s = s.strip_prefix("urn:").unwrap_or(s);
-    let s = s.strip_prefix("uuid:").unwrap_or(s);
-    let s = s.strip_prefix('{').and_then(|t| t.strip_suffix('}')).unwrap_or(s);
-    let hex: String = s.chars().filter(|&c| c != '-').collect();
-    (hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| hex.to_ascii_lowercase())
 }
 
 /// Decodes a query string into (key, value) pairs as HTML forms encode them (`+` is a space).
@@ -268,6 +267,7 @@ mod tests {
             required: true,
             enum_values: &[],
             enum_expected: "",
+            index: None,
         }
     }
 
@@ -297,10 +297,19 @@ mod tests {
     }
 
     #[test]
-    fn uuid_forms() {
-        assert!(parse_uuid("12345678-1234-5678-1234-567812345678").is_some());
-        assert!(parse_uuid("{12345678123456781234567812345678}").is_some());
-        assert!(parse_uuid("1234").is_none());
+    fn uuid_errors_carry_the_parser_message() {
+        assert!(convert(&rule(Kind::Uuid), "12345678-1234-5678-1234-567812345678").is_ok());
+        let err = convert(&rule(Kind::Uuid), "nope").unwrap_err();
+        assert!(err.0.contains(r#""msg":"Input should be a valid UUID, invalid character"#), "{}", err.0);
+        assert!(err.0.contains(r#""ctx":{"error":"invalid character"#), "{}", err.0);
+    }
+
+    #[test]
+    fn list_errors_name_the_index_and_scalars_take_the_last_value() {
+        let list = ParamRule { is_list: true, ..rule(Kind::Int) };
+        let err = convert_all(&list, &["1", "x"]).unwrap_err();
+        assert!(err.0.contains(r#""loc":["query","x",1]"#), "{}", err.0);
+        assert_eq!(convert_all(&rule(Kind::Int), &["1", "2"]).unwrap(), Arg::Int(2));
     }
 
     #[test]

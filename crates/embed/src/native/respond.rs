@@ -43,6 +43,8 @@ pub(crate) struct NativeContext {
     pub(crate) resume: Py<PyAny>,
     pub(crate) inbox: Inbox,
     pub(crate) root_path: String,
+    /// The lifespan state; each request's `request.state` starts as a shallow copy.
+    pub(crate) state: Py<PyDict>,
 }
 
 impl NativeContext {
@@ -53,6 +55,7 @@ impl NativeContext {
         event_loop: &Bound<'_, PyAny>,
         inbox: Inbox,
         root_path: String,
+        state: Py<PyDict>,
     ) -> PyResult<NativeContext> {
         let table = RouteTable::load(py, app)?;
         Ok(NativeContext {
@@ -68,6 +71,7 @@ impl NativeContext {
             resume: py.import("_covetpy_runtime")?.getattr("resume")?.unbind(),
             inbox,
             root_path,
+            state,
         })
     }
 }
@@ -84,7 +88,7 @@ pub(crate) enum Reply {
 pub(crate) fn run_sync(py: Python<'_>, ctx: &NativeContext, call: Box<NativeCall>) {
     let route = &ctx.table.routes[call.route];
     let outcome = bind_arguments(py, ctx, route, &call)
-        .and_then(|kwargs| route.endpoint.bind(py).call((), Some(&kwargs)))
+        .and_then(|kwargs| call_endpoint(route, &kwargs))
         .and_then(|value| render(py, ctx, route, value));
     let reply = match outcome {
         Ok(reply) => reply,
@@ -101,8 +105,7 @@ pub(crate) fn run_sync(py: Python<'_>, ctx: &NativeContext, call: Box<NativeCall
 /// Runs an `async def` endpoint on the event loop thread. `asgi` runs streaming responses there.
 pub(crate) fn run_async(py: Python<'_>, ctx: &Arc<NativeContext>, asgi: Arc<dyn AsgiRunner>, call: Box<NativeCall>) {
     let route = &ctx.table.routes[call.route];
-    let awaitable =
-        bind_arguments(py, ctx, route, &call).and_then(|kwargs| route.endpoint.bind(py).call((), Some(&kwargs)));
+    let awaitable = bind_arguments(py, ctx, route, &call).and_then(|kwargs| call_endpoint(route, &kwargs));
     let awaitable = match awaitable {
         Ok(a) => a,
         Err(e) => return recover_async(py, Arc::clone(ctx), asgi, call, e),
@@ -120,6 +123,16 @@ pub(crate) fn run_async(py: Python<'_>, ctx: &Arc<NativeContext>, asgi: Arc<dyn 
             }
         }),
     );
+}
+
+/// Calls the endpoint; without arguments the cheaper no-argument call is used.
+fn call_endpoint<'py>(route: &Route, kwargs: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyAny>> {
+    let endpoint = route.endpoint.bind(kwargs.py());
+    if kwargs.is_empty() {
+        endpoint.call0()
+    } else {
+        endpoint.call((), Some(kwargs))
+    }
 }
 
 /// Starts a self-streaming response object on the event loop thread.
@@ -247,6 +260,11 @@ fn render(py: Python<'_>, ctx: &NativeContext, route: &Route, value: Bound<'_, P
     if value.is_instance(ctx.response_type.bind(py))? {
         return response_object(py, &value);
     }
+    if let (Some(media_type), Ok(text)) = (&route.text_media_type, value.cast_exact::<pyo3::types::PyString>()) {
+        let mut response = Response::full(route.status, Bytes::copy_from_slice(text.to_str()?.as_bytes()));
+        response.headers.insert(CONTENT_TYPE, media_type.clone());
+        return Ok(Reply::Ready(response));
+    }
     if let Some(class) = &route.response_class {
         let kwargs = PyDict::new(py);
         kwargs.set_item(intern!(py, "status_code"), route.status.as_u16())?;
@@ -259,7 +277,11 @@ fn render(py: Python<'_>, ctx: &NativeContext, route: &Route, value: Bound<'_, P
 
 /// Reads a `covetpy.responses.Response`: status, complete headers and body.
 fn response_object(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Reply> {
-    if obj.getattr(intern!(py, "is_asgi_only")).and_then(|v| v.is_truthy()).unwrap_or(false) {
+    // Streaming responses, and responses with a background task to run after sending, go through
+    // their own ASGI implementation.
+    let streams = obj.getattr(intern!(py, "is_asgi_only")).and_then(|v| v.is_truthy()).unwrap_or(false);
+    let has_background = obj.getattr(intern!(py, "background")).is_ok_and(|b| !b.is_none());
+    if streams || has_background {
         return Ok(Reply::Asgi(obj.clone().unbind()));
     }
     let status: u16 = obj.getattr(intern!(py, "status_code"))?.extract()?;
@@ -304,6 +326,16 @@ fn bind_arguments<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     if !call.errors.is_empty() {
         let errors = ctx.json_loads.bind(py).call1((format!("[{}]", join_errors(&call.errors)),))?;
+        // FastAPI reports parameter and body errors in one list.
+        if let Some(validator) = &route.body_validator {
+            let content_type = call.head.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+            if let Err(e) = validator.bind(py).call1((PyBytes::new(py, &call.body), content_type)) {
+                if !e.value(py).is_instance(ctx.validation_error.bind(py))? {
+                    return Err(e);
+                }
+                errors.call_method1("extend", (e.value(py).call_method0("errors")?,))?;
+            }
+        }
         return Err(PyErr::from_value(ctx.validation_error.bind(py).call1((errors,))?));
     }
     let kwargs = PyDict::new(py);
@@ -371,6 +403,8 @@ struct NativeRequest {
     path_params: Py<PyAny>,
     #[pyo3(get)]
     body: Py<PyAny>,
+    #[pyo3(get)]
+    state: Py<PyAny>,
 }
 
 fn make_request<'py>(py: Python<'py>, ctx: &NativeContext, call: &NativeCall) -> PyResult<Bound<'py, PyAny>> {
@@ -417,6 +451,7 @@ fn make_request<'py>(py: Python<'py>, ctx: &NativeContext, call: &NativeCall) ->
         server,
         path_params: path_params.into_any().unbind(),
         body: PyBytes::new(py, &call.body).into_any().unbind(),
+        state: ctx.state.bind(py).copy()?.into_any().unbind(),
     };
     ctx.request_factory.bind(py).call1((Py::new(py, native)?,))
 }

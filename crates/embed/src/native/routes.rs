@@ -63,6 +63,7 @@ impl Param {
             required: self.required,
             enum_values: &self.enum_values,
             enum_expected: &self.enum_expected,
+            index: None,
         }
     }
 }
@@ -73,6 +74,9 @@ pub(crate) struct Route {
     pub(crate) is_coroutine: bool,
     pub(crate) status: StatusCode,
     pub(crate) response_class: Option<Py<PyAny>>,
+    /// Set when `response_class` is the package's own PlainTextResponse or HTMLResponse: a `str`
+    /// result is then rendered in Rust with this content type, byte for byte what the class makes.
+    pub(crate) text_media_type: Option<http::HeaderValue>,
     pub(crate) params: Vec<Param>,
     pub(crate) body_validator: Option<Py<PyAny>>,
     convertors: Vec<(String, Convertor)>,
@@ -233,7 +237,16 @@ fn load_route(py: Python<'_>, spec: &Bound<'_, PyAny>, convertors: Vec<(String, 
     for p in spec.getattr("params")?.try_iter()? {
         params.push(load_param(py, &p?)?);
     }
+    let responses = py.import("covetpy.responses")?;
+    let text_media_type = if response_class.is(responses.getattr("PlainTextResponse")?) {
+        Some(http::HeaderValue::from_static("text/plain; charset=utf-8"))
+    } else if response_class.is(responses.getattr("HTMLResponse")?) {
+        Some(http::HeaderValue::from_static("text/html; charset=utf-8"))
+    } else {
+        None
+    };
     Ok(Route {
+        text_media_type,
         endpoint: spec.getattr("endpoint")?.unbind(),
         is_coroutine: spec.getattr("is_coroutine")?.is_truthy()?,
         status: StatusCode::from_u16(status).unwrap_or(StatusCode::OK),

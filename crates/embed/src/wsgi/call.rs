@@ -130,6 +130,12 @@ impl Responder {
         Ok(sender)
     }
 
+    /// The Content-Length the application set, if any.
+    fn declared_length(&self) -> Option<usize> {
+        let (_, headers) = self.status.as_ref()?;
+        headers.get(http::header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+    }
+
     fn take_status(&mut self) -> PyResult<(StatusCode, HeaderMap)> {
         self.status
             .clone()
@@ -295,23 +301,25 @@ fn send_iterable(py: Python<'_>, responder: &Py<Responder>, iterable: &Bound<'_,
             return responder.borrow_mut(py).finish(py, first);
         }
     }
-    let mut held: Option<Bytes> = None;
     for item in iterable.try_iter()? {
         let data = body_bytes(&item?)?;
         if data.is_empty() {
             continue;
         }
         let mut r = responder.borrow_mut(py);
-        if let Some(previous) = held.take() {
-            r.push(py, previous)?;
-            r.push(py, data)?;
-        } else if matches!(r.phase, Phase::Streaming(_)) {
-            r.push(py, data)?;
+        // PEP 3333: a block must not be held back. It can still go out as a complete response when it
+        // is all the Content-Length the app declared (Flask and Django declare it).
+        if matches!(r.phase, Phase::Pending) && r.declared_length() == Some(data.len()) {
+            r.finish(py, Some(data))?;
         } else {
-            held = Some(data);
+            r.push(py, data)?;
         }
     }
-    responder.borrow_mut(py).finish(py, held)
+    let mut r = responder.borrow_mut(py);
+    match r.phase {
+        Phase::Closed => Ok(()),
+        _ => r.finish(py, None),
+    }
 }
 
 fn parse_status(status: &str) -> PyResult<StatusCode> {

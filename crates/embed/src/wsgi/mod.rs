@@ -89,7 +89,7 @@ pub struct WsgiHandler {
 
 impl Handler for WsgiHandler {
     async fn call(&self, request: Request) -> Response {
-        let Request { head, body } = request;
+        let Request { head, body, .. } = request;
         let (first, body) = match crate::intake::split_body(body) {
             Ok(split) => split,
             Err(response) => return *response,

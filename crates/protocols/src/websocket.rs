@@ -1,0 +1,355 @@
+//! WebSocket (RFC 6455) over an HTTP/1.1 upgrade.
+//!
+//! A handler that gets a [`WebSocketUpgrade`] with a request either answers with an ordinary response
+//! (the handshake is refused and nothing else happens) or calls [`WebSocketUpgrade::accept`], returns the
+//! 101 response it gives, and talks to the client through the [`WsSession`] channels. A task owned by the
+//! server runs the socket: it reads only while the application has room for more messages (so a fast
+//! client cannot make us buffer without bound), writes what the application queues, sends pings, and
+//! turns protocol failures into the close codes RFC 6455 names.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http::header::{HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL, UPGRADE};
+use http::{HeaderMap, StatusCode};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::{Response, ResponseBody};
+
+/// WebSocket limits and timers, with uvicorn's option names.
+#[derive(Debug, Clone, Copy)]
+pub struct WsConfig {
+    /// `--ws-max-size`: the largest message accepted; bigger ones close the connection with 1009.
+    pub max_size: usize,
+    /// `--ws-max-queue`: received messages that may wait for the application before reading pauses.
+    pub max_queue: usize,
+    /// `--ws-ping-interval`: how often to ping an idle client.
+    pub ping_interval: Option<Duration>,
+    /// `--ws-ping-timeout`: how long a ping may go unanswered before the connection is closed with 1011.
+    pub ping_timeout: Option<Duration>,
+}
+
+impl Default for WsConfig {
+    fn default() -> Self {
+        WsConfig {
+            max_size: 16 * 1024 * 1024,
+            max_queue: 32,
+            ping_interval: Some(Duration::from_secs(20)),
+            ping_timeout: Some(Duration::from_secs(20)),
+        }
+    }
+}
+
+/// What the client sent, or how the connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WsEvent {
+    /// A text message.
+    Text(String),
+    /// A binary message.
+    Binary(Bytes),
+    /// The connection is over, with the close code (1006 when it broke without a close frame).
+    Closed {
+        /// The close code.
+        code: u16,
+        /// The close reason.
+        reason: String,
+    },
+}
+
+/// What the application sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WsOutgoing {
+    /// A text message.
+    Text(String),
+    /// A binary message.
+    Binary(Bytes),
+    /// Close the connection with this code and reason.
+    Close {
+        /// The close code.
+        code: u16,
+        /// The close reason.
+        reason: String,
+    },
+}
+
+/// The application's ends of an accepted WebSocket.
+pub struct WsSession {
+    /// Messages from the client, ending with [`WsEvent::Closed`].
+    pub incoming: mpsc::Receiver<WsEvent>,
+    /// Messages to the client. Dropping it closes the connection with 1000.
+    pub outgoing: mpsc::Sender<WsOutgoing>,
+}
+
+/// A request asking to become a WebSocket.
+pub struct WebSocketUpgrade {
+    on_upgrade: OnUpgrade,
+    key: HeaderValue,
+    config: WsConfig,
+    tracker: TaskTracker,
+    stop: CancellationToken,
+    graceful: Option<Duration>,
+}
+
+impl std::fmt::Debug for WebSocketUpgrade {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocketUpgrade").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+/// The parts of a connection's shutdown a WebSocket needs to follow.
+#[derive(Clone)]
+pub(crate) struct WsContext {
+    pub(crate) config: WsConfig,
+    pub(crate) tracker: TaskTracker,
+    pub(crate) stop: CancellationToken,
+    pub(crate) graceful: Option<Duration>,
+}
+
+/// Tells a WebSocket handshake from an ordinary request: GET over HTTP/1.1 with `Connection: upgrade`,
+/// `Upgrade: websocket`, version 13 and a key.
+pub(crate) fn is_upgrade(req: &http::Request<hyper::body::Incoming>) -> bool {
+    let headers = req.headers();
+    let has_token = |name, token: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    };
+    req.method() == http::Method::GET
+        && req.version() == http::Version::HTTP_11
+        && has_token(CONNECTION, "upgrade")
+        && has_token(UPGRADE, "websocket")
+        && headers.get("sec-websocket-version").is_some_and(|v| v == "13")
+        && headers.contains_key(SEC_WEBSOCKET_KEY)
+}
+
+impl WebSocketUpgrade {
+    pub(crate) fn new(req: &mut http::Request<hyper::body::Incoming>, ctx: &WsContext) -> Option<Self> {
+        let key = req.headers().get(SEC_WEBSOCKET_KEY)?.clone();
+        Some(WebSocketUpgrade {
+            on_upgrade: hyper::upgrade::on(req),
+            key,
+            config: ctx.config,
+            tracker: ctx.tracker.clone(),
+            stop: ctx.stop.clone(),
+            graceful: ctx.graceful,
+        })
+    }
+
+    /// The subprotocols the client offered, in its order of preference.
+    pub fn offered_subprotocols(headers: &HeaderMap) -> Vec<String> {
+        headers
+            .get_all(SEC_WEBSOCKET_PROTOCOL)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|p| p.trim().to_owned())
+            .filter(|p| !p.is_empty())
+            .collect()
+    }
+
+    /// Accepts the handshake. Returns the 101 response to hand back to the server, and the session,
+    /// which starts carrying messages once the server has switched protocols.
+    pub fn accept(self, subprotocol: Option<&str>, extra_headers: HeaderMap) -> (Response, WsSession) {
+        let mut headers = extra_headers;
+        headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+        headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+        if let Ok(accept) = HeaderValue::from_str(&derive_accept_key(self.key.as_bytes())) {
+            headers.insert(SEC_WEBSOCKET_ACCEPT, accept);
+        }
+        if let Some(Ok(protocol)) = subprotocol.map(HeaderValue::from_str) {
+            headers.insert(SEC_WEBSOCKET_PROTOCOL, protocol);
+        }
+        let (in_tx, incoming) = mpsc::channel(self.config.max_queue.max(1));
+        let (outgoing, out_rx) = mpsc::channel(self.config.max_queue.max(1));
+        let WebSocketUpgrade { on_upgrade, config, stop, graceful, tracker, .. } = self;
+        tracker.spawn(run(on_upgrade, config, in_tx, out_rx, stop, graceful));
+        let response = Response { status: StatusCode::SWITCHING_PROTOCOLS, headers, body: ResponseBody::empty() };
+        (response, WsSession { incoming, outgoing })
+    }
+}
+
+/// The close code for a failure while reading.
+fn close_code_for(error: &WsError) -> u16 {
+    match error {
+        WsError::Capacity(CapacityError::MessageTooLong { .. }) | WsError::Capacity(_) => 1009,
+        WsError::Utf8(_) => 1007,
+        WsError::Protocol(_) | WsError::AttackAttempt => 1002,
+        _ => 1006,
+    }
+}
+
+fn close_message(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame { code: CloseCode::from(code), reason: reason.to_owned().into() }))
+}
+
+async fn run(
+    on_upgrade: OnUpgrade,
+    config: WsConfig,
+    in_tx: mpsc::Sender<WsEvent>,
+    mut out_rx: mpsc::Receiver<WsOutgoing>,
+    stop: CancellationToken,
+    graceful: Option<Duration>,
+) {
+    let upgraded = match on_upgrade.await {
+        Ok(upgraded) => upgraded,
+        Err(e) => {
+            tracing::debug!("websocket upgrade failed: {e}");
+            let _ = in_tx.send(WsEvent::Closed { code: 1006, reason: String::new() }).await;
+            return;
+        }
+    };
+    let ws_config =
+        WebSocketConfig::default().max_message_size(Some(config.max_size)).max_frame_size(Some(config.max_size));
+    let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config)).await;
+    let (mut sink, mut stream) = ws.split();
+    let mut permit = None;
+    let mut pinger =
+        config.ping_interval.map(|every| tokio::time::interval_at(tokio::time::Instant::now() + every, every));
+    let mut pong_deadline: Option<tokio::time::Instant> = None;
+    let shutdown_at = async {
+        stop.cancelled().await;
+        if let Some(wait) = graceful {
+            tokio::time::sleep(wait).await;
+        }
+    };
+    tokio::pin!(shutdown_at);
+    let ended = loop {
+        tokio::select! {
+            reserved = in_tx.clone().reserve_owned(), if permit.is_none() => match reserved {
+                Ok(p) => permit = Some(p),
+                // The application is gone; nobody will read again.
+                Err(_) => break Some((1000, String::new())),
+            },
+            message = stream.next(), if permit.is_some() => {
+                let event = match message {
+                    Some(Ok(Message::Text(text))) => WsEvent::Text(text.as_str().to_owned()),
+                    Some(Ok(Message::Binary(data))) => WsEvent::Binary(data),
+                    Some(Ok(Message::Ping(_))) => {
+                        // The pong is queued by the protocol layer; flushing sends it.
+                        if sink.flush().await.is_err() {
+                            break None;
+                        }
+                        continue;
+                    }
+                    Some(Ok(Message::Pong(_))) => {
+                        pong_deadline = None;
+                        continue;
+                    }
+                    Some(Ok(Message::Frame(_))) => continue,
+                    Some(Ok(Message::Close(frame))) => {
+                        let (code, reason) = frame.map_or((1005, String::new()), |f| (u16::from(f.code), f.reason.as_str().to_owned()));
+                        let _ = sink.flush().await;
+                        if let Some(p) = permit.take() {
+                            p.send(WsEvent::Closed { code, reason });
+                        }
+                        break None;
+                    }
+                    Some(Err(e)) => {
+                        let code = close_code_for(&e);
+                        tracing::debug!("websocket closed with {code}: {e}");
+                        if code != 1006 {
+                            let _ = sink.send(close_message(code, "")).await;
+                        }
+                        if let Some(p) = permit.take() {
+                            p.send(WsEvent::Closed { code, reason: String::new() });
+                        }
+                        break None;
+                    }
+                    None => {
+                        if let Some(p) = permit.take() {
+                            p.send(WsEvent::Closed { code: 1006, reason: String::new() });
+                        }
+                        break None;
+                    }
+                };
+                if let Some(p) = permit.take() {
+                    p.send(event);
+                }
+            }
+            outgoing = out_rx.recv() => match outgoing {
+                Some(WsOutgoing::Text(text)) => {
+                    if sink.send(Message::text(text)).await.is_err() {
+                        break None;
+                    }
+                }
+                Some(WsOutgoing::Binary(data)) => {
+                    if sink.send(Message::binary(data)).await.is_err() {
+                        break None;
+                    }
+                }
+                Some(WsOutgoing::Close { code, reason }) => break Some((code, reason)),
+                None => break Some((1000, String::new())),
+            },
+            () = tick(&mut pinger) => {
+                if pong_deadline.is_some_and(|deadline| tokio::time::Instant::now() >= deadline) {
+                    break Some((1011, "keepalive ping timeout".to_owned()));
+                }
+                if sink.send(Message::Ping(Bytes::new())).await.is_err() {
+                    break None;
+                }
+                if pong_deadline.is_none() {
+                    pong_deadline = config.ping_timeout.map(|t| tokio::time::Instant::now() + t);
+                }
+            }
+            () = &mut shutdown_at => break Some((1001, String::new())),
+        }
+    };
+    if let Some((code, reason)) = ended {
+        let _ = sink.send(close_message(code, &reason)).await;
+        // Tell the application, if it is still listening, how the connection ended.
+        let _ = in_tx.try_send(WsEvent::Closed { code, reason });
+        // Give the client a moment to answer the close before the socket goes.
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while let Some(Ok(message)) = stream.next().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+}
+
+/// Waits for the next ping time; never resolves when pings are off.
+async fn tick(pinger: &mut Option<tokio::time::Interval>) {
+    match pinger {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subprotocols_are_split_and_trimmed() {
+        let mut headers = HeaderMap::new();
+        headers.append(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static("chat, superchat"));
+        headers.append(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static("v2"));
+        assert_eq!(WebSocketUpgrade::offered_subprotocols(&headers), vec!["chat", "superchat", "v2"]);
+    }
+
+    #[test]
+    fn failures_map_to_rfc_close_codes() {
+        assert_eq!(close_code_for(&WsError::Utf8("bad".into())), 1007);
+        assert_eq!(close_code_for(&WsError::Capacity(CapacityError::MessageTooLong { size: 2, max_size: 1 })), 1009);
+        assert_eq!(close_code_for(&WsError::ConnectionClosed), 1006);
+    }
+}

@@ -1,0 +1,648 @@
+"""In-process tests of the `covetpy` package (no server): route specs, body validation against
+FastAPI's own answers, responses, exception handling, lifespan, OpenAPI and the encoder."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import decimal
+import enum
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = REPO_ROOT / "crates" / "embed" / "python"
+sys.path.insert(0, str(PACKAGE_DIR))
+sys.path.insert(0, str(REPO_ROOT / "tests" / "apps"))
+
+import covetpy
+from covetpy import (
+    APIRouter,
+    Body,
+    Cookie,
+    CovetPy,
+    Header,
+    HTMLResponse,
+    HTTPException,
+    JSONResponse,
+    PlainTextResponse,
+    Query,
+    RedirectResponse,
+    Request,
+    Response,
+    StreamingResponse,
+)
+from covetpy.encoders import jsonable_encoder
+from covetpy.exceptions import RequestValidationError
+from covetpy.routing import RouteSpec
+from native_compare import Item
+
+
+class Color(str, enum.Enum):
+    red = "red"
+    green = "green"
+
+
+def specs_by_path(app: CovetPy) -> dict[str, RouteSpec]:
+    return {f"{spec.methods[0]} {spec.path}": spec for spec in app._covet_routes()}
+
+
+def params(spec: RouteSpec) -> dict[str, Any]:
+    return {p.name: p for p in [*spec.params, *spec.body_params]}
+
+
+def test_exports() -> None:
+    for name in [
+        "CovetPy",
+        "APIRouter",
+        "Request",
+        "Response",
+        "JSONResponse",
+        "PlainTextResponse",
+        "HTMLResponse",
+        "RedirectResponse",
+        "StreamingResponse",
+        "HTTPException",
+        "Query",
+        "Path",
+        "Header",
+        "Cookie",
+        "Body",
+        "status",
+    ]:
+        assert hasattr(covetpy, name), name
+    assert covetpy.__version__
+    assert covetpy.status.HTTP_404_NOT_FOUND == 404
+    assert CovetPy.__covetpy_native__ is True
+
+
+def test_param_analysis() -> None:
+    app = CovetPy()
+
+    @app.get("/items/{item_id}")
+    async def read(
+        item_id: int,
+        request: Request,
+        q: str | None = None,
+        required_opt: str | None = Query(),
+        f: float = 1.5,
+        flag: bool = False,
+        u: uuid.UUID | None = None,
+        c: Color = Color.red,
+        tags: list[int] = Query([]),  # noqa: B008
+        n: Annotated[int, Query(gt=0)] = 1,
+        day: datetime.date | None = None,
+        user_agent: str | None = Header(None),
+        x_raw: str = Header("d", convert_underscores=False),
+        session: str = Cookie(),
+        item_query: str = Query("z", alias="item-query"),
+    ) -> dict[str, Any]:
+        return {}
+
+    spec = specs_by_path(app)["GET /items/{item_id}"]
+    assert spec.is_coroutine and spec.status_code == 200 and spec.response_class is None
+    assert spec.body_params == [] and spec.body_validator is None
+    p = params(spec)
+    assert (p["item_id"].source, p["item_id"].kind, p["item_id"].required) == (
+        "path",
+        "int",
+        True,
+    )
+    assert p["request"].source == "request"
+    assert (p["q"].source, p["q"].kind, p["q"].required, p["q"].default) == (
+        "query",
+        "str",
+        False,
+        None,
+    )
+    assert (
+        p["required_opt"].required is True
+    )  # FastAPI: Optional without a default is required
+    assert (p["f"].kind, p["f"].default) == ("float", 1.5)
+    assert p["flag"].kind == "bool" and p["u"].kind == "uuid"
+    assert (p["c"].kind, p["c"].enum_type, p["c"].default) == ("enum", Color, Color.red)
+    assert (p["tags"].is_list, p["tags"].kind, p["tags"].default) == (True, "int", [])
+    assert p["n"].python_validated and p["n"].kind == "str"
+    assert p["day"].python_validated
+    assert (p["user_agent"].source, p["user_agent"].alias) == ("header", "user-agent")
+    assert p["x_raw"].alias == "x_raw"
+    assert (p["session"].source, p["session"].alias, p["session"].required) == (
+        "cookie",
+        "session",
+        True,
+    )
+    assert p["item_query"].alias == "item-query"
+
+
+def test_body_param_analysis() -> None:
+    app = CovetPy()
+
+    @app.post("/a")
+    def a(item: Item, payload: dict[str, int], raw: list[int]) -> None: ...
+
+    @app.post("/b", status_code=201)
+    def b(count: int = Body()) -> None: ...
+
+    specs = specs_by_path(app)
+    assert [p.name for p in specs["POST /a"].body_params] == ["item", "payload", "raw"]
+    assert specs["POST /a"].params == []
+    assert specs["POST /b"].status_code == 201
+    assert specs["POST /b"].body_params[0].source == "body"
+
+
+def test_router_prefixes_and_tags() -> None:
+    app = CovetPy(openapi_url=None)
+    outer = APIRouter(prefix="/outer", tags=["outer"])
+    inner = APIRouter(prefix="/inner", tags=["inner"])
+
+    @inner.get("/{x}")
+    def leaf(x: int) -> dict[str, int]:
+        return {"x": x}
+
+    outer.include_router(inner, prefix="/mid")
+    app.include_router(outer, prefix="/api", tags=["api"])
+    specs = app._covet_routes()
+    assert [s.path for s in specs] == ["/api/outer/mid/inner/{x}"]
+    assert specs[0].route is not None and specs[0].route.tags == [
+        "api",
+        "outer",
+        "inner",
+    ]
+
+
+def test_docs_routes_toggle() -> None:
+    assert {s.path for s in CovetPy()._covet_routes()} == {
+        "/openapi.json",
+        "/docs",
+        "/redoc",
+    }
+    assert {s.path for s in CovetPy(docs_url=None)._covet_routes()} == {
+        "/openapi.json",
+        "/redoc",
+    }
+    assert CovetPy(openapi_url=None)._covet_routes() == []
+
+
+# --- body validation and Python-side parameter validation, compared with FastAPI itself -----------
+
+fastapi_testclient = pytest.importorskip("fastapi.testclient")
+
+
+@pytest.fixture(scope="module")
+def compare() -> Any:
+    import native_compare
+
+    return native_compare
+
+
+@pytest.fixture(scope="module")
+def client(compare: Any) -> Any:
+    return fastapi_testclient.TestClient(compare.fastapi_app)
+
+
+def covet_body_result(
+    app: CovetPy, path: str, body: bytes, content_type: str | None
+) -> Any:
+    spec = next(
+        s for s in app._covet_routes() if s.path == path and "GET" not in s.methods
+    )
+    assert spec.body_validator is not None
+    try:
+        kwargs = spec.body_validator(body, content_type)
+    except RequestValidationError as exc:
+        return 422, {"detail": exc.errors()}
+    return 200, jsonable_encoder(kwargs)
+
+
+BODY_CASES = [
+    ("/items", b"", "application/json"),
+    ("/items", b"", None),
+    ("/items", b"{", "application/json"),
+    ("/items", b'{"name": "pen"', "application/json"),
+    ("/items", b'{"name": "pen"}', "application/json"),
+    ("/items", b'{"name": "pen", "price": "abc"}', "application/json"),
+    ("/items", b'{"name": 1, "price": 2, "color": "purple"}', "application/json"),
+    ("/items", b'{"name": "pen", "price": 2, "tags": "x"}', "application/json"),
+    ("/items", b"[1, 2]", "application/json"),
+    ("/items", b"null", "application/json"),
+    ("/items", b'{"name": "pen", "price": 2}', None),
+    ("/items", b'{"name": "pen", "price": 2}', "text/plain"),
+    (
+        "/items",
+        b'{"name": "pen", "price": 2}',
+        "application/vnd.api+json; charset=utf-8",
+    ),
+    ("/embed", b'{"name": "pen", "price": 2}', "application/json"),
+    ("/embed", b'{"item": {"name": "pen", "price": 2}}', "application/json"),
+    ("/multi", b"", "application/json"),
+    ("/multi", b"[]", "application/json"),
+    (
+        "/multi",
+        b'{"item": {"name": "pen"}, "user": {}, "importance": "x"}',
+        "application/json",
+    ),
+    ("/dict", b'{"a": 1, "b": "x"}', "application/json"),
+    ("/dict", b"[1]", "application/json"),
+    ("/scalar-body", b"5", "application/json"),
+    ("/scalar-body", b'"five"', "application/json"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "content_type"), BODY_CASES)
+def test_body_validation_matches_fastapi(
+    client: Any, compare: Any, path: str, body: bytes, content_type: str | None
+) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    expected = client.post(path, content=body, headers=headers)
+    status, result = covet_body_result(compare.covet_app, path, body, content_type)
+    if expected.status_code == 422:
+        assert (status, result) == (422, expected.json())
+    else:
+        assert status == 200, result
+
+
+PY_VALIDATED = [
+    ("/constrained", {"n": "0"}),
+    ("/constrained", {"n": "11", "name": "a"}),
+    ("/constrained", {"n": "5", "name": "abc"}),
+    ("/typed", {"day": "2024-13-01", "amount": "x", "level": "3"}),
+    ("/typed", {"day": "2024-01-02", "amount": "1.25", "level": "2"}),
+]
+
+
+@pytest.mark.parametrize(("path", "query"), PY_VALIDATED)
+def test_python_validated_params_match_fastapi(
+    client: Any, compare: Any, path: str, query: dict[str, str]
+) -> None:
+    expected = client.get(path, params=query)
+    spec = next(s for s in compare.covet_app._covet_routes() if s.path == path)
+    kwargs = {p.name: query.get(p.alias, p.default) for p in spec.params}
+    try:
+        result = spec.endpoint(**kwargs)
+    except RequestValidationError as exc:
+        assert expected.status_code == 422
+        assert {"detail": exc.errors()} == expected.json()
+    else:
+        assert expected.status_code == 200
+        assert jsonable_encoder(result) == expected.json()
+
+
+def test_response_model_filters(compare: Any, client: Any) -> None:
+    for path in ("/model-filter", "/model-list"):
+        spec = next(s for s in compare.covet_app._covet_routes() if s.path == path)
+        assert jsonable_encoder(spec.endpoint()) == client.get(path).json()
+
+
+def test_openapi_matches_fastapi_paths(compare: Any) -> None:
+    from openapi_spec_validator import validate
+
+    ours = compare.covet_app.openapi()
+    validate(ours)
+    theirs = compare.fastapi_app.openapi()
+    assert ours["openapi"] == "3.1.0"
+    assert ours["paths"] == theirs["paths"]
+    assert set(ours["components"]["schemas"]) == set(theirs["components"]["schemas"])
+
+
+def test_jsonable_encoder_matches_fastapi(compare: Any) -> None:
+    from fastapi.encoders import jsonable_encoder as fastapi_encoder
+
+    values = [
+        datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.UTC),
+        datetime.date(2024, 1, 2),
+        datetime.time(1, 2),
+        datetime.timedelta(seconds=90),
+        decimal.Decimal("1.5"),
+        decimal.Decimal(10),
+        uuid.UUID(int=5),
+        Path("/tmp/x"),
+        {1, 2},
+        frozenset({"a"}),
+        b"bytes",
+        Color.green,
+        compare.Item(name="a", price=1),
+        {"k": [compare.User(username="u")], 3: None},
+        (1, "two"),
+    ]
+    for value in values:
+        assert jsonable_encoder(value) == fastapi_encoder(value), value
+    assert jsonable_encoder({"a": None, "b": 1}, exclude_none=True) == {"b": 1}
+
+
+# --- responses ------------------------------------------------------------------------------
+
+
+def run_asgi(app: Any, scope: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope or {"type": "http", "method": "GET"}, receive, send))
+    return sent
+
+
+def test_response_headers() -> None:
+    r = Response("héllo", media_type="text/plain", headers={"X-A": "1"})
+    assert r.body == "héllo".encode()
+    assert r.raw_headers == [
+        (b"x-a", b"1"),
+        (b"content-length", b"6"),
+        (b"content-type", b"text/plain; charset=utf-8"),
+    ]
+    r.headers["X-B"] = "2"
+    assert r.headers["x-b"] == "2" and (b"x-b", b"2") in r.raw_headers
+    assert Response(status_code=204).raw_headers == []
+    assert HTMLResponse("<p>").raw_headers[-1] == (
+        b"content-type",
+        b"text/html; charset=utf-8",
+    )
+    assert PlainTextResponse("x").status_code == 200
+
+
+def test_json_response_rendering() -> None:
+    r = JSONResponse({"a": [1, 2], "é": None}, status_code=201)
+    assert r.body == '{"a":[1,2],"é":null}'.encode()
+    assert (b"content-type", b"application/json") in r.raw_headers
+    assert r.status_code == 201
+    with pytest.raises(ValueError):
+        JSONResponse({"x": float("nan")})
+
+
+def test_redirect_and_cookies() -> None:
+    r = RedirectResponse("/a b?x=1")
+    assert r.status_code == 307 and r.headers["location"] == "/a%20b?x=1"
+    r = Response()
+    r.set_cookie("session", "abc", max_age=60, httponly=True)
+    r.delete_cookie("old")
+    cookies = r.headers.getlist("set-cookie")
+    assert cookies[0].startswith(
+        "session=abc; HttpOnly; Max-Age=60; Path=/; SameSite=lax"
+    )
+    assert cookies[1].startswith("old=") and "Max-Age=0" in cookies[1]
+
+
+def test_response_as_asgi_app() -> None:
+    sent = run_asgi(PlainTextResponse("hi", status_code=201))
+    assert sent[0] == {
+        "type": "http.response.start",
+        "status": 201,
+        "headers": [
+            (b"content-length", b"2"),
+            (b"content-type", b"text/plain; charset=utf-8"),
+        ],
+    }
+    assert sent[1] == {"type": "http.response.body", "body": b"hi", "more_body": False}
+
+
+def test_streaming_response() -> None:
+    async def agen() -> Any:
+        yield "a"
+        yield b"b"
+
+    for content in (agen(), iter(["a", b"b"]), ["a", b"b"]):
+        r = StreamingResponse(content, media_type="text/plain")
+        assert r.is_asgi_only and not hasattr(r, "body")
+        sent = run_asgi(r)
+        assert sent[0]["status"] == 200
+        assert dict(sent[0]["headers"])[b"content-type"] == b"text/plain; charset=utf-8"
+        assert [m["body"] for m in sent[1:]] == [b"a", b"b", b""]
+        assert sent[-1]["more_body"] is False
+
+
+# --- requests -------------------------------------------------------------------------------
+
+
+class FakeNative:
+    # ruff: noqa: RUF012
+    method = "POST"
+    scheme = "http"
+    http_version = "1.1"
+    path = "/items/5"
+    root_path = ""
+    query_string = b"a=1&a=2&b=x%20y"
+    headers = [
+        (b"host", b"example.com:8000"),
+        (b"x-multi", b"1"),
+        (b"x-multi", b"2"),
+        (b"cookie", b"c=1; d=two"),
+        (b"content-type", b"application/json"),
+    ]
+    client = ("10.0.0.1", 5555)
+    server = ("127.0.0.1", 8000)
+    path_params = {"item_id": 5}
+    body = b'{"k": [1]}'
+
+
+def test_request_from_native() -> None:
+    request = Request._from_native(FakeNative())
+    assert request.method == "POST"
+    assert str(request.url) == "http://example.com:8000/items/5?a=1&a=2&b=x%20y"
+    assert request.url.path == "/items/5" and request.url.port == 8000
+    assert request.url.hostname == "example.com" and request.url.scheme == "http"
+    assert str(request.base_url) == "http://example.com:8000/"
+    assert request.headers["X-Multi"] == "1" and request.headers.getlist("x-multi") == [
+        "1",
+        "2",
+    ]
+    assert "Content-Type" in request.headers
+    assert request.query_params["a"] == "2" and request.query_params.getlist("a") == [
+        "1",
+        "2",
+    ]
+    assert request.query_params["b"] == "x y"
+    assert request.cookies == {"c": "1", "d": "two"}
+    assert (
+        request.client is not None
+        and request.client.host == "10.0.0.1"
+        and request.client.port == 5555
+    )
+    assert request.path_params == {"item_id": 5}
+    assert asyncio.run(request.body()) == b'{"k": [1]}'
+    assert asyncio.run(request.json()) == {"k": [1]}
+    request.state.x = 1
+    assert request.state.x == 1
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class MyError(Exception):
+    pass
+
+
+class SubError(MyError):
+    pass
+
+
+def test_exception_handling() -> None:
+    app = CovetPy()
+    request = Request._from_native(FakeNative())
+
+    r = app._covet_handle_exception(
+        request, HTTPException(404, "gone", headers={"X-E": "1"})
+    )
+    assert (
+        r.status_code == 404
+        and r.body == b'{"detail":"gone"}'
+        and r.headers["x-e"] == "1"
+    )
+    r = app._covet_handle_exception(None, HTTPException(403))
+    assert r.body == b'{"detail":"Forbidden"}'
+    assert app._covet_handle_exception(None, HTTPException(304)).body == b""
+    errors = [
+        {
+            "type": "missing",
+            "loc": ["query", "q"],
+            "msg": "Field required",
+            "input": None,
+        }
+    ]
+    r = app._covet_handle_exception(None, RequestValidationError(errors))
+    assert r.status_code == 422 and json.loads(r.body) == {"detail": errors}
+    with pytest.raises(ZeroDivisionError):
+        app._covet_handle_exception(None, ZeroDivisionError())
+
+    @app.exception_handler(MyError)
+    async def my_error(request: Request, exc: MyError) -> Response:
+        return PlainTextResponse(f"mine {type(exc).__name__}", status_code=409)
+
+    @app.exception_handler(404)
+    def not_found(request: Request, exc: HTTPException) -> Response:
+        return JSONResponse({"custom": exc.detail}, status_code=404)
+
+    r = asyncio.run(app._covet_handle_exception(request, SubError()))
+    assert (r.status_code, r.body) == (409, b"mine SubError")
+    r = app._covet_handle_exception(request, HTTPException(404, "x"))
+    assert r.body == b'{"custom":"x"}'
+    assert (
+        app._covet_handle_exception(request, HTTPException(400, "y")).body
+        == b'{"detail":"y"}'
+    )
+
+
+# --- lifespan -------------------------------------------------------------------------------
+
+
+def run_lifespan(
+    app: CovetPy, fail_startup: bool = False
+) -> tuple[list[str], dict[str, Any]]:
+    scope: dict[str, Any] = {"type": "lifespan", "state": {}}
+    incoming = ["lifespan.startup", "lifespan.shutdown"]
+    sent: list[str] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": incoming.pop(0)}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message["type"])
+
+    async def main() -> None:
+        try:
+            await app(scope, receive, send)
+        except Exception:
+            if not fail_startup:
+                raise
+
+    asyncio.run(main())
+    return sent, scope["state"]
+
+
+def test_lifespan_state_and_events() -> None:
+    from contextlib import asynccontextmanager
+
+    events: list[str] = []
+
+    @asynccontextmanager
+    async def lifespan(app: CovetPy) -> Any:
+        events.append(f"start {app.title}")
+        yield {"db": "connected"}
+        events.append("stop")
+
+    app = CovetPy(
+        title="T", lifespan=lifespan, on_startup=[lambda: events.append("on_startup")]
+    )
+    sent, state = run_lifespan(app)
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert state == {"db": "connected"}
+    assert events == ["on_startup", "start T", "stop"]
+    assert Request._from_native(FakeNative()).state.db == "connected"
+
+
+def test_lifespan_startup_failure() -> None:
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(app: CovetPy) -> Any:
+        raise RuntimeError("no db")
+        yield
+
+    sent, _ = run_lifespan(CovetPy(lifespan=lifespan), fail_startup=True)
+    assert sent == ["lifespan.startup.failed"]
+
+
+def test_non_lifespan_scope_raises() -> None:
+    with pytest.raises(RuntimeError):
+        run_asgi(CovetPy())
+
+
+# --- without pydantic -------------------------------------------------------------------------
+
+
+def test_importable_without_pydantic() -> None:
+    code = f"""
+import sys
+sys.modules["pydantic"] = None
+sys.modules["pydantic_core"] = None
+sys.path.insert(0, {str(PACKAGE_DIR)!r})
+from typing import Any
+from covetpy import CovetPy, Body, Query
+from covetpy.exceptions import RequestValidationError
+app = CovetPy()
+
+@app.post("/x/{{n}}")
+def x(n: int, payload: dict, q: list[int] = Query([]), extra: Any = Body(None)):
+    return payload
+
+spec = [s for s in app._covet_routes() if s.path == "/x/{{n}}"][0]
+assert spec.body_validator(b'{{"payload": {{"a": 1}}}}', "application/json") == {{"payload": {{"a": 1}}, "extra": None}}
+try:
+    spec.body_validator(b'{{"payload": 3}}', "application/json")
+except RequestValidationError as exc:
+    assert exc.errors()[0]["type"] == "dict_type", exc.errors()
+else:
+    raise AssertionError("no error")
+import json
+json.dumps(app.openapi())
+print("ok")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_response_parameter() -> None:
+    app = CovetPy(openapi_url=None)
+
+    @app.get("/r")
+    def handler(response: Response) -> dict[str, int]:
+        response.set_cookie("a", "b")
+        response.status_code = 202
+        return {"x": 1}
+
+    spec = app._covet_routes()[0]
+    assert spec.params == []
+    result = spec.endpoint()
+    assert isinstance(result, JSONResponse)
+    assert (result.status_code, result.body) == (202, b'{"x":1}')
+    assert result.headers["set-cookie"].startswith("a=b")
