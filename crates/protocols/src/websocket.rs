@@ -99,6 +99,8 @@ pub struct WebSocketUpgrade {
     tracker: TaskTracker,
     stop: CancellationToken,
     graceful: Option<Duration>,
+    /// The session task is spawned from whichever thread accepts, which need not be a Tokio thread.
+    runtime: tokio::runtime::Handle,
 }
 
 impl std::fmt::Debug for WebSocketUpgrade {
@@ -137,6 +139,7 @@ pub(crate) fn is_upgrade(req: &http::Request<hyper::body::Incoming>) -> bool {
 }
 
 impl WebSocketUpgrade {
+    /// Must be called on a Tokio thread (the server's request handling).
     pub(crate) fn new(req: &mut http::Request<hyper::body::Incoming>, ctx: &WsContext) -> Option<Self> {
         let key = req.headers().get(SEC_WEBSOCKET_KEY)?.clone();
         Some(WebSocketUpgrade {
@@ -146,6 +149,7 @@ impl WebSocketUpgrade {
             tracker: ctx.tracker.clone(),
             stop: ctx.stop.clone(),
             graceful: ctx.graceful,
+            runtime: tokio::runtime::Handle::current(),
         })
     }
 
@@ -175,8 +179,8 @@ impl WebSocketUpgrade {
         }
         let (in_tx, incoming) = mpsc::channel(self.config.max_queue.max(1));
         let (outgoing, out_rx) = mpsc::channel(self.config.max_queue.max(1));
-        let WebSocketUpgrade { on_upgrade, config, stop, graceful, tracker, .. } = self;
-        tracker.spawn(run(on_upgrade, config, in_tx, out_rx, stop, graceful));
+        let WebSocketUpgrade { on_upgrade, config, stop, graceful, tracker, runtime, .. } = self;
+        tracker.spawn_on(run(on_upgrade, config, in_tx, out_rx, stop, graceful), &runtime);
         let response = Response { status: StatusCode::SWITCHING_PROTOCOLS, headers, body: ResponseBody::empty() };
         (response, WsSession { incoming, outgoing })
     }
