@@ -156,7 +156,7 @@ impl Handler for AsgiHandler {
         let Request { head, body, websocket } = request;
         if let Some(upgrade) = websocket {
             let (reply, response) = oneshot::channel();
-            if !self.inbox.post(Event::WebSocket(Box::new(websocket::WsCall { head, upgrade, reply }))) {
+            if !self.inbox.post(Event::WebSocket(Box::new(websocket::WsCall { head, upgrade, reply, route: None }))) {
                 return crate::intake::plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
             }
             return response.await.unwrap_or_else(|_| crate::intake::internal_error());

@@ -22,6 +22,15 @@ pub(crate) struct WsCall {
     pub(crate) head: RequestHead,
     pub(crate) upgrade: WebSocketUpgrade,
     pub(crate) reply: oneshot::Sender<Response>,
+    /// For a CovetPy route: which route matched and the raw path parameters.
+    pub(crate) route: Option<NativeWsRoute>,
+}
+
+/// A matched `@app.websocket` route of a CovetPy app.
+pub(crate) struct NativeWsRoute {
+    pub(crate) table: Arc<crate::native::RouteTable>,
+    pub(crate) index: usize,
+    pub(crate) params: Vec<(String, String)>,
 }
 
 /// How a background wait on a WebSocket ended.
@@ -61,8 +70,22 @@ fn invalid(message: impl Into<String>) -> PyErr {
 
 /// Starts the application on a WebSocket handshake.
 pub(crate) fn start(py: Python<'_>, ctx: &Arc<AsgiContext>, call: WsCall) {
-    let WsCall { head, upgrade, reply } = call;
-    let scope = super::scope::websocket_scope(py, ctx, &head);
+    let WsCall { head, upgrade, reply, route } = call;
+    let mut scope = super::scope::websocket_scope(py, ctx, &head);
+    let app = match &route {
+        Some(NativeWsRoute { table, index, params }) => {
+            scope = scope.and_then(|scope| {
+                let path_params = PyDict::new(py);
+                for (name, value) in params {
+                    path_params.set_item(name, value)?;
+                }
+                scope.set_item("path_params", path_params)?;
+                Ok(scope)
+            });
+            table.ws_routes[*index].asgi.bind(py).clone()
+        }
+        None => ctx.app.bind(py).clone(),
+    };
     let state = AsgiWebSocket {
         ctx: Arc::clone(ctx),
         connect_delivered: false,
@@ -76,7 +99,7 @@ pub(crate) fn start(py: Python<'_>, ctx: &Arc<AsgiContext>, call: WsCall) {
     let started = scope.and_then(|scope| {
         let receive = obj.getattr(py, intern!(py, "receive"))?;
         let send = obj.getattr(py, intern!(py, "send"))?;
-        driver::awaitable_iter(ctx.app.bind(py).call1((scope, receive, send))?)
+        driver::awaitable_iter(app.call1((scope, receive, send))?)
     });
     let coro = match started {
         Ok(coro) => coro,

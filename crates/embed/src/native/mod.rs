@@ -15,7 +15,7 @@ mod routes;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use covetpy_protocols::{Handler, Request, RequestBody, Response};
+use covetpy_protocols::{Handler, Request, RequestBody, Response, WebSocketUpgrade};
 use http::header::ALLOW;
 use http::StatusCode;
 use percent_encoding::percent_decode_str;
@@ -24,7 +24,9 @@ use tokio::sync::oneshot;
 
 use self::params::{convert_all, parse_cookies, parse_query, Arg, ParamError, Source};
 pub(crate) use self::respond::{run_async, AsgiRunner, NativeCall, NativeContext};
-use self::routes::{Lookup, RouteTable};
+use self::routes::Lookup;
+pub(crate) use self::routes::RouteTable;
+use crate::asgi::websocket::{NativeWsRoute, WsCall};
 use crate::asgi::{AsgiOptions, AsgiServer};
 use crate::inbox::{Event, Inbox};
 use crate::pool::{Pool, PoolSender};
@@ -87,8 +89,11 @@ const METHOD_NOT_ALLOWED: &[u8] = br#"{"detail":"Method Not Allowed"}"#;
 
 impl Handler for NativeHandler {
     async fn call(&self, request: Request) -> Response {
-        let Request { head, body, .. } = request;
+        let Request { head, body, websocket } = request;
         let path = percent_decode_str(head.uri.path()).decode_utf8_lossy().into_owned();
+        if let Some(upgrade) = websocket {
+            return self.websocket(head, upgrade, &path).await;
+        }
         let (index, path_params) = match self.table.lookup(&head.method, &path) {
             Lookup::Found(index, params) => (index, params),
             Lookup::NotFound => return respond::json_response(StatusCode::NOT_FOUND, NOT_FOUND),
@@ -116,6 +121,23 @@ impl Handler for NativeHandler {
         let call = Box::new(NativeCall { route: index, head, path, args, errors, body, reply });
         let queued = if route.is_coroutine { self.inbox.post(Event::Native(call)) } else { self.pool.send(call) };
         if !queued {
+            return crate::intake::plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+        }
+        response.await.unwrap_or_else(|_| crate::intake::internal_error())
+    }
+}
+
+impl NativeHandler {
+    /// A WebSocket handshake: a matching `@app.websocket` route runs; anything else is refused with 403
+    /// as Starlette refuses it.
+    async fn websocket(&self, head: covetpy_protocols::RequestHead, upgrade: WebSocketUpgrade, path: &str) -> Response {
+        let Some((index, params)) = self.table.lookup_websocket(path) else {
+            return crate::intake::plain(StatusCode::FORBIDDEN, "Forbidden");
+        };
+        let (reply, response) = oneshot::channel();
+        let route = NativeWsRoute { table: Arc::clone(&self.table), index, params };
+        let call = WsCall { head, upgrade, reply, route: Some(route) };
+        if !self.inbox.post(Event::WebSocket(Box::new(call))) {
             return crate::intake::plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
         }
         response.await.unwrap_or_else(|_| crate::intake::internal_error())

@@ -103,11 +103,19 @@ pub(crate) enum Lookup {
     MethodNotAllowed(HeaderValue),
 }
 
+/// A WebSocket route: the ASGI app the package built for it.
+pub(crate) struct WsRoute {
+    pub(crate) asgi: Py<PyAny>,
+    convertors: Vec<(String, Convertor)>,
+}
+
 /// All routes, compiled.
 pub(crate) struct RouteTable {
     router: matchit::Router<usize>,
     paths: Vec<PathEntry>,
     pub(crate) routes: Vec<Route>,
+    ws_router: matchit::Router<usize>,
+    pub(crate) ws_routes: Vec<WsRoute>,
     /// The app registered its own handler for validation errors, so 422s go through Python.
     pub(crate) custom_validation_handler: bool,
 }
@@ -119,8 +127,21 @@ impl RouteTable {
             router: matchit::Router::new(),
             paths: Vec::new(),
             routes: Vec::new(),
+            ws_router: matchit::Router::new(),
+            ws_routes: Vec::new(),
             custom_validation_handler: has_validation_handler(py, app),
         };
+        if app.hasattr("_covet_websocket_routes")? {
+            for spec in app.call_method0("_covet_websocket_routes")?.try_iter()? {
+                let spec = spec?;
+                let path: String = spec.getattr("path")?.extract()?;
+                let (template, convertors) = compile_template(&path)?;
+                table.ws_router.insert(template, table.ws_routes.len()).map_err(|e| {
+                    pyo3::exceptions::PyValueError::new_err(format!("websocket route {path:?} cannot be added: {e}"))
+                })?;
+                table.ws_routes.push(WsRoute { asgi: spec.getattr("asgi")?.unbind(), convertors });
+            }
+        }
         let mut templates: Vec<String> = Vec::new();
         for spec in app.call_method0("_covet_routes")?.try_iter()? {
             let spec = spec?;
@@ -162,6 +183,14 @@ impl RouteTable {
         Ok(table)
     }
 
+    /// Finds the WebSocket route for a (percent-decoded) path, with its raw path parameters.
+    pub(crate) fn lookup_websocket(&self, path: &str) -> Option<(usize, Vec<(String, String)>)> {
+        let matched = self.ws_router.at(path).ok()?;
+        let index = *matched.value;
+        let params: Vec<(String, String)> = matched.params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        convertors_accept(&self.ws_routes[index].convertors, &params).then_some((index, params))
+    }
+
     /// Finds the route for a (percent-decoded) path and method.
     pub(crate) fn lookup(&self, method: &Method, path: &str) -> Lookup {
         let Ok(matched) = self.router.at(path) else { return Lookup::NotFound };
@@ -169,16 +198,19 @@ impl RouteTable {
         let Some(&(_, index)) = entry.methods.iter().find(|(m, _)| m == method) else {
             return Lookup::MethodNotAllowed(entry.allow.clone());
         };
-        let route = &self.routes[index];
         let params: Vec<(String, String)> = matched.params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
-        for (name, convertor) in &route.convertors {
-            let accepted = params.iter().find(|(k, _)| k == name).is_some_and(|(_, v)| convertor.accepts(v));
-            if !accepted {
-                return Lookup::NotFound;
-            }
+        if !convertors_accept(&self.routes[index].convertors, &params) {
+            return Lookup::NotFound;
         }
         Lookup::Found(index, params)
     }
+}
+
+/// Whether every convertor-typed segment holds a value its convertor accepts.
+fn convertors_accept(convertors: &[(String, Convertor)], params: &[(String, String)]) -> bool {
+    convertors
+        .iter()
+        .all(|(name, convertor)| params.iter().find(|(k, _)| k == name).is_some_and(|(_, v)| convertor.accepts(v)))
 }
 
 fn has_validation_handler(py: Python<'_>, app: &Bound<'_, PyAny>) -> bool {
