@@ -12,6 +12,7 @@ mod listener;
 mod request;
 mod response;
 mod server;
+mod tls;
 mod websocket;
 
 pub use body::{BodyError, RequestBody};
@@ -19,7 +20,9 @@ pub use handler::Handler;
 pub use listener::{BindError, Endpoint, Listener, LocalAddr};
 pub use request::{HttpVersion, RequestHead, Scheme};
 pub use response::{BodySender, Response, ResponseBody, StreamClosed, TrySendError};
+pub use rustls::ServerConfig as RustlsConfig;
 pub use server::{serve, ServeOutcome, ServerConfig};
+pub use tls::{server_config as tls_server_config, ClientAuth, TlsError, TlsOptions};
 pub use websocket::{WebSocketUpgrade, WsConfig, WsEvent, WsOutgoing, WsSession};
 
 /// A request as handed to a [`Handler`]: its head and its streaming body.

@@ -32,6 +32,8 @@ pub struct ServerConfig {
     pub scheme: Scheme,
     /// WebSocket settings; `None` (`--ws none`) hands handshakes to the application as plain requests.
     pub websocket: Option<WsConfig>,
+    /// TLS for every connection when set (see [`crate::tls_server_config`]).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// How [`serve`] ended.
@@ -54,6 +56,7 @@ struct Shared<H> {
     server: LocalAddr,
     stop: CancellationToken,
     ws: Option<WsContext>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// Accepts connections on `listener` and serves HTTP/1.1 and HTTP/2 (prior knowledge) on each until
@@ -80,7 +83,8 @@ pub async fn serve<H: Handler>(
         stop: stop.clone(),
         graceful: config.graceful_timeout,
     });
-    let shared = Arc::new(Shared { handler, builder, config, server, stop, ws });
+    let tls = config.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+    let shared = Arc::new(Shared { handler, builder, config, server, stop, ws, tls });
     let shutdown = pin!(shutdown);
 
     if listener.is_unix() {
@@ -125,12 +129,37 @@ async fn accept_loop<H, S, F, Fut>(
             biased;
             () = &mut shutdown => break,
             accepted = accept() => match accepted {
-                Ok((stream, peer)) => {
-                    tracker.spawn(run_connection(stream, peer, Arc::clone(shared)));
-                }
+                Ok((stream, peer)) => match &shared.tls {
+                    Some(acceptor) => {
+                        tracker.spawn(handshake(acceptor.clone(), stream, peer, Arc::clone(shared)));
+                    }
+                    None => {
+                        tracker.spawn(run_connection(stream, peer, Arc::clone(shared)));
+                    }
+                },
                 Err(e) => accept_failed(e).await,
             },
         }
+    }
+}
+
+/// How long a client may take to complete the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs the TLS handshake on the connection's own task, so a slow client never holds up accepting.
+async fn handshake<H, S>(
+    acceptor: tokio_rustls::TlsAcceptor,
+    stream: S,
+    peer: Option<SocketAddr>,
+    shared: Arc<Shared<H>>,
+) where
+    H: Handler,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => run_connection(tls, peer, shared).await,
+        Ok(Err(e)) => tracing::debug!("TLS handshake failed: {e}"),
+        Err(_) => tracing::debug!("TLS handshake timed out"),
     }
 }
 

@@ -108,6 +108,30 @@ pub struct ServeArgs {
     /// Seconds a WebSocket ping may go unanswered before the connection is closed with 1011.
     #[arg(long, value_name = "SECONDS", default_value_t = 20.0)]
     pub ws_ping_timeout: f64,
+
+    /// TLS certificate chain (PEM). Turns on HTTPS; ALPN offers h2 and http/1.1.
+    #[arg(long, value_name = "PATH")]
+    pub ssl_certfile: Option<PathBuf>,
+
+    /// TLS private key (PEM: PKCS#8, PKCS#1 RSA, SEC1 EC, or encrypted PKCS#8).
+    #[arg(long, value_name = "PATH", requires = "ssl_certfile")]
+    pub ssl_keyfile: Option<PathBuf>,
+
+    /// Password for an encrypted --ssl-keyfile.
+    #[arg(long, value_name = "PASSWORD", requires = "ssl_certfile")]
+    pub ssl_keyfile_password: Option<String>,
+
+    /// CA certificates (PEM) that client certificates must chain to.
+    #[arg(long, value_name = "PATH", requires = "ssl_certfile")]
+    pub ssl_ca_certs: Option<PathBuf>,
+
+    /// Client certificates: 0 not requested, 1 optional, 2 required (Python's ssl.CERT_* values).
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=2))]
+    pub ssl_cert_reqs: u8,
+
+    /// Cipher suites, colon-separated (OpenSSL or IANA names); "TLSv1" means every suite rustls offers.
+    #[arg(long, value_name = "CIPHERS", default_value = "TLSv1")]
+    pub ssl_ciphers: String,
 }
 
 /// `--ws`.

@@ -102,6 +102,8 @@ async fn supervise(args: &ServeArgs) -> anyhow::Result<u8> {
     let mut int = signal(SignalKind::interrupt()).context("could not install the SIGINT handler")?;
     tracing::info!("Started parent process [{}]", std::process::id());
     let endpoint = worker::endpoint(args);
+    // Checked here too, so a bad certificate fails once with one message instead of once per worker.
+    let tls = worker::tls_config(args)?.is_some();
     if matches!(endpoint, Endpoint::Tcp { port: 0, .. }) {
         bail!("--port 0 cannot be combined with --workers: each worker would get a different port");
     }
@@ -145,8 +147,11 @@ async fn supervise(args: &ServeArgs) -> anyhow::Result<u8> {
                 if ready == count && !started {
                     started = true;
                     let shown = match &endpoint {
-                        Endpoint::Unix(path) => worker::describe(&LocalAddr::Unix(path.clone())),
-                        Endpoint::Tcp { host, port } => format!("http://{}", Endpoint::Tcp { host: host.clone(), port: *port }),
+                        Endpoint::Unix(path) => worker::describe(&LocalAddr::Unix(path.clone()), tls),
+                        Endpoint::Tcp { host, port } => {
+                            let scheme = if tls { "https" } else { "http" };
+                            format!("{scheme}://{}", Endpoint::Tcp { host: host.clone(), port: *port })
+                        }
                     };
                     tracing::info!("CovetPy running on {shown} with {count} workers (Press CTRL+C to quit)");
                 }

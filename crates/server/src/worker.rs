@@ -10,7 +10,10 @@ use covetpy_embed::{
     loader, AppSpec, AsgiOptions, AsgiServer, Interface, LifespanMode, NativeOptions, NativeServer, StartupError,
     WsgiOptions, WsgiServer,
 };
-use covetpy_protocols::{serve, Endpoint, Handler, Listener, LocalAddr, Scheme, ServeOutcome, ServerConfig, WsConfig};
+use covetpy_protocols::{
+    serve, tls_server_config, ClientAuth, Endpoint, Handler, Listener, LocalAddr, Scheme, ServeOutcome, ServerConfig,
+    TlsOptions, WsConfig,
+};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::Notify;
 
@@ -61,6 +64,7 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
     let keep_alive = seconds(args.timeout_keep_alive, "--timeout-keep-alive")?;
     let graceful_timeout =
         args.timeout_graceful_shutdown.map(|s| seconds(s, "--timeout-graceful-shutdown")).transpose()?;
+    let tls = tls_config(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("covetpy-io")
@@ -135,12 +139,12 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
         },
     };
     if !is_worker_process() {
-        tracing::info!("CovetPy running on {} (Press CTRL+C to quit)", describe(&local));
+        tracing::info!("CovetPy running on {} (Press CTRL+C to quit)", describe(&local, tls.is_some()));
     }
     signal_ready();
 
-    let config =
-        ServerConfig { keep_alive, graceful_timeout, scheme: Scheme::Http, websocket: websocket_config(args)? };
+    let scheme = if tls.is_some() { Scheme::Https } else { Scheme::Http };
+    let config = ServerConfig { keep_alive, graceful_timeout, scheme, websocket: websocket_config(args)?, tls };
     let shutdown = async move {
         stop.notified().await;
         tracing::info!("Shutting down");
@@ -190,6 +194,24 @@ async fn serve_with<H: Handler>(
     outcome.context("the server failed")
 }
 
+/// The rustls configuration from `--ssl-*`, or `None` without `--ssl-certfile`.
+pub fn tls_config(args: &ServeArgs) -> anyhow::Result<Option<Arc<covetpy_protocols::RustlsConfig>>> {
+    let Some(certfile) = &args.ssl_certfile else { return Ok(None) };
+    let options = TlsOptions {
+        certfile: certfile.clone(),
+        keyfile: args.ssl_keyfile.clone(),
+        password: args.ssl_keyfile_password.clone(),
+        ca_certs: args.ssl_ca_certs.clone(),
+        client_auth: match args.ssl_cert_reqs {
+            0 => ClientAuth::None,
+            1 => ClientAuth::Optional,
+            _ => ClientAuth::Required,
+        },
+        ciphers: Some(args.ssl_ciphers.clone()),
+    };
+    Ok(Some(tls_server_config(&options, &[b"h2", b"http/1.1"])?))
+}
+
 /// The WebSocket settings from `--ws*`, or `None` with `--ws none`.
 fn websocket_config(args: &ServeArgs) -> anyhow::Result<Option<WsConfig>> {
     if args.ws == WsArg::None {
@@ -229,10 +251,11 @@ fn watch_signals() -> anyhow::Result<Arc<Notify>> {
 }
 
 /// How the bound address is shown in the start-up line.
-pub fn describe(local: &LocalAddr) -> String {
+pub fn describe(local: &LocalAddr, tls: bool) -> String {
+    let scheme = if tls { "https" } else { "http" };
     match local {
-        LocalAddr::Tcp(addr) if addr.is_ipv6() => format!("http://[{}]:{}", addr.ip(), addr.port()),
-        LocalAddr::Tcp(addr) => format!("http://{addr}"),
+        LocalAddr::Tcp(addr) if addr.is_ipv6() => format!("{scheme}://[{}]:{}", addr.ip(), addr.port()),
+        LocalAddr::Tcp(addr) => format!("{scheme}://{addr}"),
         LocalAddr::Unix(path) => format!("unix socket {}", path.display()),
     }
 }

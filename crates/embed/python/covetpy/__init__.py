@@ -17,7 +17,12 @@ from covetpy import status
 from covetpy.applications import CovetPy
 from covetpy.datastructures import URL, Address, Headers, QueryParams, State
 from covetpy.encoders import jsonable_encoder
-from covetpy.exceptions import HTTPException, RequestValidationError
+from covetpy.exceptions import (
+    HTTPException,
+    RequestValidationError,
+    WebSocketException,
+    WebSocketRequestValidationError,
+)
 from covetpy.params import Body, Cookie, Header, Path, Query
 from covetpy.requests import Request
 from covetpy.responses import (
@@ -29,6 +34,7 @@ from covetpy.responses import (
     StreamingResponse,
 )
 from covetpy.routing import APIRouter
+from covetpy.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 __version__ = "0.1.0"
 
@@ -54,6 +60,11 @@ __all__ = [
     "Response",
     "State",
     "StreamingResponse",
+    "WebSocket",
+    "WebSocketDisconnect",
+    "WebSocketException",
+    "WebSocketRequestValidationError",
+    "WebSocketState",
     "__version__",
     "jsonable_encoder",
     "status",

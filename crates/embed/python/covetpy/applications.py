@@ -11,11 +11,25 @@ from typing import Any
 from covetpy import requests as _requests
 from covetpy.datastructures import State
 from covetpy.encoders import jsonable_encoder
-from covetpy.exceptions import HTTPException, RequestValidationError
+from covetpy.exceptions import (
+    HTTPException,
+    RequestValidationError,
+    WebSocketException,
+    WebSocketRequestValidationError,
+)
 from covetpy.openapi import get_openapi, get_redoc_html, get_swagger_ui_html
 from covetpy.requests import Request
 from covetpy.responses import JSONResponse, Response
-from covetpy.routing import APIRoute, APIRouter, RouteSpec, build_route_spec
+from covetpy.routing import (
+    APIRoute,
+    APIRouter,
+    RouteSpec,
+    WebSocketRouteSpec,
+    build_route_spec,
+    build_websocket_route_spec,
+    default_websocket_validation_handler,
+)
+from covetpy.websockets import WebSocket, WebSocketState
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -134,6 +148,16 @@ class CovetPy(APIRouter):
         self.openapi_schema = None
         super().include_router(router, **kwargs)
 
+    def _covet_websocket_routes(self) -> list[WebSocketRouteSpec]:
+        """The WebSocket route table for the server (CONTRACT.md): one ASGI app per route."""
+        return [
+            build_websocket_route_spec(
+                route, app=self, on_error=self._handle_websocket_exception
+            )
+            for route in self.routes
+            if not isinstance(route, APIRoute)
+        ]
+
     def _route_spec(self, route: APIRoute) -> RouteSpec:
         return build_route_spec(
             route,
@@ -173,7 +197,11 @@ class CovetPy(APIRouter):
 
     def _all_specs(self) -> list[RouteSpec]:
         if self._route_specs is None:
-            self._route_specs = [self._route_spec(route) for route in self.routes]
+            self._route_specs = [
+                self._route_spec(route)
+                for route in self.routes
+                if isinstance(route, APIRoute)
+            ]
         return self._route_specs
 
     def _covet_routes(self) -> list[RouteSpec]:
@@ -249,6 +277,42 @@ class CovetPy(APIRouter):
         if isinstance(exc, RequestValidationError):
             return request_validation_exception_handler(request, exc)
         raise exc
+
+    async def _handle_websocket_exception(
+        self, websocket: WebSocket, exc: Exception
+    ) -> None:
+        """An exception from a WebSocket endpoint (or its parameters), as Starlette/FastAPI treat it:
+        the app's handler for it (called with the WebSocket; a Response it returns refuses the
+        handshake), else the defaults: 1008 for invalid parameters, the code and reason of a
+        ``WebSocketException``, an HTTP denial for an ``HTTPException`` before accept. Anything else
+        is re-raised, and the server closes with 1011 (or answers 500 before accept)."""
+        handler: Any = None
+        handlers = self.exception_handlers
+        if isinstance(exc, HTTPException) and exc.status_code in handlers:
+            handler = handlers[exc.status_code]
+        else:
+            for cls in type(exc).__mro__:
+                if cls in handlers:
+                    handler = handlers[cls]
+                    break
+        if handler is None:
+            if isinstance(exc, WebSocketRequestValidationError):
+                await default_websocket_validation_handler(websocket, exc)
+                return
+            if isinstance(exc, WebSocketException):
+                await websocket.close(code=exc.code, reason=exc.reason)
+                return
+            if not isinstance(exc, HTTPException):
+                raise exc
+
+            def handler(ws: WebSocket, error: HTTPException) -> Response:
+                return http_exception_handler(None, error)
+
+        result = await _maybe_await(handler(websocket, exc))
+        if isinstance(result, Response):
+            if websocket.application_state != WebSocketState.CONNECTING:
+                raise exc
+            await websocket.send_denial_response(result)
 
     # --- lifespan (ASGI) ------------------------------------------------------------------------
 

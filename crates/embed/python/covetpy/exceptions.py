@@ -65,3 +65,26 @@ class ResponseValidationError(ValidationException):
 
     def __str__(self) -> str:
         return f"{len(self._errors)} validation error(s) for the response: {self._errors!r}"
+
+
+class WebSocketRequestValidationError(ValidationException):
+    """A WebSocket handshake did not match the endpoint's parameters (closed with 1008)."""
+
+    def __str__(self) -> str:
+        return f"{len(self._errors)} validation error(s) for the websocket: {self._errors!r}"
+
+
+class WebSocketException(Exception):
+    """Raise from a WebSocket endpoint to close the connection with ``code`` and ``reason``
+    (before ``accept()`` the handshake is refused)."""
+
+    def __init__(self, code: int, reason: str | None = None) -> None:
+        super().__init__(code, reason)
+        self.code = code
+        self.reason = reason or ""
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.reason}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, reason={self.reason!r})"

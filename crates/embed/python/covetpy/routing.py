@@ -9,20 +9,24 @@ import inspect
 import json
 import re
 import typing
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from covetpy import _typing as t
+from covetpy.datastructures import Headers, QueryParams
 from covetpy.encoders import jsonable_encoder
 from covetpy.exceptions import (
     HTTPException,
     RequestValidationError,
     ResponseValidationError,
+    WebSocketRequestValidationError,
 )
 from covetpy.params import Param
 from covetpy.requests import Request
 from covetpy.responses import JSONResponse, Response
+from covetpy.websockets import WebSocket, WebSocketDisconnect
 
 if t.HAS_PYDANTIC:
     import pydantic
@@ -162,6 +166,10 @@ def _is_response_type(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, Response)
 
 
+def _is_websocket_type(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, WebSocket)
+
+
 def _analyze_param(
     param: inspect.Parameter, annotation: Any, path_names: set[str]
 ) -> ParamSpec:
@@ -194,6 +202,10 @@ def _analyze_param(
     if marker is None and _is_response_type(base):
         return ParamSpec(
             name=param.name, source="response", alias=param.name, annotation=base
+        )
+    if marker is None and _is_websocket_type(base):
+        return ParamSpec(
+            name=param.name, source="websocket", alias=param.name, annotation=base
         )
 
     if marker is not None:
@@ -456,6 +468,12 @@ class APIRoute:
                 continue
             annotation = self.hints.get(param.name, Any)
             specs.append(_analyze_param(param, annotation, names))
+        for spec in specs:
+            if spec.source == "websocket":
+                raise TypeError(
+                    f"{self.name}: parameter {spec.name!r} is a WebSocket; "
+                    "declare the route with @app.websocket()"
+                )
         return specs
 
     def effective_response_model(self) -> Any:
@@ -614,6 +632,336 @@ def build_route_spec(
     )
 
 
+# --- WebSocket routes -------------------------------------------------------------------------
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+WebSocketErrorHandler = Callable[[WebSocket, Exception], Awaitable[None]]
+
+_WS_SOURCES = ("path", "query", "header", "cookie", "websocket")
+
+
+class APIWebSocketRoute:
+    """A ``@app.websocket(path)`` route as declared.
+
+    With ``raw=True`` (``add_websocket_route``, Starlette style) the endpoint is called as
+    ``endpoint(websocket)`` without parameter analysis."""
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Endpoint,
+        *,
+        name: str | None = None,
+        raw: bool = False,
+    ) -> None:
+        if not path.startswith("/"):
+            raise ValueError(f"route paths must start with '/': {path!r}")
+        self.path = path
+        self.endpoint = endpoint
+        self.name = name or getattr(endpoint, "__name__", type(endpoint).__name__)
+        self.raw = raw
+        if not _is_coroutine_callable(endpoint):
+            raise TypeError(
+                f"websocket endpoint {self.name!r} must be an async function (async def)"
+            )
+        self.signature = inspect.signature(endpoint)
+        self.hints = _type_hints(endpoint)
+        self.analyze(path)
+
+    def with_prefix(self, prefix: str) -> APIWebSocketRoute:
+        route = copy.copy(self)
+        route.path = prefix + self.path
+        return route
+
+    def analyze(self, path: str) -> list[ParamSpec]:
+        if self.raw:
+            return []
+        names = set(path_param_names(path))
+        specs = []
+        for param in self.signature.parameters.values():
+            if param.kind in (
+                inspect.Parameter.VAR_POSITIONAL,
+                inspect.Parameter.VAR_KEYWORD,
+            ):
+                continue
+            annotation = self.hints.get(param.name, Any)
+            spec = _analyze_param(param, annotation, names)
+            if spec.source not in _WS_SOURCES:
+                raise TypeError(
+                    f"websocket endpoint {self.name!r}: parameter {param.name!r} cannot be "
+                    f"a {spec.source} parameter (declare the WebSocket with `websocket: WebSocket` "
+                    "and read messages from it)"
+                )
+            specs.append(spec)
+        return specs
+
+    def __repr__(self) -> str:
+        return f"APIWebSocketRoute(path={self.path!r}, name={self.name!r})"
+
+
+@dataclass
+class WebSocketRouteSpec:
+    """One entry of ``app._covet_websocket_routes()`` (CONTRACT.md)."""
+
+    path: str
+    asgi: Callable[[Scope, Receive, Send], Awaitable[None]]
+    # Extra, for introspection:
+    name: str = ""
+    endpoint: Endpoint | None = None
+    params: list[ParamSpec] = field(default_factory=list)
+    route: APIWebSocketRoute | None = None
+
+
+def _parse_int(raw: str) -> int | None:
+    text = raw.strip()
+    digits = text[1:] if text[:1] in ("-", "+") else text
+    if not digits or not digits.isascii() or not digits.isdigit():
+        return None
+    return int(text)
+
+
+_FLOAT_WORDS = re.compile(r"[+-]?(inf|infinity|nan)", re.IGNORECASE)
+_FLOAT_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _parse_float(raw: str) -> float | None:
+    text = raw.strip()
+    if not (_FLOAT_NUMBER.fullmatch(text) or _FLOAT_WORDS.fullmatch(text)):
+        return None
+    return float(text)
+
+
+_TRUE = frozenset({"true", "1", "yes", "on", "t", "y"})
+_FALSE = frozenset({"false", "0", "no", "off", "f", "n"})
+
+
+def _enum_expected(enum_type: type) -> str:
+    values = [f"'{member.value}'" for member in enum_type]  # type: ignore[attr-defined]
+    if len(values) <= 1:
+        return "".join(values)
+    return ", ".join(values[:-1]) + " or " + values[-1]
+
+
+def _convert_scalar(
+    spec: ParamSpec, raw: str, loc: list[Any]
+) -> tuple[Any, dict[str, Any] | None]:
+    """One raw string converted by the spec's ``kind``, as the server converts HTTP parameters."""
+
+    def error(kind: str, msg: str, **ctx: str) -> tuple[Any, dict[str, Any]]:
+        err: dict[str, Any] = {"type": kind, "loc": loc, "msg": msg, "input": raw}
+        if ctx:
+            err["ctx"] = ctx
+        return None, err
+
+    kind = spec.kind
+    if kind == "int":
+        number = _parse_int(raw)
+        if number is None:
+            return error(
+                "int_parsing",
+                "Input should be a valid integer, unable to parse string as an integer",
+            )
+        return number, None
+    if kind == "float":
+        real = _parse_float(raw)
+        if real is None:
+            return error(
+                "float_parsing",
+                "Input should be a valid number, unable to parse string as a number",
+            )
+        return real, None
+    if kind == "bool":
+        word = raw.strip().lower()
+        if word in _TRUE:
+            return True, None
+        if word in _FALSE:
+            return False, None
+        return error(
+            "bool_parsing", "Input should be a valid boolean, unable to interpret input"
+        )
+    if kind == "uuid":
+        try:
+            return uuid.UUID(raw), None
+        except ValueError:
+            detail = "invalid input"
+            if t.HAS_PYDANTIC:
+                try:
+                    return TypeAdapter(uuid.UUID).validate_python(raw), None
+                except pydantic.ValidationError as exc:
+                    detail = str(exc.errors()[0].get("ctx", {}).get("error", detail))
+            return error(
+                "uuid_parsing", f"Input should be a valid UUID, {detail}", error=detail
+            )
+    if kind == "enum" and spec.enum_type is not None:
+        enum_type = spec.enum_type
+        for member in enum_type:  # type: ignore[attr-defined]
+            if member.value == raw:
+                return member, None
+        expected = _enum_expected(enum_type)
+        return error("enum", f"Input should be {expected}", expected=expected)
+    return raw, None
+
+
+def convert_websocket_params(
+    specs: Sequence[ParamSpec],
+    *,
+    path_params: Mapping[str, Any],
+    query_params: QueryParams,
+    headers: Headers,
+    cookies: Mapping[str, str],
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Keyword arguments for a WebSocket endpoint from the handshake, with the server's conversion
+    rules and FastAPI's error shapes (as for HTTP routes). Returns ``(values, errors)``."""
+    values: dict[str, Any] = {}
+    errors: list[dict[str, Any]] = []
+    for spec in specs:
+        if spec.source == "websocket":
+            continue
+        raws: list[str]
+        if spec.source == "path":
+            raws = [str(path_params[spec.alias])] if spec.alias in path_params else []
+        elif spec.source == "query":
+            raws = query_params.getlist(spec.alias)
+        elif spec.source == "header":
+            raws = headers.getlist(spec.alias)
+        else:
+            raws = [cookies[spec.alias]] if spec.alias in cookies else []
+        loc: list[Any] = [spec.source, spec.alias]
+        if not raws:
+            if spec.required:
+                errors.append(missing_error(loc))
+            elif spec.default_factory is not None:
+                values[spec.name] = spec.default_factory()
+            else:
+                values[spec.name] = copy.deepcopy(spec.default)
+            continue
+        if spec.python_validated:
+            raw_value: Any = raws if spec.is_list else raws[-1]
+            try:
+                values[spec.name] = spec.adapter().validate_python(raw_value)
+            except pydantic.ValidationError as exc:
+                errors.extend(_error_list(exc, (spec.source, spec.alias)))
+            continue
+        if spec.is_list:
+            items = []
+            failed = False
+            for index, raw in enumerate(raws):
+                value, err = _convert_scalar(spec, raw, [*loc, index])
+                if err is not None:
+                    errors.append(err)
+                    failed = True
+                items.append(value)
+            if not failed:
+                values[spec.name] = items
+            continue
+        value, err = _convert_scalar(spec, raws[-1], loc)
+        if err is not None:
+            errors.append(err)
+        else:
+            values[spec.name] = value
+    return values, errors
+
+
+_CONVERTORS: dict[str, Callable[[str], Any]] = {
+    "int": int,
+    "float": float,
+    "uuid": uuid.UUID,
+}
+
+
+def _typed_path_params(path: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """``websocket.path_params``: the raw values, with ``{x:int}``-style convertors applied."""
+    params = dict(raw)
+    for match in _PATH_PARAM.finditer(path):
+        name, convertor = match.group(1), match.group(2)
+        convert = _CONVERTORS.get(convertor or "")
+        if convert is not None and isinstance(params.get(name), str):
+            with contextlib.suppress(ValueError):
+                params[name] = convert(params[name])
+    return params
+
+
+def _close_reason(errors: list[dict[str, Any]]) -> str:
+    """The validation errors as a close reason (a close frame holds at most 123 bytes of reason)."""
+    text = json.dumps(
+        jsonable_encoder(errors), separators=(",", ":"), ensure_ascii=False
+    )
+    data = text.encode("utf-8")
+    if len(data) <= 123:
+        return text
+    return data[:120].decode("utf-8", errors="ignore") + "..."
+
+
+async def default_websocket_validation_handler(
+    websocket: WebSocket, exc: WebSocketRequestValidationError
+) -> None:
+    """FastAPI's default: close with 1008 (policy violation); before accept() that refuses the
+    handshake."""
+    await websocket.close(code=1008, reason=_close_reason(exc.errors()))
+
+
+def build_websocket_route_spec(
+    route: APIWebSocketRoute,
+    *,
+    app: Any = None,
+    on_error: WebSocketErrorHandler | None = None,
+) -> WebSocketRouteSpec:
+    """The ASGI app for one WebSocket route: build the ``WebSocket``, convert the parameters
+    (closing with 1008 when they are invalid), call the endpoint. ``WebSocketDisconnect`` from the
+    endpoint ends the connection quietly; other exceptions go to ``on_error``, which re-raises the
+    ones it does not handle (the server then closes with 1011, or answers 500 before accept)."""
+    specs = route.analyze(route.path)
+    socket_names = [spec.name for spec in specs if spec.source == "websocket"]
+    endpoint = route.endpoint
+    path = route.path
+    raw = route.raw
+
+    async def handle(websocket: WebSocket, exc: Exception) -> None:
+        if on_error is not None:
+            await on_error(websocket, exc)
+        elif isinstance(exc, WebSocketRequestValidationError):
+            await default_websocket_validation_handler(websocket, exc)
+        else:
+            raise exc
+
+    async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
+        if app is not None:
+            scope.setdefault("app", app)
+        websocket = WebSocket(scope, receive, send)
+        websocket.path_params = _typed_path_params(path, scope.get("path_params") or {})
+        try:
+            if raw:
+                await endpoint(websocket)
+                return
+            values, errors = convert_websocket_params(
+                specs,
+                path_params=scope.get("path_params") or {},
+                query_params=websocket.query_params,
+                headers=websocket.headers,
+                cookies=websocket.cookies,
+            )
+            if errors:
+                raise WebSocketRequestValidationError(errors)
+            for name in socket_names:
+                values[name] = websocket
+            await endpoint(**values)
+        except WebSocketDisconnect:
+            return
+        except Exception as exc:  # noqa: BLE001 - unhandled ones are re-raised
+            await handle(websocket, exc)
+
+    return WebSocketRouteSpec(
+        path=path,
+        asgi=asgi,
+        name=route.name,
+        endpoint=endpoint,
+        params=specs,
+        route=route,
+    )
+
+
 class APIRouter:
     """A group of routes with a common prefix and tags, included into an app with ``include_router``."""
 
@@ -635,7 +983,7 @@ class APIRouter:
         self.default_response_class = default_response_class
         self.deprecated = deprecated
         self.include_in_schema = include_in_schema
-        self.routes: list[APIRoute] = []
+        self.routes: list[APIRoute | APIWebSocketRoute] = []
 
     def add_api_route(self, path: str, endpoint: Endpoint, **kwargs: Any) -> APIRoute:
         kwargs["tags"] = [*self.tags, *(kwargs.get("tags") or [])]
@@ -702,6 +1050,43 @@ class APIRouter:
     ) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self._method("HEAD", path, kwargs)
 
+    def add_api_websocket_route(
+        self, path: str, endpoint: Endpoint, *, name: str | None = None
+    ) -> APIWebSocketRoute:
+        """Add a WebSocket route; ``endpoint`` is an ``async def`` taking a ``WebSocket`` parameter
+        and path/query/header/cookie parameters like an HTTP endpoint."""
+        route = APIWebSocketRoute(self.prefix + path, endpoint, name=name)
+        self.routes.append(route)
+        return route
+
+    def websocket(
+        self, path: str, *, name: str | None = None
+    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """Declare a WebSocket endpoint (FastAPI's ``@app.websocket("/ws")``)."""
+
+        def decorator(func: DecoratedCallable) -> DecoratedCallable:
+            self.add_api_websocket_route(path, func, name=name)
+            return func
+
+        return decorator
+
+    def add_websocket_route(
+        self, path: str, endpoint: Endpoint, name: str | None = None
+    ) -> APIWebSocketRoute:
+        """Starlette style: ``endpoint(websocket)`` is called with the WebSocket only."""
+        route = APIWebSocketRoute(self.prefix + path, endpoint, name=name, raw=True)
+        self.routes.append(route)
+        return route
+
+    def websocket_route(
+        self, path: str, name: str | None = None
+    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        def decorator(func: DecoratedCallable) -> DecoratedCallable:
+            self.add_websocket_route(path, func, name=name)
+            return func
+
+        return decorator
+
     def include_router(
         self,
         router: APIRouter,
@@ -718,6 +1103,11 @@ class APIRouter:
         if router is self:
             raise ValueError("a router cannot include itself")
         for route in router.routes:
+            if isinstance(route, APIWebSocketRoute):
+                ws_included = route.with_prefix(self.prefix + prefix)
+                ws_included.analyze(ws_included.path)
+                self.routes.append(ws_included)
+                continue
             included = route.with_prefix(
                 self.prefix + prefix,
                 [*self.tags, *(tags or [])],
