@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """CovetPy benchmark orchestration: covetpy vs its peers on one core each.
 
-Three scenarios, selectable with ``--scenarios``:
+Four scenarios, selectable with ``--scenarios``:
 
 - ``asgi``: a raw ASGI app (``apps/hello_asgi.py``) on covetpy, granian and uvicorn,
   over HTTP/1.1 and HTTP/2;
@@ -11,7 +11,9 @@ Three scenarios, selectable with ``--scenarios``:
   JSON in Rust), HTTP/1.1 only, in two comparisons with a table each:
   ``GET /items/42?q=hello`` against the same app in FastAPI on uvicorn
   (``apps/bench_fastapi.py``), and ``GET /plain`` against nginx answering from its
-  config (``return 200``).
+  config (``return 200``);
+- ``websocket``: a raw ASGI WebSocket echo app (``apps/ws_echo.py``) on covetpy and
+  granian (WebSockets on), measured in echoed messages per second.
 
 Called by ``benchmarks/run.sh``, which installs the tools and builds covetpy first.
 For every round and scenario, every server is measured in turn (start, wait for the
@@ -21,6 +23,8 @@ server runs on CPU 0 and the load generator on CPU 1 (``taskset``).
 
 HTTP/1.1 load: ``wrk -t1 -c64 -dDs --latency`` on the scenario's request path.
 HTTP/2 load: ``h2load -c16 -m10 -D D`` (cleartext, prior knowledge).
+WebSocket load: ``wsbench -c 64 -d D --size 16`` (``crates/wsbench``): 64 connections,
+each sending a 16-byte binary message and awaiting its echo, in a loop.
 
 The Markdown report goes to stdout and to ``benchmarks/results-latest.md``; the raw
 output of every load run and every server log goes to ``benchmarks/logs/``.
@@ -56,6 +60,10 @@ ASGI_APP = "hello_asgi:app"
 WSGI_APP = "flask_hello:app"
 NATIVE_APP = "bench_native:app"
 FASTAPI_APP = "bench_fastapi:app"
+WS_APP = "ws_echo:app"
+WSBENCH_BIN = Path(os.environ.get("WSBENCH_BIN", str(REPO / "target/release/wsbench")))
+WS_CONNECTIONS = 64
+WS_MESSAGE_SIZE = 16
 EXPECTED_BODY = b"Hello, world!"
 HOST = "127.0.0.1"
 # CPUs used by anything else during a measurement before it is repeated.  Mixing
@@ -68,7 +76,9 @@ LOAD_CPU = "1"
 
 H1 = "HTTP/1.1"
 H2 = "HTTP/2"
+WS = "WebSocket"
 PROTOCOLS: tuple[str, ...] = (H1, H2)
+PROTO_SLUGS = {H1: "h1", H2: "h2", WS: "ws"}
 
 
 class BenchError(Exception):
@@ -136,6 +146,29 @@ def parse_wrk(text: str) -> Measurement:
         non_2xx=non_2xx,
         failure_detail=detail,
         latency=latency,
+    )
+
+
+def parse_wsbench(text: str) -> Measurement:
+    """Parse the ``--json`` line of ``wsbench``: echoed messages count as requests."""
+    line = _search(r"^\{.*\}$", text, "wsbench").group(0)
+    try:
+        data = json.loads(line)
+        rate = float(data["messages_per_sec"])
+        messages = int(data["messages"])
+        errors = int(data["errors"])
+        p50, p99 = int(data["p50_us"]), int(data["p99_us"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BenchError(f"cannot parse wsbench output: {exc}\n{text}") from exc
+    if messages == 0:
+        raise BenchError(f"wsbench echoed no message:\n{text}")
+    return Measurement(
+        rps=rate,
+        requests=messages,
+        failed=errors,
+        non_2xx=0,
+        failure_detail=f"{errors} connection or echo errors",
+        latency=f"p50 {p50 / 1000:.2f} ms, p99 {p99 / 1000:.2f} ms",
     )
 
 
@@ -312,9 +345,11 @@ def make_scenarios(
 
         return command
 
-    def granian(interface: str, app: str) -> Callable[[int, Path], list[str]]:
+    def granian(
+        interface: str, app: str, ws: bool = False
+    ) -> Callable[[int, Path], list[str]]:
         # WebSockets are an ASGI matter; a WSGI app has none to turn off.
-        no_ws = ["--no-ws"] if interface == "asgi" else []
+        no_ws = ["--no-ws"] if interface == "asgi" and not ws else []
 
         def command(port: int, _scratch: Path) -> list[str]:
             return [
@@ -491,7 +526,34 @@ def make_scenarios(
             ),
         ),
     )
-    return {s.name: s for s in (asgi, wsgi, native_items, native_plain)}
+    websocket = Scenario(
+        name="websocket",
+        title=f"WebSocket: raw ASGI echo app `{WS_APP}`",
+        protocols=(WS,),
+        servers=(
+            ServerSpec("websocket", "covetpy", (WS,), covetpy(WS_APP), REPO, path_env),
+            ServerSpec(
+                "websocket",
+                "granian",
+                (WS,),
+                granian("asgi", WS_APP, ws=True),
+                APPS,
+                path_env,
+            ),
+        ),
+        goals=(("granian", 1.5),),
+        notes=(
+            (
+                "req/s here is echoed WebSocket messages per second: "
+                f"`wsbench -c {WS_CONNECTIONS} --size {WS_MESSAGE_SIZE}`, each "
+                "connection sends a binary message and waits for its echo before "
+                "sending the next; connections are opened before the measurement. "
+                "covetpy runs with its default WebSocket options (pings every 20 s), "
+                "granian with WebSockets on (its default)."
+            ),
+        ),
+    )
+    return {s.name: s for s in (asgi, wsgi, native_items, native_plain, websocket)}
 
 
 def free_port() -> int:
@@ -722,7 +784,13 @@ def wait_until_idle(max_wait: float, threshold: float = 0.15) -> float:
 
 def load_command(proto: str, port: int, seconds: int, path: str = "/") -> list[str]:
     url = f"http://{HOST}:{port}{path}"
-    if proto == H1:
+    if proto == WS:
+        tool = [
+            str(WSBENCH_BIN), "--url", f"ws://{HOST}:{port}{path}",
+            "-c", str(WS_CONNECTIONS), "-d", str(seconds),
+            "--size", str(WS_MESSAGE_SIZE), "--json",
+        ]  # fmt: skip
+    elif proto == H1:
         tool = ["wrk", "-t1", "-c64", f"-d{seconds}s", "--latency", url]
     else:
         tool = ["h2load", "-c16", "-m10", "-D", str(seconds), url]
@@ -747,6 +815,8 @@ def run_load(
     log_path.write_text(f"$ {' '.join(argv)}\nexit {done.returncode}\n{output}")
     if done.returncode != 0:
         raise BenchError(f"{' '.join(argv)} exited {done.returncode}:\n{output}")
+    if proto == WS:
+        return parse_wsbench(output)
     return parse_wrk(output) if proto == H1 else parse_h2load(output)
 
 
@@ -774,9 +844,7 @@ def measure_once(
     notes: list[str],
     disturbances: list[str],
 ) -> Measurement:
-    slug = (
-        f"r{rnd}-{spec.scenario}-{spec.name}-{'h1' if proto == H1 else 'h2'}-a{attempt}"
-    )
+    slug = f"r{rnd}-{spec.scenario}-{spec.name}-{PROTO_SLUGS[proto]}-a{attempt}"
     label = f"round {rnd} {spec.label} {proto}"
     busy = wait_until_idle(args.idle_wait)
     if busy >= 0.15:
@@ -1091,6 +1159,7 @@ def build_report(
 ) -> str:
     specs = [spec for sc in scenarios for spec in sc.servers]
     uses_h2 = any(H2 in spec.protocols for spec in specs)
+    uses_ws = any(WS in spec.protocols for spec in specs)
     lines: list[str] = []
     lines.append(f"## Results — {started:%Y-%m-%d %H:%M} UTC")
     lines.append("")
@@ -1112,6 +1181,11 @@ def build_report(
     )
     if uses_h2:
         load += f"; HTTP/2: `h2load -c16 -m10 -D {args.duration}` (h2c prior knowledge)"
+    if uses_ws:
+        load += (
+            f"; WebSocket: `wsbench -c {WS_CONNECTIONS} -d {args.duration} "
+            f"--size {WS_MESSAGE_SIZE}` (echo round trips, one in flight per connection)"
+        )
     lines.append(load + ".")
     lines.append(
         "- CPUs column: CPU-seconds per second used by the server process tree, the load "
@@ -1191,8 +1265,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--scenarios",
-        default=os.environ.get("SCENARIOS", "asgi,wsgi,native"),
-        help="comma-separated subset of asgi,wsgi,native (default: all three)",
+        default=os.environ.get("SCENARIOS", "asgi,wsgi,native,websocket"),
+        help="comma-separated subset of asgi,wsgi,native,websocket (default: all)",
     )
     parser.add_argument(
         "--servers",

@@ -3,7 +3,8 @@
 # Scenarios: asgi (raw ASGI app: covetpy vs granian vs uvicorn, HTTP/1.1 and HTTP/2),
 # wsgi (Flask app: covetpy vs granian vs gunicorn, HTTP/1.1) and native (native CovetPy
 # app, HTTP/1.1: GET /items/42?q=hello vs the same app in FastAPI on uvicorn, and
-# GET /plain vs nginx answering from its config).
+# GET /plain vs nginx answering from its config) and websocket (raw ASGI WebSocket echo
+# app: covetpy vs granian, measured with crates/wsbench).
 # One command on a clean Debian/Ubuntu machine:
 #
 #   benchmarks/run.sh
@@ -11,23 +12,24 @@
 # Environment:
 #   DURATION     seconds of measurement per server and protocol (default 10)
 #   ROUNDS       interleaved rounds; the median is reported (default 3)
-#   SCENARIOS    comma-separated subset of asgi,wsgi,native (default: all three)
+#   SCENARIOS    comma-separated subset of asgi,wsgi,native,websocket (default: all)
 #   SERVERS      comma-separated subset of covetpy,granian,uvicorn,gunicorn,
 #                fastapi-uvicorn,nginx; each scenario runs the selected servers it has
 #                (default: all)
 #   COVETPY_BIN  use this covetpy binary instead of building target/release/covetpy
+#   WSBENCH_BIN  use this wsbench binary instead of building target/release/wsbench
 #   NGINX_BIN    nginx executable for the native scenario (default: nginx on PATH, or
 #                /usr/sbin/nginx; Debian package nginx installed if missing)
 #   PYTHON       interpreter to build against and make the venv from (default python3)
 #
 # Output: a Markdown table on stdout, also saved to benchmarks/results-latest.md;
-# raw wrk/h2load output and server logs in benchmarks/logs/.
+# raw wrk/h2load/wsbench output and server logs in benchmarks/logs/.
 set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$BENCH_DIR/.." && pwd)"
 VENV="$BENCH_DIR/.venv"
-SCENARIOS="${SCENARIOS:-asgi,wsgi,native}"
+SCENARIOS="${SCENARIOS:-asgi,wsgi,native,websocket}"
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() {
@@ -139,6 +141,23 @@ else
     COVETPY_BIN="$REPO_ROOT/target/release/covetpy"
 fi
 export COVETPY_BIN
+
+# --- 4b. wsbench, the WebSocket load generator (crates/wsbench) -------------------------
+if [[ ",$SCENARIOS," == *",websocket,"* ]]; then
+    if [ -n "${WSBENCH_BIN:-}" ]; then
+        [ -x "$WSBENCH_BIN" ] || die "WSBENCH_BIN=$WSBENCH_BIN is not an executable"
+    else
+        WSBENCH_BIN="$REPO_ROOT/target/release/wsbench"
+        if [ ! -x "$WSBENCH_BIN" ]; then
+            command -v cargo >/dev/null 2>&1 || die "cargo not found (install Rust, or set WSBENCH_BIN)"
+            log "cargo build --release -p wsbench"
+            (cd "$REPO_ROOT" && cargo build --release -p wsbench)
+        fi
+        [ -x "$WSBENCH_BIN" ] || die "build finished but $WSBENCH_BIN does not exist"
+    fi
+    WSBENCH_BIN="$(cd "$(dirname "$WSBENCH_BIN")" && pwd)/$(basename "$WSBENCH_BIN")"
+    export WSBENCH_BIN
+fi
 
 # --- 5. run --------------------------------------------------------------------------
 log "benchmarking (SCENARIOS=$SCENARIOS, DURATION=${DURATION:-10}s, ROUNDS=${ROUNDS:-3}); keep the machine otherwise idle"

@@ -74,6 +74,7 @@ covetpy_ensure_venv .venv -r tests/requirements.txt ruff
 
 run "ruff check" run_ruff
 run "pytest" run_pytest "$@"
+run "autobahn" scripts/autobahn.sh
 
 if [ "${#failed[@]}" -ne 0 ]; then
     covetpy_log "failed checks: ${failed[*]}"

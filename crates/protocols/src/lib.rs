@@ -2,11 +2,13 @@
 //!
 //! This crate turns sockets into protocol-neutral [`Request`]s and writes [`Response`]s back. It speaks
 //! HTTP/1.1 (keep-alive, chunked bodies, pipelining) and cleartext HTTP/2 with prior knowledge on the same
-//! listener, over TCP or Unix domain sockets, and WebSocket over HTTP/1.1 upgrades. It knows nothing of Python: an application plugs in by
+//! listener, over TCP or Unix domain sockets, optionally with TLS; HTTP/3 over QUIC on the matching UDP
+//! port; and WebSocket over HTTP/1.1 upgrades. It knows nothing of Python: an application plugs in by
 //! implementing [`Handler`].
 
 mod activity;
 mod body;
+mod h3;
 mod handler;
 mod listener;
 mod request;
@@ -16,6 +18,7 @@ mod tls;
 mod websocket;
 
 pub use body::{BodyError, RequestBody};
+pub use h3::H3Settings;
 pub use handler::Handler;
 pub use listener::{BindError, Endpoint, Listener, LocalAddr};
 pub use request::{HttpVersion, RequestHead, Scheme};

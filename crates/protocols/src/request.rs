@@ -13,6 +13,8 @@ pub enum HttpVersion {
     Http11,
     /// HTTP/2.
     Http2,
+    /// HTTP/3.
+    Http3,
 }
 
 impl HttpVersion {
@@ -22,6 +24,7 @@ impl HttpVersion {
             HttpVersion::Http10 => "1.0",
             HttpVersion::Http11 => "1.1",
             HttpVersion::Http2 => "2",
+            HttpVersion::Http3 => "3",
         }
     }
 
@@ -31,6 +34,7 @@ impl HttpVersion {
             HttpVersion::Http10 => "HTTP/1.0",
             HttpVersion::Http11 => "HTTP/1.1",
             HttpVersion::Http2 => "HTTP/2",
+            HttpVersion::Http3 => "HTTP/3",
         }
     }
 }

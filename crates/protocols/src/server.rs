@@ -18,8 +18,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::activity::{Activity, ActivityGuard};
+use crate::h3::H3Settings;
 use crate::websocket::{self, WebSocketUpgrade, WsConfig, WsContext};
 use crate::{Handler, HttpVersion, Listener, LocalAddr, Request, RequestBody, RequestHead, ResponseBody, Scheme};
+use http::HeaderValue;
 
 /// Connection-level settings.
 #[derive(Debug, Clone)]
@@ -34,6 +36,8 @@ pub struct ServerConfig {
     pub websocket: Option<WsConfig>,
     /// TLS for every connection when set (see [`crate::tls_server_config`]).
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// HTTP/3 on the UDP port of the same number; TCP responses then advertise it with `Alt-Svc`.
+    pub http3: Option<H3Settings>,
 }
 
 /// How [`serve`] ended.
@@ -49,14 +53,15 @@ pub enum ServeOutcome {
 }
 
 /// Everything a connection task needs, shared across connections.
-struct Shared<H> {
-    handler: Arc<H>,
+pub(crate) struct Shared<H> {
+    pub(crate) handler: Arc<H>,
     builder: auto::Builder<TokioExecutor>,
     config: ServerConfig,
-    server: LocalAddr,
-    stop: CancellationToken,
+    pub(crate) server: LocalAddr,
+    pub(crate) stop: CancellationToken,
     ws: Option<WsContext>,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    alt_svc: Option<HeaderValue>,
 }
 
 /// Accepts connections on `listener` and serves HTTP/1.1 and HTTP/2 (prior knowledge) on each until
@@ -84,7 +89,18 @@ pub async fn serve<H: Handler>(
         graceful: config.graceful_timeout,
     });
     let tls = config.tls.clone().map(tokio_rustls::TlsAcceptor::from);
-    let shared = Arc::new(Shared { handler, builder, config, server, stop, ws, tls });
+    let quic = match (&config.http3, &server) {
+        (Some(settings), LocalAddr::Tcp(addr)) => Some(crate::h3::bind(*addr, settings)?),
+        _ => None,
+    };
+    let alt_svc = match (&quic, &server) {
+        (Some(_), LocalAddr::Tcp(addr)) => HeaderValue::from_str(&format!("h3=\":{}\"; ma=86400", addr.port())).ok(),
+        _ => None,
+    };
+    let shared = Arc::new(Shared { handler, builder, config, server, stop, ws, tls, alt_svc });
+    if let Some(endpoint) = quic {
+        tracker.spawn(crate::h3::accept_loop(endpoint, Arc::clone(&shared), tracker.clone()));
+    }
     let shutdown = pin!(shutdown);
 
     if listener.is_unix() {
@@ -242,6 +258,9 @@ async fn respond<H: Handler>(
     let mut out = http::Response::new(TrackedBody { inner: response.body, _guard: guard });
     *out.status_mut() = response.status;
     *out.headers_mut() = response.headers;
+    if let Some(alt_svc) = &shared.alt_svc {
+        out.headers_mut().insert(http::header::ALT_SVC, alt_svc.clone());
+    }
     out
 }
 

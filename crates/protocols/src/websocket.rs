@@ -221,6 +221,8 @@ async fn run(
     let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config)).await;
     let (mut sink, mut stream) = ws.split();
     let mut permit = None;
+    // Once the application stops receiving, reading stops too, but what it queued still goes out.
+    let mut app_listening = true;
     let mut pinger =
         config.ping_interval.map(|every| tokio::time::interval_at(tokio::time::Instant::now() + every, every));
     let mut pong_deadline: Option<tokio::time::Instant> = None;
@@ -233,10 +235,9 @@ async fn run(
     tokio::pin!(shutdown_at);
     let ended = loop {
         tokio::select! {
-            reserved = in_tx.clone().reserve_owned(), if permit.is_none() => match reserved {
+            reserved = in_tx.clone().reserve_owned(), if permit.is_none() && app_listening => match reserved {
                 Ok(p) => permit = Some(p),
-                // The application is gone; nobody will read again.
-                Err(_) => break Some((1000, String::new())),
+                Err(_) => app_listening = false,
             },
             message = stream.next(), if permit.is_some() => {
                 let event = match message {

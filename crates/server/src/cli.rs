@@ -132,6 +132,10 @@ pub struct ServeArgs {
     /// Cipher suites, colon-separated (OpenSSL or IANA names); "TLSv1" means every suite rustls offers.
     #[arg(long, value_name = "CIPHERS", default_value = "TLSv1")]
     pub ssl_ciphers: String,
+
+    /// Also serve HTTP/3 over QUIC on the UDP port of the same number (needs --ssl-certfile).
+    #[arg(long, requires = "ssl_certfile")]
+    pub http3: bool,
 }
 
 /// `--ws`.

@@ -11,8 +11,8 @@ use covetpy_embed::{
     WsgiOptions, WsgiServer,
 };
 use covetpy_protocols::{
-    serve, tls_server_config, ClientAuth, Endpoint, Handler, Listener, LocalAddr, Scheme, ServeOutcome, ServerConfig,
-    TlsOptions, WsConfig,
+    serve, tls_server_config, ClientAuth, Endpoint, H3Settings, Handler, Listener, LocalAddr, Scheme, ServeOutcome,
+    ServerConfig, TlsOptions, WsConfig,
 };
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::Notify;
@@ -65,6 +65,7 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
     let graceful_timeout =
         args.timeout_graceful_shutdown.map(|s| seconds(s, "--timeout-graceful-shutdown")).transpose()?;
     let tls = tls_config(args)?;
+    let http3 = http3_config(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("covetpy-io")
@@ -144,7 +145,7 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
     signal_ready();
 
     let scheme = if tls.is_some() { Scheme::Https } else { Scheme::Http };
-    let config = ServerConfig { keep_alive, graceful_timeout, scheme, websocket: websocket_config(args)?, tls };
+    let config = ServerConfig { keep_alive, graceful_timeout, scheme, websocket: websocket_config(args)?, tls, http3 };
     let shutdown = async move {
         stop.notified().await;
         tracing::info!("Shutting down");
@@ -196,8 +197,18 @@ async fn serve_with<H: Handler>(
 
 /// The rustls configuration from `--ssl-*`, or `None` without `--ssl-certfile`.
 pub fn tls_config(args: &ServeArgs) -> anyhow::Result<Option<Arc<covetpy_protocols::RustlsConfig>>> {
-    let Some(certfile) = &args.ssl_certfile else { return Ok(None) };
-    let options = TlsOptions {
+    tls_options(args).map(|options| tls_server_config(&options, &[b"h2", b"http/1.1"])).transpose().map_err(Into::into)
+}
+
+/// With `--http3`: the QUIC settings, ALPN `h3` over the same certificate.
+fn http3_config(args: &ServeArgs) -> anyhow::Result<Option<H3Settings>> {
+    let Some(options) = tls_options(args).filter(|_| args.http3) else { return Ok(None) };
+    Ok(Some(H3Settings { tls: tls_server_config(&options, &[b"h3"])?, reuse_port: is_worker_process() }))
+}
+
+fn tls_options(args: &ServeArgs) -> Option<TlsOptions> {
+    let certfile = args.ssl_certfile.as_ref()?;
+    Some(TlsOptions {
         certfile: certfile.clone(),
         keyfile: args.ssl_keyfile.clone(),
         password: args.ssl_keyfile_password.clone(),
@@ -208,8 +219,7 @@ pub fn tls_config(args: &ServeArgs) -> anyhow::Result<Option<Arc<covetpy_protoco
             _ => ClientAuth::Required,
         },
         ciphers: Some(args.ssl_ciphers.clone()),
-    };
-    Ok(Some(tls_server_config(&options, &[b"h2", b"http/1.1"])?))
+    })
 }
 
 /// The WebSocket settings from `--ws*`, or `None` with `--ws none`.

@@ -74,6 +74,7 @@ fn http_version<'py>(py: Python<'py>, head: &RequestHead) -> &'py Bound<'py, PyS
         Http10 => intern!(py, "1.0"),
         Http11 => intern!(py, "1.1"),
         Http2 => intern!(py, "2"),
+        Http3 => intern!(py, "3"),
     }
 }
 

@@ -1,0 +1,164 @@
+//! HTTP/3 over QUIC (quinn + h3) on the UDP port matching the TCP one.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{HeaderValue, CONTENT_LENGTH};
+use http_body::Body;
+use tokio_util::task::TaskTracker;
+
+use crate::body::RequestBody;
+use crate::server::Shared;
+use crate::{Handler, HttpVersion, Request, RequestHead, Scheme};
+
+/// HTTP/3 settings.
+#[derive(Clone)]
+pub struct H3Settings {
+    /// TLS for QUIC; must offer ALPN `h3` and TLS 1.3.
+    pub tls: Arc<rustls::ServerConfig>,
+    /// Bind the UDP port with `SO_REUSEPORT`, for several worker processes.
+    pub reuse_port: bool,
+}
+
+impl std::fmt::Debug for H3Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("H3Settings").field("reuse_port", &self.reuse_port).finish_non_exhaustive()
+    }
+}
+
+/// Binds the QUIC endpoint on `addr`.
+pub(crate) fn bind(addr: SocketAddr, settings: &H3Settings) -> std::io::Result<quinn::Endpoint> {
+    let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(Arc::clone(&settings.tls))
+        .map_err(|e| std::io::Error::other(format!("TLS configuration unusable for QUIC: {e}")))?;
+    let config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::DGRAM, None)?;
+    if settings.reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&addr.into())?;
+    let runtime = quinn::default_runtime().ok_or_else(|| std::io::Error::other("no async runtime for QUIC"))?;
+    quinn::Endpoint::new(quinn::EndpointConfig::default(), Some(config), socket.into(), runtime)
+}
+
+/// Accepts QUIC connections until the server stops; each connection serves its requests concurrently.
+pub(crate) async fn accept_loop<H: Handler>(endpoint: quinn::Endpoint, shared: Arc<Shared<H>>, tracker: TaskTracker) {
+    loop {
+        tokio::select! {
+            () = shared.stop.cancelled() => break,
+            incoming = endpoint.accept() => match incoming {
+                Some(incoming) => {
+                    tracker.spawn(connection(incoming, Arc::clone(&shared), tracker.clone()));
+                }
+                None => break,
+            },
+        }
+    }
+    // No new connections; existing ones finish (they received GOAWAY) before the endpoint goes.
+    endpoint.set_server_config(None);
+    let drained = endpoint.clone();
+    tracker.spawn(async move { drained.wait_idle().await });
+}
+
+async fn connection<H: Handler>(incoming: quinn::Incoming, shared: Arc<Shared<H>>, tracker: TaskTracker) {
+    let conn = match incoming.await {
+        Ok(conn) => conn,
+        Err(e) => return tracing::debug!("QUIC handshake failed: {e}"),
+    };
+    let client = conn.remote_address();
+    let mut h3 = match h3::server::Connection::<_, Bytes>::new(h3_quinn::Connection::new(conn)).await {
+        Ok(h3) => h3,
+        Err(e) => return tracing::debug!("HTTP/3 connection setup failed: {e}"),
+    };
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            accepted = h3.accept() => match accepted {
+                Ok(Some(resolver)) => {
+                    let shared = Arc::clone(&shared);
+                    tracker.spawn(async move {
+                        match resolver.resolve_request().await {
+                            Ok((req, stream)) => request(req, stream, client, shared).await,
+                            Err(e) => tracing::debug!("bad HTTP/3 request: {e}"),
+                        }
+                    });
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::debug!("HTTP/3 connection closed: {e}");
+                    break;
+                }
+            },
+            () = shared.stop.cancelled(), if !closing => {
+                closing = true;
+                // GOAWAY: requests already started finish; the client opens no more.
+                if let Err(e) = h3.shutdown(0).await {
+                    tracing::debug!("HTTP/3 GOAWAY failed: {e}");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Headers that belong to a TCP connection and are forbidden in HTTP/3.
+const CONNECTION_HEADERS: [&str; 5] = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"];
+
+async fn request<H: Handler>(
+    req: http::Request<()>,
+    stream: h3::server::RequestStream<h3_quinn::BidiStream<Bytes>, Bytes>,
+    client: SocketAddr,
+    shared: Arc<Shared<H>>,
+) {
+    let (parts, ()) = req.into_parts();
+    let is_head = parts.method == http::Method::HEAD;
+    let (mut send, recv) = stream.split();
+    let head = RequestHead {
+        method: parts.method,
+        uri: parts.uri,
+        version: HttpVersion::Http3,
+        headers: parts.headers,
+        scheme: Scheme::Https,
+        client: Some(client),
+        server: shared.server.clone(),
+    };
+    let response = shared.handler.call(Request { head, body: RequestBody::h3(recv), websocket: None }).await;
+    let mut body = response.body;
+    let mut out = http::Response::new(());
+    *out.status_mut() = response.status;
+    *out.headers_mut() = response.headers;
+    for name in CONNECTION_HEADERS {
+        out.headers_mut().remove(name);
+    }
+    if let (false, Some(len)) = (out.headers().contains_key(CONTENT_LENGTH), body.size_hint().exact()) {
+        out.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    if let Err(e) = send.send_response(out).await {
+        return tracing::debug!("HTTP/3 response failed: {e}");
+    }
+    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+        match frame {
+            Ok(frame) => {
+                let Ok(data) = frame.into_data() else { continue };
+                if is_head || data.is_empty() {
+                    continue;
+                }
+                if let Err(e) = send.send_data(data).await {
+                    return tracing::debug!("HTTP/3 body write failed: {e}");
+                }
+            }
+            Err(_) => {
+                // The application failed mid-body: reset the stream so the client sees it incomplete.
+                send.stop_stream(h3::error::Code::H3_INTERNAL_ERROR);
+                return;
+            }
+        }
+    }
+    if let Err(e) = send.finish().await {
+        tracing::debug!("HTTP/3 finish failed: {e}");
+    }
+}
