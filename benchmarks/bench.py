@@ -1175,17 +1175,23 @@ def build_report(
         "stop; the server order rotates from round to round. "
         "Median req/s over rounds; failures summed over rounds."
     )
-    load = (
-        f"- HTTP/1.1: `wrk -t1 -c64 -d{args.duration}s --latency` "
-        "(on the request path named in each table's title; `/` unless named)"
-    )
+    uses_h1 = any(H1 in spec.protocols for spec in specs)
+    loads = []
+    if uses_h1:
+        loads.append(
+            f"HTTP/1.1: `wrk -t1 -c64 -d{args.duration}s --latency` "
+            "(on the request path named in each table's title; `/` unless named)"
+        )
     if uses_h2:
-        load += f"; HTTP/2: `h2load -c16 -m10 -D {args.duration}` (h2c prior knowledge)"
+        loads.append(
+            f"HTTP/2: `h2load -c16 -m10 -D {args.duration}` (h2c prior knowledge)"
+        )
     if uses_ws:
-        load += (
-            f"; WebSocket: `wsbench -c {WS_CONNECTIONS} -d {args.duration} "
+        loads.append(
+            f"WebSocket: `wsbench -c {WS_CONNECTIONS} -d {args.duration} "
             f"--size {WS_MESSAGE_SIZE}` (echo round trips, one in flight per connection)"
         )
+    load = "- " + "; ".join(loads)
     lines.append(load + ".")
     lines.append(
         "- CPUs column: CPU-seconds per second used by the server process tree, the load "

@@ -16,8 +16,12 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tls_support import Certs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 APPS_DIR = REPO_ROOT / "tests" / "apps"
@@ -291,3 +295,12 @@ def run_to_exit(
         pytest.fail(
             f"covetpy kept running for {timeout}s; expected it to exit\n{stderr}"
         )
+
+
+@pytest.fixture(scope="session")
+def tls_certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
+    """A CA, server certificates (localhost, 127.0.0.1) with keys in every
+    supported format, and client certificates, made once per session."""
+    from tls_support import make_certs
+
+    return make_certs(tmp_path_factory.mktemp("tls"))

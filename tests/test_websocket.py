@@ -212,7 +212,12 @@ def test_message_over_max_size_closes_1009(start_server: ServerFactory) -> None:
     with ws_connect(server, max_size=None) as ws:
         ws.send(b"x" * 1048576)  # exactly the limit is fine
         assert len(ws.recv(timeout=15)) == 1048576
-        ws.send(b"x" * (1048576 + 1))
+        try:
+            ws.send(b"x" * (1048576 + 1))
+        except ConnectionResetError:
+            # The server may close before it has read the whole message (see
+            # docs/websocket.md); its close frame has still arrived.
+            pass
         closed = closed_by_server(ws)
     assert closed.rcvd is not None
     assert closed.rcvd.code == 1009

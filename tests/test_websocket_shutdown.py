@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 
 import pytest
@@ -32,8 +33,11 @@ def test_shutdown_closes_open_socket_with_1001(
 def test_shutdown_with_idle_and_busy_sockets(start_server: ServerFactory) -> None:
     server = start_server("ws_echo:app", "--timeout-graceful-shutdown", "1")
     url = f"ws://127.0.0.1:{server.port}/echo"
-    sockets = [connect(url, compression=None, proxy=None) for _ in range(10)]
-    try:
+    with contextlib.ExitStack() as stack:
+        sockets = [
+            stack.enter_context(connect(url, compression=None, proxy=None))
+            for _ in range(10)
+        ]
         for i, ws in enumerate(sockets):
             ws.send(f"socket {i}")
             assert ws.recv(timeout=15) == f"socket {i}"
@@ -44,7 +48,4 @@ def test_shutdown_with_idle_and_busy_sockets(start_server: ServerFactory) -> Non
                     ws.recv(timeout=30)
             assert info.value.rcvd is not None
             assert info.value.rcvd.code == 1001
-    finally:
-        for ws in sockets:
-            ws.close()
     assert server.wait() == 0

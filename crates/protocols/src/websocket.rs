@@ -16,7 +16,7 @@ use http::{HeaderMap, StatusCode};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
+use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
@@ -191,6 +191,8 @@ fn close_code_for(error: &WsError) -> u16 {
     match error {
         WsError::Capacity(CapacityError::MessageTooLong { .. }) | WsError::Capacity(_) => 1009,
         WsError::Utf8(_) => 1007,
+        // The peer dropped the TCP connection without a close frame: abnormal closure, not a protocol error.
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => 1006,
         WsError::Protocol(_) | WsError::AttackAttempt => 1002,
         _ => 1006,
     }
@@ -266,11 +268,14 @@ async fn run(
                     Some(Err(e)) => {
                         let code = close_code_for(&e);
                         tracing::debug!("websocket closed with {code}: {e}");
-                        if code != 1006 {
-                            let _ = sink.send(close_message(code, "")).await;
-                        }
                         if let Some(p) = permit.take() {
                             p.send(WsEvent::Closed { code, reason: String::new() });
+                        }
+                        if code != 1006 {
+                            let _ = sink.send(close_message(code, "")).await;
+                            // Read on until the client answers the close: closing the socket with its data
+                            // unread would reset the connection and could lose our close frame.
+                            drain_until_close(&mut stream).await;
                         }
                         break None;
                     }
@@ -317,16 +322,31 @@ async fn run(
         let _ = sink.send(close_message(code, &reason)).await;
         // Tell the application, if it is still listening, how the connection ended.
         let _ = in_tx.try_send(WsEvent::Closed { code, reason });
-        // Give the client a moment to answer the close before the socket goes.
-        let _ = tokio::time::timeout(Duration::from_secs(2), async {
-            while let Some(Ok(message)) = stream.next().await {
-                if matches!(message, Message::Close(_)) {
-                    break;
-                }
-            }
-        })
-        .await;
+        drain_until_close(&mut stream).await;
     }
+}
+
+/// Reads (and drops) what the client still sends until its close frame, the end of the stream, or two
+/// seconds, so the close handshake can finish before the socket goes.
+async fn drain_until_close<S>(stream: &mut S)
+where
+    S: futures_util::Stream<Item = Result<Message, WsError>> + Unpin,
+{
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        // Bytes after a protocol error may not parse; keep draining them, but give up on a parser that
+        // fails without making progress.
+        let mut failures = 0;
+        loop {
+            match stream.next().await {
+                Some(Ok(Message::Close(_))) | None => break,
+                Some(Ok(_)) => failures = 0,
+                Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed | WsError::Io(_))) => break,
+                Some(Err(_)) if failures >= 64 => break,
+                Some(Err(_)) => failures += 1,
+            }
+        }
+    })
+    .await;
 }
 
 /// Waits for the next ping time; never resolves when pings are off.
