@@ -218,8 +218,12 @@ async fn run(
             return;
         }
     };
-    let ws_config =
-        WebSocketConfig::default().max_message_size(Some(config.max_size)).max_frame_size(Some(config.max_size));
+    // tungstenite zero-fills its read buffer before every read; its 128 KiB default costs more than the
+    // whole echo of a small message. 8 KiB reads are cheap and big messages simply take more reads.
+    let ws_config = WebSocketConfig::default()
+        .read_buffer_size(8 * 1024)
+        .max_message_size(Some(config.max_size))
+        .max_frame_size(Some(config.max_size));
     let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config)).await;
     let (mut sink, mut stream) = ws.split();
     let mut permit = None;
