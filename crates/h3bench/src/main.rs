@@ -188,18 +188,17 @@ async fn open(endpoint: quinn::Endpoint, target: Arc<Target>) -> Result<(Sender,
     Ok((sender, conn))
 }
 
-async fn one_request(sender: &mut Sender, target: &Target, stats: &mut Stats) -> Result<(), String> {
+/// One request: GET the URL and read the whole response; returns (2xx?, body bytes).
+async fn one_request(sender: &mut Sender, target: &Target) -> Result<(bool, u64), String> {
     let request = http::Request::get(target.uri.clone()).body(()).map_err(|e| e.to_string())?;
     let mut stream = sender.send_request(request).await.map_err(|e| format!("send_request: {e}"))?;
     stream.finish().await.map_err(|e| format!("finish: {e}"))?;
     let response = stream.recv_response().await.map_err(|e| format!("recv_response: {e}"))?;
-    if !response.status().is_success() {
-        stats.non_2xx += 1;
-    }
+    let mut bytes = 0u64;
     while let Some(chunk) = stream.recv_data().await.map_err(|e| format!("recv_data: {e}"))? {
-        stats.bytes += chunk.remaining() as u64;
+        bytes += chunk.remaining() as u64;
     }
-    Ok(())
+    Ok((response.status().is_success(), bytes))
 }
 
 /// One stream loop: request after request until the deadline.
@@ -209,12 +208,16 @@ async fn drive(mut sender: Sender, target: Arc<Target>, deadline: Instant) -> St
     while Instant::now() < deadline {
         let started = Instant::now();
         let remaining = deadline.saturating_duration_since(started) + Duration::from_secs(5);
-        match tokio::time::timeout(remaining, one_request(&mut sender, &target, &mut stats)).await {
-            Ok(Ok(())) => {
+        match tokio::time::timeout(remaining, one_request(&mut sender, &target)).await {
+            Ok(Ok((success, bytes))) => {
                 consecutive_errors = 0;
                 let now = Instant::now();
                 if now <= deadline {
                     stats.requests += 1;
+                    stats.bytes += bytes;
+                    if !success {
+                        stats.non_2xx += 1;
+                    }
                     stats.latencies_us.push(u32::try_from(now.duration_since(started).as_micros()).unwrap_or(u32::MAX));
                 }
             }

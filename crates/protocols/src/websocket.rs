@@ -227,6 +227,8 @@ async fn run(
     let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config)).await;
     let (mut sink, mut stream) = ws.split();
     let mut permit = None;
+    // Set when reading failed with a code the client should be told.
+    let mut failed: Option<u16> = None;
     // Once the application stops receiving, reading stops too, but what it queued still goes out.
     let mut app_listening = true;
     let mut pinger =
@@ -276,10 +278,7 @@ async fn run(
                             p.send(WsEvent::Closed { code, reason: String::new() });
                         }
                         if code != 1006 {
-                            let _ = sink.send(close_message(code, "")).await;
-                            // Read on until the client answers the close: closing the socket with its data
-                            // unread would reset the connection and could lose our close frame.
-                            drain_until_close(&mut stream).await;
+                            failed = Some(code);
                         }
                         break None;
                     }
@@ -328,6 +327,29 @@ async fn run(
         let _ = in_tx.try_send(WsEvent::Closed { code, reason });
         drain_until_close(&mut stream).await;
     }
+    if let Some(code) = failed {
+        let _ = sink.send(close_message(code, "")).await;
+        // What follows a failed frame (say the rest of an oversized message) cannot be parsed, so read
+        // it raw until the client closes: closing with data unread would reset the connection and could
+        // lose our close frame.
+        if let Ok(mut ws) = stream.reunite(sink) {
+            drain_raw(ws.get_mut()).await;
+        }
+    }
+}
+
+/// Reads and drops raw bytes until the peer closes, for at most five seconds.
+async fn drain_raw<S: tokio::io::AsyncRead + Unpin>(io: &mut S) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; 64 * 1024];
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Ok(n) = io.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// Reads (and drops) what the client still sends until its close frame, the end of the stream, or two
