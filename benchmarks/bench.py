@@ -13,7 +13,11 @@ Four scenarios, selectable with ``--scenarios``:
   (``apps/bench_fastapi.py``), and ``GET /plain`` against nginx answering from its
   config (``return 200``);
 - ``websocket``: a raw ASGI WebSocket echo app (``apps/ws_echo.py``) on covetpy and
-  granian (WebSockets on), measured in echoed messages per second.
+  granian (WebSockets on), measured in echoed messages per second;
+- ``tls``: the raw ASGI app over TLS, in two comparisons with a table each: HTTP/2 over
+  TLS (ALPN h2) on covetpy and granian, and HTTP/3 (QUIC) on covetpy (``--http3``) and
+  hypercorn (``--quic-bind``); a self-signed certificate is made with ``openssl`` for
+  every server start.
 
 Called by ``benchmarks/run.sh``, which installs the tools and builds covetpy first.
 For every round and scenario, every server is measured in turn (start, wait for the
@@ -25,6 +29,9 @@ HTTP/1.1 load: ``wrk -t1 -c64 -dDs --latency`` on the scenario's request path.
 HTTP/2 load: ``h2load -c16 -m10 -D D`` (cleartext, prior knowledge).
 WebSocket load: ``wsbench -c 64 -d D --size 16`` (``crates/wsbench``): 64 connections,
 each sending a 16-byte binary message and awaiting its echo, in a loop.
+HTTPS HTTP/2 load: ``h2load -c16 -m10 -D D https://...`` (h2 negotiated by ALPN).
+HTTP/3 load: ``h3bench -c 4 -m 50 -d D`` (``crates/h3bench``): 4 QUIC connections with
+50 concurrent request streams each.
 
 The Markdown report goes to stdout and to ``benchmarks/results-latest.md``; the raw
 output of every load run and every server log goes to ``benchmarks/logs/``.
@@ -44,6 +51,7 @@ import resource
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -64,6 +72,9 @@ WS_APP = "ws_echo:app"
 WSBENCH_BIN = Path(os.environ.get("WSBENCH_BIN", str(REPO / "target/release/wsbench")))
 WS_CONNECTIONS = 64
 WS_MESSAGE_SIZE = 16
+H3BENCH_BIN = Path(os.environ.get("H3BENCH_BIN", str(REPO / "target/release/h3bench")))
+H3_CONNECTIONS = 4
+H3_STREAMS = 50
 EXPECTED_BODY = b"Hello, world!"
 HOST = "127.0.0.1"
 # CPUs used by anything else during a measurement before it is repeated.  Mixing
@@ -77,8 +88,11 @@ LOAD_CPU = "1"
 H1 = "HTTP/1.1"
 H2 = "HTTP/2"
 WS = "WebSocket"
+H2TLS = "HTTPS HTTP/2"
+H3 = "HTTP/3"
 PROTOCOLS: tuple[str, ...] = (H1, H2)
-PROTO_SLUGS = {H1: "h1", H2: "h2", WS: "ws"}
+PROTO_SLUGS = {H1: "h1", H2: "h2", WS: "ws", H2TLS: "h2tls", H3: "h3"}
+TLS_PROTOCOLS = (H2TLS, H3)
 
 
 class BenchError(Exception):
@@ -172,13 +186,37 @@ def parse_wsbench(text: str) -> Measurement:
     )
 
 
-def parse_h2load(text: str) -> Measurement:
-    """Parse the output of ``h2load``; insists that h2c was actually spoken."""
+def parse_h3bench(text: str) -> Measurement:
+    """Parse the ``--json`` line of ``h3bench``."""
+    line = _search(r"^\{.*\}$", text, "h3bench").group(0)
+    try:
+        data = json.loads(line)
+        rate = float(data["requests_per_sec"])
+        requests = int(data["requests"])
+        errors = int(data["errors"])
+        non_2xx = int(data["non_2xx"])
+        p50, p99 = int(data["p50_us"]), int(data["p99_us"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BenchError(f"cannot parse h3bench output: {exc}\n{text}") from exc
+    if requests == 0:
+        raise BenchError(f"h3bench completed no request:\n{text}")
+    return Measurement(
+        rps=rate,
+        requests=requests,
+        failed=errors,
+        non_2xx=non_2xx,
+        failure_detail=f"{errors} stream or connection errors",
+        latency=f"p50 {p50 / 1000:.2f} ms, p99 {p99 / 1000:.2f} ms",
+    )
+
+
+def parse_h2load(text: str, expect_protocol: str = "h2c") -> Measurement:
+    """Parse the output of ``h2load``; insists that h2c (or, over TLS, h2) was spoken."""
     proto = re.search(r"^Application protocol: (\S+)", text, re.MULTILINE)
-    if proto is None or proto.group(1) != "h2c":
+    if proto is None or proto.group(1) != expect_protocol:
         got = proto.group(1) if proto else "none (no protocol negotiated)"
         raise BenchError(
-            f"h2load did not speak h2c, application protocol: {got}\n{text}"
+            f"h2load did not speak {expect_protocol}, application protocol: {got}\n{text}"
         )
     rps = float(_search(r"^finished in \S+, ([\d.]+) req/s", text, "h2load").group(1))
     req = _search(
@@ -269,6 +307,8 @@ class ServerSpec:
     clean_exits: tuple[int, ...] = (0,)
     target: Target = HELLO
     stop_signal: signal.Signals = signal.SIGTERM
+    # Served over TLS (HTTPS sanity check); the command makes its certificate.
+    tls: bool = False
 
     @property
     def label(self) -> str:
@@ -322,6 +362,26 @@ def nginx_config(port: int, prefix: Path) -> str:
     )
 
 
+def self_signed_cert(directory: Path) -> tuple[Path, Path]:
+    """A throwaway EC P-256 certificate for 127.0.0.1/localhost (PKCS#8 key)."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    done = subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "ec",
+            "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", str(key), "-out", str(cert), "-days", "2",
+            "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise BenchError(f"openssl could not make a certificate:\n{done.stderr}")
+    return cert, key
+
+
 def make_scenarios(
     covetpy_bin: Path, venv: Path, nginx_bin: Path
 ) -> dict[str, Scenario]:
@@ -341,6 +401,45 @@ def make_scenarios(
                 "--app-dir", str(APPS),
                 "--host", HOST, "--port", str(port),
                 "--no-access-log",
+            ]  # fmt: skip
+
+        return command
+
+    def covetpy_tls(app: str, http3: bool) -> Callable[[int, Path], list[str]]:
+        def command(port: int, scratch: Path) -> list[str]:
+            cert, key = self_signed_cert(scratch)
+            return [
+                *covetpy(app)(port, scratch),
+                "--ssl-certfile", str(cert), "--ssl-keyfile", str(key),
+                *(["--http3"] if http3 else []),
+            ]  # fmt: skip
+
+        return command
+
+    def granian_tls(app: str) -> Callable[[int, Path], list[str]]:
+        def command(port: int, scratch: Path) -> list[str]:
+            cert, key = self_signed_cert(scratch)
+            argv = granian("asgi", app)(port, scratch)
+            # options before the app argument
+            return [
+                *argv[:-1],
+                "--ssl-certificate", str(cert), "--ssl-keyfile", str(key),
+                argv[-1],
+            ]  # fmt: skip
+
+        return command
+
+    def hypercorn_h3(app: str) -> Callable[[int, Path], list[str]]:
+        # TCP (h1/h2 over TLS) and QUIC on the same port number, like covetpy --http3.
+        def command(port: int, scratch: Path) -> list[str]:
+            cert, key = self_signed_cert(scratch)
+            return [
+                str(vbin / "hypercorn"),
+                "--workers", "1",
+                "--bind", f"{HOST}:{port}", "--quic-bind", f"{HOST}:{port}",
+                "--certfile", str(cert), "--keyfile", str(key),
+                "--log-level", "warning",
+                app,
             ]  # fmt: skip
 
         return command
@@ -553,7 +652,82 @@ def make_scenarios(
             ),
         ),
     )
-    return {s.name: s for s in (asgi, wsgi, native_items, native_plain, websocket)}
+    tls_h2 = Scenario(
+        name="tls-h2",
+        group="tls",
+        title=f"TLS: raw ASGI app `{ASGI_APP}` over HTTPS, HTTP/2 (ALPN h2)",
+        protocols=(H2TLS,),
+        servers=(
+            ServerSpec(
+                "tls-h2",
+                "covetpy",
+                (H2TLS,),
+                covetpy_tls(ASGI_APP, http3=False),
+                REPO,
+                path_env,
+                tls=True,
+            ),
+            ServerSpec(
+                "tls-h2",
+                "granian",
+                (H2TLS,),
+                granian_tls(ASGI_APP),
+                APPS,
+                path_env,
+                tls=True,
+            ),
+        ),
+        goals=(("granian", 1.0),),
+        notes=(
+            (
+                "Both servers use a self-signed EC P-256 certificate made with openssl "
+                "for each start; h2load negotiates TLS 1.3 and h2 by ALPN. covetpy "
+                "uses rustls (ring), granian rustls as well."
+            ),
+        ),
+    )
+    tls_h3 = Scenario(
+        name="tls-h3",
+        group="tls",
+        title=f"TLS: raw ASGI app `{ASGI_APP}` over HTTP/3 (QUIC)",
+        protocols=(H3,),
+        servers=(
+            ServerSpec(
+                "tls-h3",
+                "covetpy",
+                (H3,),
+                covetpy_tls(ASGI_APP, http3=True),
+                REPO,
+                path_env,
+                tls=True,
+            ),
+            ServerSpec(
+                "tls-h3",
+                "hypercorn",
+                (H3,),
+                hypercorn_h3(ASGI_APP),
+                APPS,
+                path_env,
+                killed_by_term,
+                tls=True,
+            ),
+        ),
+        goals=(("hypercorn", 10.0),),
+        notes=(
+            (
+                f"`h3bench -c {H3_CONNECTIONS} -m {H3_STREAMS}` (crates/h3bench, quinn + "
+                f"h3): {H3_CONNECTIONS} QUIC connections, opened before the measurement, "
+                f"each with {H3_STREAMS} concurrent request streams that send a GET and "
+                "read the whole response, in a loop. covetpy serves HTTP/3 with quinn + "
+                "h3 (`--http3`), hypercorn with aioquic (`--quic-bind`, asyncio loop); "
+                "granian has no HTTP/3."
+            ),
+        ),
+    )
+    return {
+        s.name: s
+        for s in (asgi, wsgi, native_items, native_plain, websocket, tls_h2, tls_h3)
+    }
 
 
 def free_port() -> int:
@@ -624,9 +798,19 @@ class RunningServer:
         )
 
     def check_response(self) -> None:
-        """One plain HTTP/1.1 GET of the target must give the expected response."""
+        """One plain HTTP/1.1 GET of the target must give the expected response
+        (over TLS, certificate not verified, for TLS servers)."""
         target = self.spec.target
-        conn = http.client.HTTPConnection(HOST, self.port, timeout=10)
+        conn: http.client.HTTPConnection
+        if self.spec.tls:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            conn = http.client.HTTPSConnection(
+                HOST, self.port, timeout=10, context=context
+            )
+        else:
+            conn = http.client.HTTPConnection(HOST, self.port, timeout=10)
         try:
             conn.request("GET", target.path)
             resp = conn.getresponse()
@@ -792,6 +976,21 @@ def load_command(proto: str, port: int, seconds: int, path: str = "/") -> list[s
         ]  # fmt: skip
     elif proto == H1:
         tool = ["wrk", "-t1", "-c64", f"-d{seconds}s", "--latency", url]
+    elif proto == H2TLS:
+        tool = [
+            "h2load",
+            "-c16",
+            "-m10",
+            "-D",
+            str(seconds),
+            f"https://{HOST}:{port}{path}",
+        ]
+    elif proto == H3:
+        tool = [
+            str(H3BENCH_BIN), "--url", f"https://{HOST}:{port}{path}",
+            "-c", str(H3_CONNECTIONS), "-m", str(H3_STREAMS), "-d", str(seconds),
+            "--json",
+        ]  # fmt: skip
     else:
         tool = ["h2load", "-c16", "-m10", "-D", str(seconds), url]
     return ["taskset", "-c", LOAD_CPU, *tool]
@@ -817,6 +1016,10 @@ def run_load(
         raise BenchError(f"{' '.join(argv)} exited {done.returncode}:\n{output}")
     if proto == WS:
         return parse_wsbench(output)
+    if proto == H3:
+        return parse_h3bench(output)
+    if proto == H2TLS:
+        return parse_h2load(output, expect_protocol="h2")
     return parse_wrk(output) if proto == H1 else parse_h2load(output)
 
 
@@ -1013,6 +1216,8 @@ PACKAGES = (
     "fastapi",
     "starlette",
     "pydantic",
+    "hypercorn",
+    "aioquic",
 )
 
 
@@ -1160,6 +1365,8 @@ def build_report(
     specs = [spec for sc in scenarios for spec in sc.servers]
     uses_h2 = any(H2 in spec.protocols for spec in specs)
     uses_ws = any(WS in spec.protocols for spec in specs)
+    uses_h2tls = any(H2TLS in spec.protocols for spec in specs)
+    uses_h3 = any(H3 in spec.protocols for spec in specs)
     lines: list[str] = []
     lines.append(f"## Results — {started:%Y-%m-%d %H:%M} UTC")
     lines.append("")
@@ -1190,6 +1397,16 @@ def build_report(
         loads.append(
             f"WebSocket: `wsbench -c {WS_CONNECTIONS} -d {args.duration} "
             f"--size {WS_MESSAGE_SIZE}` (echo round trips, one in flight per connection)"
+        )
+    if uses_h2tls:
+        loads.append(
+            f"HTTPS HTTP/2: `h2load -c16 -m10 -D {args.duration} https://…` "
+            "(TLS 1.3, h2 by ALPN)"
+        )
+    if uses_h3:
+        loads.append(
+            f"HTTP/3: `h3bench -c {H3_CONNECTIONS} -m {H3_STREAMS} -d {args.duration}` "
+            "(QUIC, concurrent request streams per connection)"
         )
     load = "- " + "; ".join(loads)
     lines.append(load + ".")
@@ -1271,15 +1488,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--scenarios",
-        default=os.environ.get("SCENARIOS", "asgi,wsgi,native,websocket"),
-        help="comma-separated subset of asgi,wsgi,native,websocket (default: all)",
+        default=os.environ.get("SCENARIOS", "asgi,wsgi,native,websocket,tls"),
+        help="comma-separated subset of asgi,wsgi,native,websocket,tls (default: all)",
     )
     parser.add_argument(
         "--servers",
         default=os.environ.get("SERVERS", ""),
         help=(
             "comma-separated subset of covetpy,granian,uvicorn,gunicorn,"
-            "fastapi-uvicorn,nginx; a scenario runs only the selected servers it has "
+            "fastapi-uvicorn,nginx,hypercorn; a scenario runs only the selected servers it has "
             "(default: all)"
         ),
     )

@@ -4,7 +4,9 @@
 # wsgi (Flask app: covetpy vs granian vs gunicorn, HTTP/1.1) and native (native CovetPy
 # app, HTTP/1.1: GET /items/42?q=hello vs the same app in FastAPI on uvicorn, and
 # GET /plain vs nginx answering from its config) and websocket (raw ASGI WebSocket echo
-# app: covetpy vs granian, measured with crates/wsbench).
+# app: covetpy vs granian, measured with crates/wsbench) and tls (raw ASGI app over TLS:
+# HTTP/2 with ALPN h2, covetpy vs granian, measured with h2load; HTTP/3, covetpy --http3
+# vs hypercorn --quic-bind, measured with crates/h3bench).
 # One command on a clean Debian/Ubuntu machine:
 #
 #   benchmarks/run.sh
@@ -12,12 +14,14 @@
 # Environment:
 #   DURATION     seconds of measurement per server and protocol (default 10)
 #   ROUNDS       interleaved rounds; the median is reported (default 3)
-#   SCENARIOS    comma-separated subset of asgi,wsgi,native,websocket (default: all)
+#   SCENARIOS    comma-separated subset of asgi,wsgi,native,websocket,tls (default: all)
 #   SERVERS      comma-separated subset of covetpy,granian,uvicorn,gunicorn,
-#                fastapi-uvicorn,nginx; each scenario runs the selected servers it has
+#                fastapi-uvicorn,nginx,hypercorn; each scenario runs the selected servers
+#                it has
 #                (default: all)
 #   COVETPY_BIN  use this covetpy binary instead of building target/release/covetpy
 #   WSBENCH_BIN  use this wsbench binary instead of building target/release/wsbench
+#   H3BENCH_BIN  use this h3bench binary instead of building target/release/h3bench
 #   NGINX_BIN    nginx executable for the native scenario (default: nginx on PATH, or
 #                /usr/sbin/nginx; Debian package nginx installed if missing)
 #   PYTHON       interpreter to build against and make the venv from (default python3)
@@ -29,7 +33,7 @@ set -euo pipefail
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$BENCH_DIR/.." && pwd)"
 VENV="$BENCH_DIR/.venv"
-SCENARIOS="${SCENARIOS:-asgi,wsgi,native,websocket}"
+SCENARIOS="${SCENARIOS:-asgi,wsgi,native,websocket,tls}"
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() {
@@ -55,6 +59,9 @@ missing=()
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client)
 command -v taskset >/dev/null 2>&1 || missing+=(util-linux)
+if [[ ",$SCENARIOS," == *",tls,"* ]]; then
+    command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+fi
 if "$wants_nginx" && ! find_nginx >/dev/null 2>&1; then
     [ -z "${NGINX_BIN:-}" ] || die "NGINX_BIN=$NGINX_BIN is not an executable"
     missing+=(nginx)
@@ -122,6 +129,14 @@ if ! venv_ok; then
     venv_ok || die "venv at $VENV is incomplete after pip install"
 fi
 
+# --- 3b. hypercorn with HTTP/3 (aioquic) for the tls scenario ---------------------------
+if [[ ",$SCENARIOS," == *",tls,"* ]] &&
+    ! { [ -x "$VENV/bin/hypercorn" ] && "$VENV/bin/python" -c 'import hypercorn, aioquic' >/dev/null 2>&1; }; then
+    log "installing hypercorn[h3] into $VENV"
+    "$VENV/bin/python" -m pip install -q 'hypercorn[h3]'
+    [ -x "$VENV/bin/hypercorn" ] || die "hypercorn missing from $VENV after pip install"
+fi
+
 # --- 4. covetpy binary ---------------------------------------------------------------
 if [ -n "${COVETPY_BIN:-}" ]; then
     [ -x "$COVETPY_BIN" ] || die "COVETPY_BIN=$COVETPY_BIN is not an executable"
@@ -157,6 +172,23 @@ if [[ ",$SCENARIOS," == *",websocket,"* ]]; then
     fi
     WSBENCH_BIN="$(cd "$(dirname "$WSBENCH_BIN")" && pwd)/$(basename "$WSBENCH_BIN")"
     export WSBENCH_BIN
+fi
+
+# --- 4c. h3bench, the HTTP/3 load generator (crates/h3bench) ----------------------------
+if [[ ",$SCENARIOS," == *",tls,"* ]]; then
+    if [ -n "${H3BENCH_BIN:-}" ]; then
+        [ -x "$H3BENCH_BIN" ] || die "H3BENCH_BIN=$H3BENCH_BIN is not an executable"
+    else
+        H3BENCH_BIN="$REPO_ROOT/target/release/h3bench"
+        if [ ! -x "$H3BENCH_BIN" ]; then
+            command -v cargo >/dev/null 2>&1 || die "cargo not found (install Rust, or set H3BENCH_BIN)"
+            log "cargo build --release -p h3bench"
+            (cd "$REPO_ROOT" && cargo build --release -p h3bench)
+        fi
+        [ -x "$H3BENCH_BIN" ] || die "build finished but $H3BENCH_BIN does not exist"
+    fi
+    H3BENCH_BIN="$(cd "$(dirname "$H3BENCH_BIN")" && pwd)/$(basename "$H3BENCH_BIN")"
+    export H3BENCH_BIN
 fi
 
 # --- 5. run --------------------------------------------------------------------------

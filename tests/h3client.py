@@ -145,7 +145,11 @@ class H3Client(QuicConnectionProtocol):
 
 @asynccontextmanager
 async def h3_connect(
-    port: int, ca: Path, host: str = "127.0.0.1", server_name: str = "localhost"
+    port: int,
+    ca: Path,
+    host: str = "127.0.0.1",
+    server_name: str = "localhost",
+    client_cert: tuple[Path, Path] | None = None,
 ) -> AsyncIterator[H3Client]:
     config = QuicConfiguration(
         is_client=True,
@@ -155,6 +159,8 @@ async def h3_connect(
         max_stream_data=16 * 1024 * 1024,
     )
     config.load_verify_locations(cafile=str(ca))
+    if client_cert is not None:
+        config.load_cert_chain(str(client_cert[0]), str(client_cert[1]))
     async with connect(
         host, port, configuration=config, create_protocol=H3Client, wait_connected=True
     ) as client:

@@ -14,7 +14,7 @@ from typing import TypeVar
 import pytest
 import requests
 from conftest import Server, ServerFactory, run_to_exit
-from h3client import H3Client, H3Response, h3_connect
+from h3client import H3Client, H3Response, StreamError, h3_connect
 from tls_support import Certs
 
 T = TypeVar("T")
@@ -244,6 +244,72 @@ def test_tcp_still_served_alongside_http3(echo_h3: Server, tls_certs: Certs) -> 
     assert response.status_code == 200
     assert response.json()["http_version"] == "1.1"
     assert response.headers["alt-svc"] == f'h3=":{echo_h3.port}"; ma=86400'
+
+
+def h3_get_with_cert(
+    server: Server, certs: Certs, client_cert: tuple[Path, Path] | None
+) -> H3Response:
+    port = server.port
+    assert port is not None
+
+    async def main() -> H3Response:
+        async with h3_connect(port, certs.ca, client_cert=client_cert) as client:
+            return await client.request("GET", "/mtls")
+
+    return asyncio.run(main())
+
+
+def test_http3_client_certificates(
+    start_server: ServerFactory, tls_certs: Certs
+) -> None:
+    """--ssl-cert-reqs 2 applies to QUIC connections as well."""
+    server = start_server(
+        "echo_app:app",
+        *h3_args(tls_certs),
+        "--ssl-ca-certs", str(tls_certs.ca),
+        "--ssl-cert-reqs", "2",
+    )  # fmt: skip
+    good = (tls_certs.client_cert, tls_certs.client_key)
+    response = h3_get_with_cert(server, tls_certs, good)
+    assert response.status == 200
+    assert response.json()["http_version"] == "3"
+    with pytest.raises(StreamError, match="no certificates"):
+        h3_get_with_cert(server, tls_certs, None)
+    stranger = (tls_certs.other_client_cert, tls_certs.other_client_key)
+    with pytest.raises(StreamError, match="UnknownIssuer"):
+        h3_get_with_cert(server, tls_certs, stranger)
+    assert server.proc.poll() is None
+
+
+@pytest.mark.parametrize(
+    "cipher", ["TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_256_GCM_SHA384"]
+)
+def test_http3_with_one_tls13_cipher(
+    start_server: ServerFactory, tls_certs: Certs, cipher: str
+) -> None:
+    """QUIC Initial packets always use AES-128-GCM (RFC 9001 section 5.2), so
+    restricting the negotiated TLS 1.3 suite must not break HTTP/3."""
+    server = start_server(
+        "echo_app:app", *h3_args(tls_certs), "--ssl-ciphers", cipher, wait=False
+    )
+    server.wait_ready()
+    time.sleep(0.5)  # a QUIC setup failure ends the process right after startup
+    assert server.proc.poll() is None, server.stderr
+    response = get(server, tls_certs, "/cipher")
+    assert response.status == 200
+    assert response.json()["http_version"] == "3"
+
+
+def test_http3_with_only_tls12_ciphers_fails(tls_certs: Certs) -> None:
+    """QUIC needs TLS 1.3; with only TLS 1.2 suites the server cannot serve it."""
+    result = run_to_exit(
+        "echo_app:app",
+        *h3_args(tls_certs),
+        "--ssl-ciphers",
+        "ECDHE-RSA-AES128-GCM-SHA256",
+    )
+    assert result.returncode == 1, result.stderr
+    assert "QUIC" in result.stderr or "TLS 1.3" in result.stderr, result.stderr
 
 
 def test_http3_requires_certfile() -> None:

@@ -5,6 +5,7 @@ Certificates come from the session fixture `tls_certs` (tests/tls_support.py).""
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import ssl
@@ -17,6 +18,7 @@ import pytest
 import requests
 from conftest import Server, ServerFactory, run_to_exit
 from tls_support import KEY_PASSWORD, Certs
+from websockets.sync.client import connect as ws_connect
 
 
 def https_url(server: Server, path: str = "/", host: str = "127.0.0.1") -> str:
@@ -471,7 +473,20 @@ def test_alt_svc_with_http3(start_server: ServerFactory, tls_certs: Certs) -> No
     assert h2_response.headers.get_list("alt-svc") == [expected]
 
 
-# ----------------------------------------------------------------- WSGI and native
+# ----------------------------------------------------------- WebSocket, WSGI, native
+
+
+def test_websocket_over_tls_scope_is_wss(
+    start_server: ServerFactory, tls_certs: Certs
+) -> None:
+    server = start_server("ws_echo:app", *tls_certs.server_args())
+    url = f"wss://localhost:{server.port}/scope"
+    with ws_connect(url, ssl=client_context(tls_certs), open_timeout=10) as ws:
+        scope = json.loads(ws.recv(timeout=10))
+        ws.send("ping")
+        assert ws.recv(timeout=10) == "ping"
+    assert scope["type"] == "websocket"
+    assert scope["scheme"] == "wss"
 
 
 def test_wsgi_url_scheme_https(start_server: ServerFactory, tls_certs: Certs) -> None:

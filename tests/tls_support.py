@@ -69,7 +69,7 @@ def _name(common_name: str) -> x509.Name:
 def _builder(
     subject: str, issuer: x509.Name, key: PrivateKey
 ) -> x509.CertificateBuilder:
-    now = datetime.datetime.now(datetime.UTC)
+    now = datetime.datetime.now(datetime.timezone.utc)  # noqa: UP017 (3.10)
     return (
         x509.CertificateBuilder()
         .subject_name(_name(subject))

@@ -13,13 +13,33 @@ use crate::body::RequestBody;
 use crate::server::Shared;
 use crate::{Handler, HttpVersion, Request, RequestHead, Scheme};
 
-/// HTTP/3 settings.
+/// HTTP/3 settings, checked when made so a configuration QUIC cannot use fails at start-up.
 #[derive(Clone)]
 pub struct H3Settings {
-    /// TLS for QUIC; must offer ALPN `h3` and TLS 1.3.
-    pub tls: Arc<rustls::ServerConfig>,
-    /// Bind the UDP port with `SO_REUSEPORT`, for several worker processes.
-    pub reuse_port: bool,
+    crypto: Arc<quinn::crypto::rustls::QuicServerConfig>,
+    reuse_port: bool,
+}
+
+impl H3Settings {
+    /// `tls` must offer ALPN `h3` and TLS 1.3. `reuse_port` binds the UDP port with `SO_REUSEPORT`, for
+    /// several worker processes.
+    pub fn new(tls: Arc<rustls::ServerConfig>, reuse_port: bool) -> Result<H3Settings, crate::TlsError> {
+        // QUIC protects its first packets with AES-128-GCM whatever suite the handshake settles on
+        // (RFC 9001 section 5.2), so that suite is supplied even when --ssl-ciphers leaves it out.
+        let initial = rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256
+            .tls13()
+            .and_then(|suite| suite.quic_suite())
+            .ok_or_else(|| crate::TlsError::Config("no QUIC initial cipher suite available".into()))?;
+        if !tls.crypto_provider().cipher_suites.iter().any(|suite| suite.tls13().is_some()) {
+            return Err(crate::TlsError::Config(
+                "--http3 needs a TLS 1.3 cipher suite; --ssl-ciphers names none".into(),
+            ));
+        }
+        let crypto = quinn::crypto::rustls::QuicServerConfig::with_initial(tls, initial).map_err(|e| {
+            crate::TlsError::Config(format!("--http3 needs TLS 1.3; the chosen --ssl-ciphers leave none: {e}"))
+        })?;
+        Ok(H3Settings { crypto: Arc::new(crypto), reuse_port })
+    }
 }
 
 impl std::fmt::Debug for H3Settings {
@@ -30,9 +50,7 @@ impl std::fmt::Debug for H3Settings {
 
 /// Binds the QUIC endpoint on `addr`.
 pub(crate) fn bind(addr: SocketAddr, settings: &H3Settings) -> std::io::Result<quinn::Endpoint> {
-    let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(Arc::clone(&settings.tls))
-        .map_err(|e| std::io::Error::other(format!("TLS configuration unusable for QUIC: {e}")))?;
-    let config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    let config = quinn::ServerConfig::with_crypto(Arc::clone(&settings.crypto) as Arc<_>);
     let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::DGRAM, None)?;
     if settings.reuse_port {
         socket.set_reuse_port(true)?;

@@ -227,8 +227,9 @@ async fn run(
     let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config)).await;
     let (mut sink, mut stream) = ws.split();
     let mut permit = None;
-    // Set when reading failed with a code the client should be told.
-    let mut failed: Option<u16> = None;
+    // Set when reading failed with a code the client should be told, with the size of an oversized
+    // message whose bytes are still on their way.
+    let mut failed: Option<(u16, Option<usize>)> = None;
     // Once the application stops receiving, reading stops too, but what it queued still goes out.
     let mut app_listening = true;
     let mut pinger =
@@ -278,7 +279,12 @@ async fn run(
                             p.send(WsEvent::Closed { code, reason: String::new() });
                         }
                         if code != 1006 {
-                            failed = Some(code);
+                            // An oversized message is still arriving: its remaining bytes cannot be parsed.
+                            let unread = match &e {
+                                WsError::Capacity(CapacityError::MessageTooLong { size, .. }) => Some(*size),
+                                _ => None,
+                            };
+                            failed = Some((code, unread));
                         }
                         break None;
                     }
@@ -327,25 +333,39 @@ async fn run(
         let _ = in_tx.try_send(WsEvent::Closed { code, reason });
         drain_until_close(&mut stream).await;
     }
-    if let Some(code) = failed {
-        let _ = sink.send(close_message(code, "")).await;
-        // What follows a failed frame (say the rest of an oversized message) cannot be parsed, so read
-        // it raw until the client closes: closing with data unread would reset the connection and could
-        // lose our close frame.
-        if let Ok(mut ws) = stream.reunite(sink) {
-            drain_raw(ws.get_mut()).await;
+    match failed {
+        Some((code, None)) => {
+            let _ = sink.send(close_message(code, "")).await;
+            drain_until_close(&mut stream).await;
         }
+        Some((code, Some(unread))) => {
+            let _ = sink.send(close_message(code, "")).await;
+            // The rest of the oversized message cannot be parsed, so it is read raw; closing with it
+            // unread would reset the connection and could lose our close frame on the way out.
+            if let Ok(mut ws) = stream.reunite(sink) {
+                drain_raw(ws.get_mut(), unread).await;
+            }
+        }
+        None => {}
     }
 }
 
-/// Reads and drops raw bytes until the peer closes, for at most five seconds.
-async fn drain_raw<S: tokio::io::AsyncRead + Unpin>(io: &mut S) {
+/// Reads and drops the `unread` bytes still coming, then whatever follows (the client's close frame)
+/// until the peer closes or goes quiet for a second; ten seconds at most in all.
+async fn drain_raw<S: tokio::io::AsyncRead + Unpin>(io: &mut S, unread: usize) {
     use tokio::io::AsyncReadExt;
     let mut buf = vec![0u8; 64 * 1024];
-    let _ = tokio::time::timeout(Duration::from_secs(5), async {
-        while let Ok(n) = io.read(&mut buf).await {
-            if n == 0 {
-                break;
+    let mut remaining = unread;
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let read = if remaining > 0 {
+                io.read(&mut buf).await.ok()
+            } else {
+                tokio::time::timeout(Duration::from_secs(1), io.read(&mut buf)).await.ok().and_then(Result::ok)
+            };
+            match read {
+                Some(0) | None => break,
+                Some(n) => remaining = remaining.saturating_sub(n),
             }
         }
     })

@@ -203,7 +203,7 @@ pub fn tls_config(args: &ServeArgs) -> anyhow::Result<Option<Arc<covetpy_protoco
 /// With `--http3`: the QUIC settings, ALPN `h3` over the same certificate.
 fn http3_config(args: &ServeArgs) -> anyhow::Result<Option<H3Settings>> {
     let Some(options) = tls_options(args).filter(|_| args.http3) else { return Ok(None) };
-    Ok(Some(H3Settings { tls: tls_server_config(&options, &[b"h3"])?, reuse_port: is_worker_process() }))
+    Ok(Some(H3Settings::new(tls_server_config(&options, &[b"h3"])?, is_worker_process())?))
 }
 
 fn tls_options(args: &ServeArgs) -> Option<TlsOptions> {

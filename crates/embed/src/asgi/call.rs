@@ -445,7 +445,7 @@ impl AsgiCall {
         }
         let fut = self.ctx.create_future.call0(py)?;
         let waiting = fut.clone_ref(py);
-        let inbox = self.ctx.inbox.clone();
+        let shared = Arc::clone(&self.shared);
         self.ctx.tokio.spawn(async move {
             let mut ok = true;
             if let Some(data) = pending {
@@ -454,7 +454,10 @@ impl AsgiCall {
             if ok && finish {
                 ok = sender.finish().await.is_ok();
             }
-            inbox.post(Event::Wake(waiting, if ok { Outcome::Sent } else { Outcome::SendFailed }));
+            if !ok {
+                shared.disconnect();
+            }
+            shared.inbox.post(Event::Wake(waiting, if ok { Outcome::Sent } else { Outcome::SendFailed }));
         });
         Ok(fut)
     }
@@ -483,6 +486,9 @@ impl AsgiCall {
         match (&result, &phase) {
             (Ok(()), Phase::Done | Phase::Discarding) => {}
             (Ok(()), Phase::Idle) => tracing::error!("ASGI callable returned without starting response."),
+            // An app that stops streaming because the client left (Starlette turns the OSError from
+            // `send` into a quiet return) did nothing wrong.
+            (Ok(()), _) if self.shared.is_disconnected() => {}
             (Ok(()), _) => tracing::error!("ASGI callable returned without completing response."),
             (Err(e), _) => {
                 let quiet = self.shared.is_disconnected()
