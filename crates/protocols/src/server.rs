@@ -82,11 +82,11 @@ pub async fn serve<H: Handler>(
     builder.http2().timer(TokioTimer::new());
     let tracker = TaskTracker::new();
     let stop = CancellationToken::new();
+    let close_websockets = CancellationToken::new();
     let ws = config.websocket.map(|ws| WsContext {
         config: ws,
         tracker: tracker.clone(),
-        stop: stop.clone(),
-        graceful: config.graceful_timeout,
+        close_now: close_websockets.clone(),
     });
     let tls = config.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     let quic = match (&config.http3, &server) {
@@ -115,18 +115,29 @@ pub async fn serve<H: Handler>(
 
     tracker.close();
     shared.stop.cancel();
-    let drained = tracker.wait();
     match shared.config.graceful_timeout {
         None => {
-            drained.await;
+            // Without a time limit, open WebSockets would hold shutdown up forever: close them now.
+            close_websockets.cancel();
+            tracker.wait().await;
             Ok(ServeOutcome::Drained)
         }
-        Some(limit) => match tokio::time::timeout(limit, drained).await {
+        Some(limit) => match tokio::time::timeout(limit, tracker.wait()).await {
             Ok(()) => Ok(ServeOutcome::Drained),
-            Err(_) => Ok(ServeOutcome::TimedOut { open: tracker.len() }),
+            Err(_) => {
+                // Time is up: WebSockets get their 1001 close, with a moment for it to go out.
+                close_websockets.cancel();
+                match tokio::time::timeout(WEBSOCKET_CLOSE_GRACE, tracker.wait()).await {
+                    Ok(()) => Ok(ServeOutcome::Drained),
+                    Err(_) => Ok(ServeOutcome::TimedOut { open: tracker.len() }),
+                }
+            }
         },
     }
 }
+
+/// After the graceful timeout, how long closing WebSockets get to send their close frames.
+const WEBSOCKET_CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Accepts connections until `shutdown` resolves, serving each on its own task.
 async fn accept_loop<H, S, F, Fut>(

@@ -97,8 +97,7 @@ pub struct WebSocketUpgrade {
     key: HeaderValue,
     config: WsConfig,
     tracker: TaskTracker,
-    stop: CancellationToken,
-    graceful: Option<Duration>,
+    close_now: CancellationToken,
     /// The session task is spawned from whichever thread accepts, which need not be a Tokio thread.
     runtime: tokio::runtime::Handle,
 }
@@ -114,8 +113,9 @@ impl std::fmt::Debug for WebSocketUpgrade {
 pub(crate) struct WsContext {
     pub(crate) config: WsConfig,
     pub(crate) tracker: TaskTracker,
-    pub(crate) stop: CancellationToken,
-    pub(crate) graceful: Option<Duration>,
+    /// Cancelled when open sockets must close with 1001: at shutdown, once the graceful timeout is
+    /// over (at once when there is none).
+    pub(crate) close_now: CancellationToken,
 }
 
 /// Tells a WebSocket handshake from an ordinary request: GET over HTTP/1.1 with `Connection: upgrade`,
@@ -147,8 +147,7 @@ impl WebSocketUpgrade {
             key,
             config: ctx.config,
             tracker: ctx.tracker.clone(),
-            stop: ctx.stop.clone(),
-            graceful: ctx.graceful,
+            close_now: ctx.close_now.clone(),
             runtime: tokio::runtime::Handle::current(),
         })
     }
@@ -179,8 +178,8 @@ impl WebSocketUpgrade {
         }
         let (in_tx, incoming) = mpsc::channel(self.config.max_queue.max(1));
         let (outgoing, out_rx) = mpsc::channel(self.config.max_queue.max(1));
-        let WebSocketUpgrade { on_upgrade, config, stop, graceful, tracker, runtime, .. } = self;
-        tracker.spawn_on(run(on_upgrade, config, in_tx, out_rx, stop, graceful), &runtime);
+        let WebSocketUpgrade { on_upgrade, config, close_now, tracker, runtime, .. } = self;
+        tracker.spawn_on(run(on_upgrade, config, in_tx, out_rx, close_now), &runtime);
         let response = Response { status: StatusCode::SWITCHING_PROTOCOLS, headers, body: ResponseBody::empty() };
         (response, WsSession { incoming, outgoing })
     }
@@ -207,8 +206,7 @@ async fn run(
     config: WsConfig,
     in_tx: mpsc::Sender<WsEvent>,
     mut out_rx: mpsc::Receiver<WsOutgoing>,
-    stop: CancellationToken,
-    graceful: Option<Duration>,
+    close_now: CancellationToken,
 ) {
     let upgraded = match on_upgrade.await {
         Ok(upgraded) => upgraded,
@@ -235,13 +233,6 @@ async fn run(
     let mut pinger =
         config.ping_interval.map(|every| tokio::time::interval_at(tokio::time::Instant::now() + every, every));
     let mut pong_deadline: Option<tokio::time::Instant> = None;
-    let shutdown_at = async {
-        stop.cancelled().await;
-        if let Some(wait) = graceful {
-            tokio::time::sleep(wait).await;
-        }
-    };
-    tokio::pin!(shutdown_at);
     let ended = loop {
         tokio::select! {
             reserved = in_tx.clone().reserve_owned(), if permit.is_none() && app_listening => match reserved {
@@ -324,7 +315,7 @@ async fn run(
                     pong_deadline = config.ping_timeout.map(|t| tokio::time::Instant::now() + t);
                 }
             }
-            () = &mut shutdown_at => break Some((1001, String::new())),
+            () = close_now.cancelled() => break Some((1001, String::new())),
         }
     };
     if let Some((code, reason)) = ended {

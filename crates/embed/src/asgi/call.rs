@@ -172,11 +172,68 @@ pub(crate) fn start(py: Python<'_>, ctx: &Arc<AsgiContext>, app: &Bound<'_, PyAn
             return;
         }
     };
+    run_app(py, ctx, app, scope, &obj);
+}
+
+impl Finish for AsgiCall {
+    /// The application returned or raised: make sure the client gets an answer and log what went wrong.
+    fn finish(&mut self, py: Python<'_>, result: PyResult<()>) {
+        let phase = std::mem::replace(&mut self.phase, Phase::Done);
+        match (&result, &phase) {
+            (Ok(()), Phase::Done | Phase::Discarding) => {}
+            (Ok(()), Phase::Idle) => tracing::error!("ASGI callable returned without starting response."),
+            // An app that stops streaming because the client left (Starlette turns the OSError from
+            // `send` into a quiet return) did nothing wrong.
+            (Ok(()), _) if self.shared.is_disconnected() => {}
+            (Ok(()), _) => tracing::error!("ASGI callable returned without completing response."),
+            (Err(e), _) => {
+                let quiet = self.shared.is_disconnected()
+                    && e.value(py).is_instance(self.ctx.client_disconnected.bind(py)).unwrap_or(false);
+                if quiet {
+                    tracing::debug!("client disconnected while the application was sending");
+                } else {
+                    tracing::error!("Exception in ASGI application\n{}", crate::bootstrap::format_error(py, e));
+                }
+            }
+        }
+        match phase {
+            Phase::Idle | Phase::Started { .. } => {
+                if let Some(reply) = self.reply.take() {
+                    // The client may be gone already; then there is nobody to tell.
+                    drop(reply.send(crate::intake::internal_error()));
+                }
+            }
+            // Dropping the sender without its end marker makes the server abort the connection, so a
+            // half-sent body is never mistaken for a whole one.
+            Phase::Streaming(sender) => drop(sender),
+            Phase::Discarding | Phase::Done => {}
+        }
+        self.body = None;
+        self.complete();
+    }
+}
+
+/// The object behind one ASGI call's `receive` and `send`, told how the application ended.
+pub(crate) trait Finish {
+    /// The application returned (`Ok`) or raised.
+    fn finish(&mut self, py: Python<'_>, result: PyResult<()>);
+}
+
+/// Calls `app(scope, obj.receive, obj.send)` and drives the coroutine as far as it goes without
+/// waiting. If it has to wait, the event loop takes over and `obj._task_done` finishes it later.
+pub(crate) fn run_app<T>(
+    py: Python<'_>,
+    ctx: &AsgiContext,
+    app: &Bound<'_, PyAny>,
+    scope: PyResult<Bound<'_, PyDict>>,
+    obj: &Py<T>,
+) where
+    T: Finish + pyo3::PyClass<Frozen = pyo3::pyclass::boolean_struct::False>,
+{
     let started = scope.and_then(|scope| {
         let receive = obj.getattr(py, intern!(py, "receive"))?;
         let send = obj.getattr(py, intern!(py, "send"))?;
-        let awaitable = app.call1((scope, receive, send))?;
-        driver::awaitable_iter(awaitable)
+        driver::awaitable_iter(app.call1((scope, receive, send))?)
     });
     let coro = match started {
         Ok(coro) => coro,
@@ -297,7 +354,7 @@ impl AsgiCall {
 
     /// Called by the event loop when a request handed over as a Task finishes.
     fn _task_done(&mut self, py: Python<'_>, task: &Bound<'_, PyAny>) {
-        self.finish(py, driver::task_result(task).map(drop));
+        Finish::finish(self, py, driver::task_result(task).map(drop));
     }
 }
 
@@ -478,42 +535,6 @@ impl AsgiCall {
         if let Some(fut) = waiter {
             self.shared.inbox.post(Event::Wake(fut, Outcome::Disconnect));
         }
-    }
-
-    /// The application returned or raised: make sure the client gets an answer and log what went wrong.
-    fn finish(&mut self, py: Python<'_>, result: PyResult<()>) {
-        let phase = std::mem::replace(&mut self.phase, Phase::Done);
-        match (&result, &phase) {
-            (Ok(()), Phase::Done | Phase::Discarding) => {}
-            (Ok(()), Phase::Idle) => tracing::error!("ASGI callable returned without starting response."),
-            // An app that stops streaming because the client left (Starlette turns the OSError from
-            // `send` into a quiet return) did nothing wrong.
-            (Ok(()), _) if self.shared.is_disconnected() => {}
-            (Ok(()), _) => tracing::error!("ASGI callable returned without completing response."),
-            (Err(e), _) => {
-                let quiet = self.shared.is_disconnected()
-                    && e.value(py).is_instance(self.ctx.client_disconnected.bind(py)).unwrap_or(false);
-                if quiet {
-                    tracing::debug!("client disconnected while the application was sending");
-                } else {
-                    tracing::error!("Exception in ASGI application\n{}", crate::bootstrap::format_error(py, e));
-                }
-            }
-        }
-        match phase {
-            Phase::Idle | Phase::Started { .. } => {
-                if let Some(reply) = self.reply.take() {
-                    // The client may be gone already; then there is nobody to tell.
-                    drop(reply.send(crate::intake::internal_error()));
-                }
-            }
-            // Dropping the sender without its end marker makes the server abort the connection, so a
-            // half-sent body is never mistaken for a whole one.
-            Phase::Streaming(sender) => drop(sender),
-            Phase::Discarding | Phase::Done => {}
-        }
-        self.body = None;
-        self.complete();
     }
 }
 

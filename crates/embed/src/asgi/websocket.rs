@@ -13,8 +13,9 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use pyo3::{intern, IntoPyObjectExt};
 use tokio::sync::{mpsc, oneshot};
 
+use super::call::Finish;
 use super::context::AsgiContext;
-use crate::driver::{self, Step};
+use crate::driver;
 use crate::inbox::Event;
 
 /// A WebSocket handshake on its way to the interpreter thread.
@@ -96,26 +97,7 @@ pub(crate) fn start(py: Python<'_>, ctx: &Arc<AsgiContext>, call: WsCall) {
         Ok(obj) => obj,
         Err(e) => return tracing::error!("could not set up the websocket: {}", crate::bootstrap::format_error(py, &e)),
     };
-    let started = scope.and_then(|scope| {
-        let receive = obj.getattr(py, intern!(py, "receive"))?;
-        let send = obj.getattr(py, intern!(py, "send"))?;
-        driver::awaitable_iter(app.call1((scope, receive, send))?)
-    });
-    let coro = match started {
-        Ok(coro) => coro,
-        Err(e) => return obj.borrow_mut(py).finish(py, Err(e)),
-    };
-    match driver::step(&coro) {
-        Step::Done(_) => obj.borrow_mut(py).finish(py, Ok(())),
-        Step::Failed(e) => obj.borrow_mut(py).finish(py, Err(e)),
-        Step::Waiting(pending) => {
-            let handed =
-                obj.getattr(py, intern!(py, "_task_done")).and_then(|done| ctx.resume.call1(py, (coro, pending, done)));
-            if let Err(e) = handed {
-                obj.borrow_mut(py).finish(py, Err(e));
-            }
-        }
-    }
+    super::call::run_app(py, ctx, &app, scope, &obj);
 }
 
 /// Resolves a future a WebSocket call was waiting on.
@@ -306,7 +288,7 @@ impl AsgiWebSocket {
 
     /// Called by the event loop when a connection handed over as a Task finishes.
     fn _task_done(&mut self, py: Python<'_>, task: &Bound<'_, PyAny>) {
-        self.finish(py, driver::task_result(task).map(drop));
+        Finish::finish(self, py, driver::task_result(task).map(drop));
     }
 }
 
@@ -344,7 +326,31 @@ impl AsgiWebSocket {
             let _ = fut.bind(py).call_method1("set_result", (msg,));
         }
     }
+}
 
+fn header_list(message: &Bound<'_, PyAny>) -> PyResult<HeaderMap> {
+    let mut map = HeaderMap::new();
+    let Ok(list) = message.get_item("headers") else { return Ok(map) };
+    if list.is_none() {
+        return Ok(map);
+    }
+    for item in list.try_iter()? {
+        let (name, value): (Vec<u8>, Vec<u8>) =
+            item?.extract().map_err(|_| invalid("headers must be [name, value] pairs of bytes"))?;
+        let name = HeaderName::from_bytes(&name).map_err(|_| invalid("invalid header name"))?;
+        let value = HeaderValue::from_bytes(&value).map_err(|_| invalid(format!("invalid value for header {name}")))?;
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
+/// The `subprotocols` list for the scope.
+pub(crate) fn subprotocols<'py>(py: Python<'py>, head: &RequestHead) -> PyResult<Bound<'py, PyList>> {
+    let offered = WebSocketUpgrade::offered_subprotocols(&head.headers);
+    PyList::new(py, offered.iter().map(|p| p.into_bound_py_any(py)).collect::<PyResult<Vec<_>>>()?)
+}
+
+impl Finish for AsgiWebSocket {
     /// The application returned or raised: settle the handshake or close the socket.
     fn finish(&mut self, py: Python<'_>, result: PyResult<()>) {
         if let Err(e) = &result {
@@ -371,26 +377,4 @@ impl AsgiWebSocket {
         }
         self.settle_early_waiter(py, Some(1006));
     }
-}
-
-fn header_list(message: &Bound<'_, PyAny>) -> PyResult<HeaderMap> {
-    let mut map = HeaderMap::new();
-    let Ok(list) = message.get_item("headers") else { return Ok(map) };
-    if list.is_none() {
-        return Ok(map);
-    }
-    for item in list.try_iter()? {
-        let (name, value): (Vec<u8>, Vec<u8>) =
-            item?.extract().map_err(|_| invalid("headers must be [name, value] pairs of bytes"))?;
-        let name = HeaderName::from_bytes(&name).map_err(|_| invalid("invalid header name"))?;
-        let value = HeaderValue::from_bytes(&value).map_err(|_| invalid(format!("invalid value for header {name}")))?;
-        map.append(name, value);
-    }
-    Ok(map)
-}
-
-/// The `subprotocols` list for the scope.
-pub(crate) fn subprotocols<'py>(py: Python<'py>, head: &RequestHead) -> PyResult<Bound<'py, PyList>> {
-    let offered = WebSocketUpgrade::offered_subprotocols(&head.headers);
-    PyList::new(py, offered.iter().map(|p| p.into_bound_py_any(py)).collect::<PyResult<Vec<_>>>()?)
 }
