@@ -29,6 +29,6 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=builder /usr/local/bin/covetpy /usr/local/bin/covetpy
 WORKDIR /app
-EXPOSE 8000
+EXPOSE 8000 8000/udp
 ENTRYPOINT ["covetpy"]
 CMD ["--help"]
