@@ -27,10 +27,10 @@ server runs on CPU 0 and the load generator on CPU 1 (``taskset``).
 
 HTTP/1.1 load: ``wrk -t1 -c64 -dDs --latency`` on the scenario's request path.
 HTTP/2 load: ``h2load -c16 -m10 -D D`` (cleartext, prior knowledge).
-WebSocket load: ``wsbench -c 64 -d D --size 16`` (``crates/wsbench``): 64 connections,
+WebSocket load: ``wsbench -c 64 -d D --size 16`` (``crates/loadgen``): 64 connections,
 each sending a 16-byte binary message and awaiting its echo, in a loop.
 HTTPS HTTP/2 load: ``h2load -c16 -m10 -D D https://...`` (h2 negotiated by ALPN).
-HTTP/3 load: ``h3bench -c 4 -m 50 -d D`` (``crates/h3bench``): 4 QUIC connections with
+HTTP/3 load: ``h3bench -c 4 -m 50 -d D`` (``crates/loadgen``): 4 QUIC connections with
 50 concurrent request streams each.
 
 The Markdown report goes to stdout and to ``benchmarks/results-latest.md``; the raw
@@ -715,7 +715,7 @@ def make_scenarios(
         goals=(("hypercorn", 10.0),),
         notes=(
             (
-                f"`h3bench -c {H3_CONNECTIONS} -m {H3_STREAMS}` (crates/h3bench, quinn + "
+                f"`h3bench -c {H3_CONNECTIONS} -m {H3_STREAMS}` (crates/loadgen, quinn + "
                 f"h3): {H3_CONNECTIONS} QUIC connections, opened before the measurement, "
                 f"each with {H3_STREAMS} concurrent request streams that send a GET and "
                 "read the whole response, in a loop. covetpy serves HTTP/3 with quinn + "

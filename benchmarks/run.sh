@@ -4,9 +4,9 @@
 # wsgi (Flask app: covetpy vs granian vs gunicorn, HTTP/1.1) and native (native CovetPy
 # app, HTTP/1.1: GET /items/42?q=hello vs the same app in FastAPI on uvicorn, and
 # GET /plain vs nginx answering from its config) and websocket (raw ASGI WebSocket echo
-# app: covetpy vs granian, measured with crates/wsbench) and tls (raw ASGI app over TLS:
+# app: covetpy vs granian, measured with crates/loadgen) and tls (raw ASGI app over TLS:
 # HTTP/2 with ALPN h2, covetpy vs granian, measured with h2load; HTTP/3, covetpy --http3
-# vs hypercorn --quic-bind, measured with crates/h3bench).
+# vs hypercorn --quic-bind, measured with crates/loadgen).
 # One command on a clean Debian/Ubuntu machine:
 #
 #   benchmarks/run.sh
@@ -157,7 +157,7 @@ else
 fi
 export COVETPY_BIN
 
-# --- 4b. wsbench, the WebSocket load generator (crates/wsbench) -------------------------
+# --- 4b. wsbench, the WebSocket load generator (crates/loadgen) -------------------------
 if [[ ",$SCENARIOS," == *",websocket,"* ]]; then
     if [ -n "${WSBENCH_BIN:-}" ]; then
         [ -x "$WSBENCH_BIN" ] || die "WSBENCH_BIN=$WSBENCH_BIN is not an executable"
@@ -165,8 +165,8 @@ if [[ ",$SCENARIOS," == *",websocket,"* ]]; then
         WSBENCH_BIN="$REPO_ROOT/target/release/wsbench"
         if [ ! -x "$WSBENCH_BIN" ]; then
             command -v cargo >/dev/null 2>&1 || die "cargo not found (install Rust, or set WSBENCH_BIN)"
-            log "cargo build --release -p wsbench"
-            (cd "$REPO_ROOT" && cargo build --release -p wsbench)
+            log "cargo build --release -p loadgen --bin wsbench"
+            (cd "$REPO_ROOT" && cargo build --release -p loadgen --bin wsbench)
         fi
         [ -x "$WSBENCH_BIN" ] || die "build finished but $WSBENCH_BIN does not exist"
     fi
@@ -174,7 +174,7 @@ if [[ ",$SCENARIOS," == *",websocket,"* ]]; then
     export WSBENCH_BIN
 fi
 
-# --- 4c. h3bench, the HTTP/3 load generator (crates/h3bench) ----------------------------
+# --- 4c. h3bench, the HTTP/3 load generator (crates/loadgen) ----------------------------
 if [[ ",$SCENARIOS," == *",tls,"* ]]; then
     if [ -n "${H3BENCH_BIN:-}" ]; then
         [ -x "$H3BENCH_BIN" ] || die "H3BENCH_BIN=$H3BENCH_BIN is not an executable"
@@ -182,8 +182,8 @@ if [[ ",$SCENARIOS," == *",tls,"* ]]; then
         H3BENCH_BIN="$REPO_ROOT/target/release/h3bench"
         if [ ! -x "$H3BENCH_BIN" ]; then
             command -v cargo >/dev/null 2>&1 || die "cargo not found (install Rust, or set H3BENCH_BIN)"
-            log "cargo build --release -p h3bench"
-            (cd "$REPO_ROOT" && cargo build --release -p h3bench)
+            log "cargo build --release -p loadgen --bin h3bench"
+            (cd "$REPO_ROOT" && cargo build --release -p loadgen --bin h3bench)
         fi
         [ -x "$H3BENCH_BIN" ] || die "build finished but $H3BENCH_BIN does not exist"
     fi

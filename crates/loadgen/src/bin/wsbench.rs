@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
+use loadgen::{fmt_us, percentile};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -62,14 +63,13 @@ fn main() -> ExitCode {
         eprintln!("wsbench: --connections, --depth and --duration must be positive");
         return ExitCode::from(2);
     }
-    let runtime =
-        match tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads.max(1)).enable_all().build() {
-            Ok(rt) => rt,
-            Err(e) => {
-                eprintln!("wsbench: cannot start the runtime: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
+    let runtime = match loadgen::runtime(args.threads) {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("wsbench: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     runtime.block_on(run(args))
 }
 
@@ -248,20 +248,4 @@ async fn drive(ws: Ws, message: Message, depth: usize, deadline: Instant) -> Sta
     })
     .await;
     stats
-}
-
-fn percentile(sorted: &[u32], p: f64) -> u32 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn fmt_us(us: u32) -> String {
-    if us >= 10_000 {
-        format!("{:.2} ms", f64::from(us) / 1000.0)
-    } else {
-        format!("{us} us")
-    }
 }

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
 use clap::Parser;
+use loadgen::{fmt_us, percentile};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
@@ -78,14 +79,13 @@ fn main() -> ExitCode {
         eprintln!("h3bench: --connections, --streams and --duration must be positive");
         return ExitCode::from(2);
     }
-    let runtime =
-        match tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads.max(1)).enable_all().build() {
-            Ok(rt) => rt,
-            Err(e) => {
-                eprintln!("h3bench: cannot start the runtime: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
+    let runtime = match loadgen::runtime(args.threads) {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("h3bench: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     runtime.block_on(run(args))
 }
 
@@ -338,21 +338,5 @@ async fn run(args: Args) -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
-    }
-}
-
-fn percentile(sorted: &[u32], p: f64) -> u32 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn fmt_us(us: u32) -> String {
-    if us >= 10_000 {
-        format!("{:.2} ms", f64::from(us) / 1000.0)
-    } else {
-        format!("{us} us")
     }
 }
