@@ -282,7 +282,7 @@ fn interpreter_thread(
                 tokio,
             });
             let native_ctx = if native {
-                let loaded = crate::native::load_context(
+                let loaded = NativeContext::load(
                     py,
                     app.bind(py),
                     &event_loop,

@@ -19,7 +19,6 @@ use covetpy_protocols::{Handler, Request, RequestBody, Response, WebSocketUpgrad
 use http::header::ALLOW;
 use http::StatusCode;
 use percent_encoding::percent_decode_str;
-use pyo3::prelude::*;
 use tokio::sync::oneshot;
 
 use self::params::{convert_all, parse_cookies, parse_query, Arg, ParamError, Source};
@@ -203,16 +202,4 @@ async fn read_all(mut body: RequestBody) -> Option<Bytes> {
             }
         }
     }
-}
-
-/// Builds the event-loop-side context after lifespan startup.
-pub(crate) fn load_context(
-    py: Python<'_>,
-    app: &Bound<'_, PyAny>,
-    event_loop: &Bound<'_, PyAny>,
-    inbox: Inbox,
-    root_path: String,
-    state: Py<pyo3::types::PyDict>,
-) -> PyResult<NativeContext> {
-    NativeContext::load(py, app, event_loop, inbox, root_path, state)
 }
