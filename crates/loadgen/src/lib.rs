@@ -1,8 +1,18 @@
 //! What the load generators share: their runtime and how they report latency.
 
-/// A multi-threaded Tokio runtime with `threads` workers (at least one).
-pub fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(threads.max(1)).enable_all().build()
+use std::future::Future;
+use std::process::ExitCode;
+
+/// Runs `work` on a multi-threaded Tokio runtime with `threads` workers (at least one); `name` prefixes
+/// the error printed when the runtime cannot start.
+pub fn block_on(name: &str, threads: usize, work: impl Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread().worker_threads(threads.max(1)).enable_all().build() {
+        Ok(runtime) => runtime.block_on(work),
+        Err(e) => {
+            eprintln!("{name}: cannot start the runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// The `p`th percentile (nearest rank) of sorted latencies in microseconds; 0 when there are none.

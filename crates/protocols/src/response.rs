@@ -160,11 +160,6 @@ impl BodySender {
     pub async fn closed(&self) {
         self.tx.closed().await
     }
-
-    /// True once the receiving side is gone.
-    pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
-    }
 }
 
 #[cfg(test)]

@@ -79,14 +79,8 @@ fn main() -> ExitCode {
         eprintln!("h3bench: --connections, --streams and --duration must be positive");
         return ExitCode::from(2);
     }
-    let runtime = match loadgen::runtime(args.threads) {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("h3bench: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(run(args))
+    let threads = args.threads;
+    loadgen::block_on("h3bench", threads, run(args))
 }
 
 struct Target {

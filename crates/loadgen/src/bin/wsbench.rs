@@ -63,14 +63,8 @@ fn main() -> ExitCode {
         eprintln!("wsbench: --connections, --depth and --duration must be positive");
         return ExitCode::from(2);
     }
-    let runtime = match loadgen::runtime(args.threads) {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("wsbench: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(run(args))
+    let threads = args.threads;
+    loadgen::block_on("wsbench", threads, run(args))
 }
 
 async fn run(args: Args) -> ExitCode {
