@@ -1,13 +1,14 @@
 """Python-side helpers for the embedded interpreter.
 
 The request path runs in Rust; this module holds the parts that are clearer in Python and are not on the
-per-request fast path: resuming a coroutine under asyncio once it truly has to wait, the ASGI lifespan
+per-request fast path: starting each call as an eagerly stepped asyncio Task, the ASGI lifespan
 protocol, interface detection and traceback formatting.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -15,7 +16,7 @@ import inspect
 import sys
 import traceback
 import types
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import _covetpy_native as native
@@ -59,37 +60,63 @@ def format_exception(exc: BaseException, tb: types.TracebackType | None = None) 
     return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__)).rstrip()
 
 
-@types.coroutine
-def _continue(coro: Any, pending: Any) -> Generator[Any, Any, Any]:
-    # The coroutine was stepped from Rust until it yielded `pending` (an asyncio future, or None for a
-    # bare yield). From here the event loop's Task drives it: whatever the Task sends or throws into this
-    # generator is passed straight on, so the coroutine cannot tell it was started elsewhere.
-    while True:
-        try:
-            received = yield pending
-        except GeneratorExit:
-            coro.close()
-            raise
-        except BaseException as exc:  # noqa: BLE001 - every throw belongs to the coroutine
+_EAGER_START = sys.version_info >= (3, 12)
+
+
+async def _await(awaitable: Awaitable[Any]) -> Any:
+    # asyncio.Task takes only coroutines; an app may return any awaitable.
+    return await awaitable
+
+
+class Tasks:
+    """Starts every ASGI call as its own asyncio Task, each in a fresh copy of the base context.
+
+    The Task's first step runs at once, inside :meth:`start`, as Python 3.12's eager tasks do: a
+    handler that never waits finishes before :meth:`start` returns, with no trip through the event
+    loop, yet it runs as a real Task (``asyncio.current_task()``, cancellation, ``asyncio.timeout``,
+    anyio and sniffio all see one). On 3.11, where ``Task`` has no ``eager_start``, the loop's
+    ``call_soon`` is shadowed for the duration of the constructor so the step it schedules runs now.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, base: contextvars.Context) -> None:
+        self.loop = loop
+        self.base = base
+        self.pending: set[asyncio.Task[Any]] = set()
+
+    def start(self, coro: Any) -> asyncio.Task[Any]:
+        """Create the Task for ``coro`` and run its first step now; track it while it is pending."""
+        if not asyncio.iscoroutine(coro):
+            coro = _await(coro)
+        context = self.base.copy()
+        loop = self.loop
+        if _EAGER_START:
+            task = asyncio.Task(coro, loop=loop, context=context, eager_start=True)  # type: ignore[call-arg]
+        elif asyncio.current_task(loop) is not None:
+            # Inside another Task the first step cannot run here; let the loop schedule it.
+            task = asyncio.Task(coro, loop=loop, context=context)
+        else:
+            loop.call_soon = self._step_now  # type: ignore[method-assign]
             try:
-                pending = coro.throw(exc)
-            except StopIteration as stop:
-                return stop.value
-            continue
-        try:
-            pending = coro.send(received)
-        except StopIteration as stop:
-            return stop.value
+                task = asyncio.Task(coro, loop=loop, context=context)
+            finally:
+                loop.__dict__.pop("call_soon", None)
+        if not task.done():
+            self.pending.add(task)
+            task.add_done_callback(self.pending.discard)
+        return task
 
+    def _step_now(self, callback: Callable[..., object], *args: Any, context: contextvars.Context) -> None:
+        # Called once, by Task.__init__ scheduling its first step. Every later call_soon (including
+        # those made during this step) goes to the loop again.
+        del self.loop.call_soon  # type: ignore[attr-defined]
+        context.run(callback, *args)
 
-async def _resumed(coro: Any, pending: Any) -> Any:
-    return await _continue(coro, pending)
-
-
-def resume(coro: Any, pending: Any, on_done: Callable[[asyncio.Task[Any]], None]) -> None:
-    """Hand a coroutine that is waiting on ``pending`` over to the running event loop."""
-    task = asyncio.get_running_loop().create_task(_resumed(coro, pending))
-    task.add_done_callback(on_done)
+    def cancel_pending(self, message: str) -> list[asyncio.Task[Any]]:
+        """Cancel every Task still running (server shutdown past its graceful timeout)."""
+        tasks = list(self.pending)
+        for task in tasks:
+            task.cancel(message)
+        return tasks
 
 
 def _positional_count(app: object) -> int | None:

@@ -1,14 +1,15 @@
 //! The embedded CPython interpreter for CovetPy.
 //!
 //! [`interpreter`] starts CPython against the user's virtualenv, [`loader`] imports the application, and
-//! one module per interface serves it: [`asgi`] (a dedicated interpreter thread runs the asyncio event
-//! loop) and [`wsgi`] (a pool of interpreter threads). The network side (Tokio threads) reaches either
-//! only through queues, so Tokio threads never take the GIL.
+//! one module per interface serves it: [`asgi`] and [`native`] on the event-loop thread (`event_loop`,
+//! which names no interface), [`wsgi`] and native `def` endpoints on a pool of interpreter threads. The
+//! network side (Tokio threads) reaches them only through queues, so Tokio threads never take the GIL.
+//! Every call runs in its own copy of the context the application was imported in.
 
 pub mod asgi;
 mod bootstrap;
-mod driver;
-mod inbox;
+mod contexts;
+mod event_loop;
 mod intake;
 pub mod interpreter;
 pub mod loader;
@@ -17,8 +18,19 @@ mod pool;
 pub mod sched;
 pub mod wsgi;
 
-pub use asgi::{AsgiHandler, AsgiOptions, AsgiServer, LifespanMode, StartupError};
+pub use asgi::{AsgiHandler, AsgiOptions, AsgiServer, LifespanMode};
 pub use interpreter::{InterpreterError, InterpreterOptions};
 pub use loader::{AppSpec, Interface, LoadError, LoadedApp};
 pub use native::{NativeHandler, NativeOptions, NativeServer};
 pub use wsgi::{WsgiHandler, WsgiOptions, WsgiServer};
+
+/// The app could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The app reported a lifespan startup failure (or raised with `--lifespan on`).
+    #[error("application startup failed")]
+    LifespanFailed,
+    /// The interpreter thread could not be set up.
+    #[error("could not start the interpreter thread: {0}")]
+    Internal(String),
+}

@@ -149,6 +149,9 @@ pub struct LoadedApp {
     pub app: Py<PyAny>,
     /// The resolved interface (never `Auto`).
     pub interface: Interface,
+    /// A copy of the context the app was imported in: every call runs in a fresh copy of it, so values
+    /// the module set at import are seen by every request and values a request sets by no other.
+    pub context: Py<PyAny>,
 }
 
 /// Imports the application with `app_dir` first on `sys.path`, following uvicorn's rules.
@@ -198,7 +201,8 @@ pub fn load(spec: &AppSpec, app_dir: &Path, factory: bool, interface: Interface)
             }
             (chosen, _) => chosen,
         };
-        Ok(LoadedApp { app: target.unbind(), interface: resolved })
+        let context = crate::contexts::copy_current(py).map_err(|e| python_error(py, spec, &e))?;
+        Ok(LoadedApp { app: target.unbind(), interface: resolved, context })
     })
 }
 

@@ -15,8 +15,7 @@ use pyo3::types::{PyBytes, PyDict};
 use tokio::sync::oneshot;
 
 use super::context::AsgiContext;
-use crate::driver::{self, Step};
-use crate::inbox::{Event, Inbox};
+use crate::event_loop::{tasks, Job};
 
 /// Bytes of request body gathered into one `http.request` message at most.
 const BODY_CHUNK: usize = 64 * 1024;
@@ -49,7 +48,7 @@ pub(crate) enum Outcome {
 
 /// State both sides of a request touch.
 pub(crate) struct CallShared {
-    inbox: Inbox,
+    ctx: Arc<AsgiContext>,
     disconnected: AtomicBool,
     body_done: AtomicBool,
     /// A `receive()` waiting for `http.disconnect`. Guarded together with `disconnected` so a disconnect
@@ -58,9 +57,9 @@ pub(crate) struct CallShared {
 }
 
 impl CallShared {
-    pub(crate) fn new(inbox: Inbox, body_done: bool) -> Arc<Self> {
+    pub(crate) fn new(ctx: Arc<AsgiContext>, body_done: bool) -> Arc<Self> {
         Arc::new(CallShared {
-            inbox,
+            ctx,
             disconnected: AtomicBool::new(false),
             body_done: AtomicBool::new(body_done),
             waiter: Mutex::new(None),
@@ -75,8 +74,13 @@ impl CallShared {
             slot.take()
         };
         if let Some(fut) = waiter {
-            self.inbox.post(Event::Wake(fut, Outcome::Disconnect));
+            self.wake(fut, Outcome::Disconnect);
         }
+    }
+
+    /// Resolves `fut` on the event-loop thread.
+    fn wake(&self, fut: Py<PyAny>, outcome: Outcome) {
+        self.ctx.sender.post(Box::new(WakeJob { ctx: Arc::clone(&self.ctx), fut, outcome }));
     }
 
     fn is_disconnected(&self) -> bool {
@@ -172,7 +176,7 @@ pub(crate) fn start(py: Python<'_>, ctx: &Arc<AsgiContext>, app: &Bound<'_, PyAn
             return;
         }
     };
-    run_app(py, ctx, app, scope, &obj);
+    run_app(py, ctx, app, scope, obj);
 }
 
 impl Finish for AsgiCall {
@@ -219,41 +223,60 @@ pub(crate) trait Finish {
     fn finish(&mut self, py: Python<'_>, result: PyResult<()>);
 }
 
-/// Calls `app(scope, obj.receive, obj.send)` and drives the coroutine as far as it goes without
-/// waiting. If it has to wait, the event loop takes over and `obj._task_done` finishes it later.
+/// Calls `app(scope, obj.receive, obj.send)` and runs the coroutine as its own Task, stepped at once;
+/// `obj` is told how it ended, right away or when the Task finishes.
 pub(crate) fn run_app<T>(
     py: Python<'_>,
     ctx: &AsgiContext,
     app: &Bound<'_, PyAny>,
     scope: PyResult<Bound<'_, PyDict>>,
-    obj: &Py<T>,
+    obj: Py<T>,
 ) where
     T: Finish + pyo3::PyClass<Frozen = pyo3::pyclass::boolean_struct::False>,
 {
     let started = scope.and_then(|scope| {
         let receive = obj.getattr(py, intern!(py, "receive"))?;
         let send = obj.getattr(py, intern!(py, "send"))?;
-        driver::awaitable_iter(app.call1((scope, receive, send))?)
+        app.call1((scope, receive, send))
     });
     let coro = match started {
         Ok(coro) => coro,
         Err(e) => return obj.borrow_mut(py).finish(py, Err(e)),
     };
-    match driver::step(&coro) {
-        Step::Done(_) => obj.borrow_mut(py).finish(py, Ok(())),
-        Step::Failed(e) => obj.borrow_mut(py).finish(py, Err(e)),
-        Step::Waiting(pending) => {
-            let handed =
-                obj.getattr(py, intern!(py, "_task_done")).and_then(|done| ctx.resume.call1(py, (coro, pending, done)));
-            if let Err(e) = handed {
-                obj.borrow_mut(py).finish(py, Err(e));
-            }
+    tasks::drive(py, &ctx.tasks, coro, Box::new(move |py, result| obj.borrow_mut(py).finish(py, result.map(drop))));
+}
+
+/// An HTTP request for the ASGI application, as a job for the event-loop thread.
+pub(crate) struct HttpJob {
+    pub(crate) ctx: Arc<AsgiContext>,
+    pub(crate) call: HttpCall,
+}
+
+impl Job for HttpJob {
+    fn run(self: Box<Self>, py: Python<'_>) {
+        let HttpJob { ctx, call } = *self;
+        let app = ctx.app.bind(py).clone();
+        start(py, &ctx, &app, call);
+    }
+}
+
+/// A future a request waits on, with what to resolve it with.
+struct WakeJob {
+    ctx: Arc<AsgiContext>,
+    fut: Py<PyAny>,
+    outcome: Outcome,
+}
+
+impl Job for WakeJob {
+    fn run(self: Box<Self>, py: Python<'_>) {
+        if let Err(e) = wake(py, &self.ctx, self.fut, self.outcome) {
+            tracing::error!("could not resume a request: {}", crate::bootstrap::format_error(py, &e));
         }
     }
 }
 
 /// Resolves a future that a background wait was for.
-pub(crate) fn wake(py: Python<'_>, ctx: &AsgiContext, fut: Py<PyAny>, outcome: Outcome) -> PyResult<()> {
+fn wake(py: Python<'_>, ctx: &AsgiContext, fut: Py<PyAny>, outcome: Outcome) -> PyResult<()> {
     let fut = fut.bind(py);
     if fut.call_method0(intern!(py, "done"))?.is_truthy()? {
         return Ok(()); // cancelled meanwhile
@@ -351,11 +374,6 @@ impl AsgiCall {
             other => Err(invalid(format!("Unexpected ASGI message '{other}' sent for an HTTP request."))),
         }
     }
-
-    /// Called by the event loop when a request handed over as a Task finishes.
-    fn _task_done(&mut self, py: Python<'_>, task: &Bound<'_, PyAny>) {
-        Finish::finish(self, py, driver::task_result(task).map(drop));
-    }
 }
 
 impl AsgiCall {
@@ -382,7 +400,7 @@ impl AsgiCall {
                     Outcome::Disconnect
                 }
             };
-            shared.inbox.post(Event::Wake(waiting, outcome));
+            shared.wake(waiting, outcome);
         });
         Ok(fut)
     }
@@ -514,7 +532,7 @@ impl AsgiCall {
             if !ok {
                 shared.disconnect();
             }
-            shared.inbox.post(Event::Wake(waiting, if ok { Outcome::Sent } else { Outcome::SendFailed }));
+            shared.wake(waiting, if ok { Outcome::Sent } else { Outcome::SendFailed });
         });
         Ok(fut)
     }
@@ -533,7 +551,7 @@ impl AsgiCall {
         self.phase = Phase::Done;
         let waiter = self.shared.waiter.lock().unwrap_or_else(PoisonError::into_inner).take();
         if let Some(fut) = waiter {
-            self.shared.inbox.post(Event::Wake(fut, Outcome::Disconnect));
+            self.shared.wake(fut, Outcome::Disconnect);
         }
     }
 }

@@ -1,9 +1,9 @@
-//! What every request on the interpreter thread shares.
+//! What every ASGI call on the event-loop thread shares.
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
-use crate::inbox::Inbox;
+use crate::event_loop::LoopSender;
 
 /// Per-application state built once on the interpreter thread after lifespan startup.
 pub(crate) struct AsgiContext {
@@ -17,12 +17,12 @@ pub(crate) struct AsgiContext {
     pub(crate) state: Py<PyDict>,
     /// `loop.create_future`, bound once.
     pub(crate) create_future: Py<PyAny>,
-    /// `_covetpy_runtime.resume`.
-    pub(crate) resume: Py<PyAny>,
+    /// The `_covetpy_runtime.Tasks` that runs each call as its own Task.
+    pub(crate) tasks: Py<PyAny>,
     /// `_covetpy_runtime.ClientDisconnected`.
     pub(crate) client_disconnected: Py<PyAny>,
     /// Where background Tokio tasks post their results.
-    pub(crate) inbox: Inbox,
+    pub(crate) sender: LoopSender,
     /// The Tokio runtime, for reads and writes that have to wait.
     pub(crate) tokio: tokio::runtime::Handle,
 }

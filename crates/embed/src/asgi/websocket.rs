@@ -15,23 +15,13 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::call::Finish;
 use super::context::AsgiContext;
-use crate::driver;
-use crate::inbox::Event;
+use crate::event_loop::Job;
 
 /// A WebSocket handshake on its way to the interpreter thread.
 pub(crate) struct WsCall {
     pub(crate) head: RequestHead,
     pub(crate) upgrade: WebSocketUpgrade,
     pub(crate) reply: oneshot::Sender<Response>,
-    /// For a CovetPy route: which route matched and the raw path parameters.
-    pub(crate) route: Option<NativeWsRoute>,
-}
-
-/// A matched `@app.websocket` route of a CovetPy app.
-pub(crate) struct NativeWsRoute {
-    pub(crate) table: Arc<crate::native::RouteTable>,
-    pub(crate) index: usize,
-    pub(crate) params: Vec<(String, String)>,
 }
 
 /// How a background wait on a WebSocket ended.
@@ -69,24 +59,27 @@ fn invalid(message: impl Into<String>) -> PyErr {
     PyRuntimeError::new_err(message.into())
 }
 
-/// Starts the application on a WebSocket handshake.
-pub(crate) fn start(py: Python<'_>, ctx: &Arc<AsgiContext>, call: WsCall) {
-    let WsCall { head, upgrade, reply, route } = call;
+/// Starts `app` (the ASGI application, or a native `@app.websocket` route with its raw path
+/// parameters) on a WebSocket handshake.
+pub(crate) fn start(
+    py: Python<'_>,
+    ctx: &Arc<AsgiContext>,
+    call: WsCall,
+    app: &Bound<'_, PyAny>,
+    path_params: Option<&[(String, String)]>,
+) {
+    let WsCall { head, upgrade, reply } = call;
     let mut scope = super::scope::websocket_scope(py, ctx, &head);
-    let app = match &route {
-        Some(NativeWsRoute { table, index, params }) => {
-            scope = scope.and_then(|scope| {
-                let path_params = PyDict::new(py);
-                for (name, value) in params {
-                    path_params.set_item(name, value)?;
-                }
-                scope.set_item("path_params", path_params)?;
-                Ok(scope)
-            });
-            table.ws_routes[*index].asgi.bind(py).clone()
-        }
-        None => ctx.app.bind(py).clone(),
-    };
+    if let Some(params) = path_params {
+        scope = scope.and_then(|scope| {
+            let dict = PyDict::new(py);
+            for (name, value) in params {
+                dict.set_item(name, value)?;
+            }
+            scope.set_item("path_params", dict)?;
+            Ok(scope)
+        });
+    }
     let state = AsgiWebSocket {
         ctx: Arc::clone(ctx),
         connect_delivered: false,
@@ -97,11 +90,40 @@ pub(crate) fn start(py: Python<'_>, ctx: &Arc<AsgiContext>, call: WsCall) {
         Ok(obj) => obj,
         Err(e) => return tracing::error!("could not set up the websocket: {}", crate::bootstrap::format_error(py, &e)),
     };
-    super::call::run_app(py, ctx, &app, scope, &obj);
+    super::call::run_app(py, ctx, app, scope, obj);
+}
+
+/// A WebSocket handshake for the ASGI application, as a job for the event-loop thread.
+pub(crate) struct WsJob {
+    pub(crate) ctx: Arc<AsgiContext>,
+    pub(crate) call: WsCall,
+}
+
+impl Job for WsJob {
+    fn run(self: Box<Self>, py: Python<'_>) {
+        let WsJob { ctx, call } = *self;
+        let app = ctx.app.bind(py).clone();
+        start(py, &ctx, call, &app, None);
+    }
+}
+
+/// A future a WebSocket call waits on, with what to resolve it with.
+struct WsWakeJob {
+    ctx: Arc<AsgiContext>,
+    fut: Py<PyAny>,
+    outcome: WsWake,
+}
+
+impl Job for WsWakeJob {
+    fn run(self: Box<Self>, py: Python<'_>) {
+        if let Err(e) = wake(py, &self.ctx, self.fut, self.outcome) {
+            tracing::error!("could not resume a websocket: {}", crate::bootstrap::format_error(py, &e));
+        }
+    }
 }
 
 /// Resolves a future a WebSocket call was waiting on.
-pub(crate) fn wake(py: Python<'_>, ctx: &AsgiContext, fut: Py<PyAny>, outcome: WsWake) -> PyResult<()> {
+fn wake(py: Python<'_>, ctx: &AsgiContext, fut: Py<PyAny>, outcome: WsWake) -> PyResult<()> {
     let fut = fut.bind(py);
     if fut.call_method0(intern!(py, "done"))?.is_truthy()? {
         return Ok(());
@@ -176,11 +198,12 @@ impl AsgiWebSocket {
                 let fut = self.ctx.create_future.call0(py)?;
                 let waiting = fut.clone_ref(py);
                 let incoming = Arc::clone(incoming);
-                let inbox = self.ctx.inbox.clone();
+                let ctx = Arc::clone(&self.ctx);
                 self.ctx.tokio.spawn(async move {
                     let event = incoming.lock().await.recv().await;
                     let event = event.unwrap_or(WsEvent::Closed { code: 1006, reason: String::new() });
-                    inbox.post(Event::WsWake(waiting, WsWake::Event(event)));
+                    let sender = ctx.sender.clone();
+                    sender.post(Box::new(WsWakeJob { ctx, fut: waiting, outcome: WsWake::Event(event) }));
                 });
                 Ok(fut)
             }
@@ -285,11 +308,6 @@ impl AsgiWebSocket {
             }
         }
     }
-
-    /// Called by the event loop when a connection handed over as a Task finishes.
-    fn _task_done(&mut self, py: Python<'_>, task: &Bound<'_, PyAny>) {
-        Finish::finish(self, py, driver::task_result(task).map(drop));
-    }
 }
 
 impl AsgiWebSocket {
@@ -301,10 +319,11 @@ impl AsgiWebSocket {
                 let fut = self.ctx.create_future.call0(py)?;
                 let waiting = fut.clone_ref(py);
                 let outgoing = outgoing.clone();
-                let inbox = self.ctx.inbox.clone();
+                let ctx = Arc::clone(&self.ctx);
                 self.ctx.tokio.spawn(async move {
                     let outcome = if outgoing.send(item).await.is_ok() { WsWake::Sent } else { WsWake::SendFailed };
-                    inbox.post(Event::WsWake(waiting, outcome));
+                    let sender = ctx.sender.clone();
+                    sender.post(Box::new(WsWakeJob { ctx, fut: waiting, outcome }));
                 });
                 Ok(fut)
             }

@@ -3,8 +3,9 @@
 //!
 //! The route table is read once at start-up. Per request, a network thread matches the route, converts
 //! path/query/header/cookie parameters and answers 404, 405 and 422 itself, without Python. Only a
-//! request that reaches a handler goes to Python: `async def` endpoints run on the event loop thread,
-//! `def` endpoints on a thread pool so a blocking one holds up only its own thread. Return values are
+//! request that reaches a handler goes to Python: `async def` endpoints run as asyncio Tasks on the
+//! event-loop thread, `def` endpoints on a thread pool so a blocking one holds up only its own thread;
+//! each in its own copy of the base context. Return values are
 //! encoded to JSON in Rust.
 
 mod json;
@@ -22,12 +23,11 @@ use percent_encoding::percent_decode_str;
 use tokio::sync::oneshot;
 
 use self::params::{convert_all, parse_cookies, parse_query, Arg, ParamError, Source};
-pub(crate) use self::respond::{run_async, AsgiRunner, NativeCall, NativeContext};
+use self::respond::{NativeCall, NativeContext};
 use self::routes::Lookup;
-pub(crate) use self::routes::RouteTable;
-use crate::asgi::websocket::{NativeWsRoute, WsCall};
-use crate::asgi::{AsgiOptions, AsgiServer};
-use crate::inbox::{Event, Inbox};
+use crate::asgi::websocket::WsCall;
+use crate::asgi::AsgiOptions;
+use crate::event_loop::{LoopThread, Started};
 use crate::pool::{Pool, PoolSender};
 use crate::{LoadedApp, StartupError};
 
@@ -40,11 +40,11 @@ pub struct NativeOptions {
     pub threads: usize,
 }
 
-/// A running native app: the event loop thread plus the pool for `def` endpoints.
+/// A running native app: the event-loop thread plus the pool for `def` endpoints.
 pub struct NativeServer {
-    loop_thread: AsgiServer,
+    loop_thread: LoopThread,
     pool: Pool<Box<NativeCall>>,
-    table: Arc<RouteTable>,
+    ctx: Arc<NativeContext>,
 }
 
 impl NativeServer {
@@ -54,18 +54,25 @@ impl NativeServer {
         options: NativeOptions,
         tokio: tokio::runtime::Handle,
     ) -> Result<NativeServer, StartupError> {
-        let loop_thread = AsgiServer::start_native(app, options.asgi, tokio)?;
-        let ctx = loop_thread
-            .native_context()
-            .ok_or_else(|| StartupError::Internal("the route table was not built".into()))?;
-        let table = Arc::clone(&ctx.table);
-        let pool = Pool::start("covetpy-sync", options.threads, move |py, call| respond::run_sync(py, &ctx, call))?;
-        Ok(NativeServer { loop_thread, pool, table })
+        let handle = tokio.clone();
+        let asgi_options = options.asgi.clone();
+        let (loop_thread, ctx) = LoopThread::spawn(app.context, &handle, move |py, env| {
+            let app = app.app;
+            let (asgi, teardown) = crate::asgi::prepare(py, env, app.clone_ref(py), &asgi_options, tokio)?;
+            let ctx = NativeContext::load(py, app.bind(py), env, asgi)
+                .map_err(|e| StartupError::Internal(crate::bootstrap::format_error(py, &e)))?;
+            Ok(Started { shared: Arc::new(ctx), teardown })
+        })?;
+        let pool_ctx = Arc::clone(&ctx);
+        let pool = Pool::start("covetpy-sync", options.threads, move |py, call| {
+            crate::contexts::in_copy(py, &pool_ctx.base_context, || respond::run_sync(py, &pool_ctx, call));
+        })?;
+        Ok(NativeServer { loop_thread, pool, ctx })
     }
 
     /// The request handler to give the network side.
     pub fn handler(&self) -> NativeHandler {
-        NativeHandler { table: Arc::clone(&self.table), inbox: self.loop_thread.inbox(), pool: self.pool.sender() }
+        NativeHandler { ctx: Arc::clone(&self.ctx), pool: self.pool.sender() }
     }
 
     /// Stops the pool and the event loop, running lifespan shutdown.
@@ -78,8 +85,7 @@ impl NativeServer {
 /// Matches routes and converts parameters on the network side. Implements [`Handler`].
 #[derive(Clone)]
 pub struct NativeHandler {
-    table: Arc<RouteTable>,
-    inbox: Inbox,
+    ctx: Arc<NativeContext>,
     pool: PoolSender<Box<NativeCall>>,
 }
 
@@ -93,7 +99,8 @@ impl Handler for NativeHandler {
         if let Some(upgrade) = websocket {
             return self.websocket(head, upgrade, &path).await;
         }
-        let (index, path_params) = match self.table.lookup(&head.method, &path) {
+        let table = &self.ctx.table;
+        let (index, path_params) = match table.lookup(&head.method, &path) {
             Lookup::Found(index, params) => (index, params),
             Lookup::NotFound => return respond::json_response(StatusCode::NOT_FOUND, NOT_FOUND),
             Lookup::MethodNotAllowed(allow) => {
@@ -102,10 +109,10 @@ impl Handler for NativeHandler {
                 return response;
             }
         };
-        let route = &self.table.routes[index];
+        let route = &table.routes[index];
         let (args, errors) = extract(route, &head, &path_params);
         // With a body to validate too, Python must run so both kinds of error are reported together.
-        if !errors.is_empty() && !self.table.custom_validation_handler && route.body_validator.is_none() {
+        if !errors.is_empty() && !table.custom_validation_handler && route.body_validator.is_none() {
             return respond::validation_response(&errors);
         }
         let body = if route.needs_body() {
@@ -118,7 +125,11 @@ impl Handler for NativeHandler {
         };
         let (reply, response) = oneshot::channel();
         let call = Box::new(NativeCall { route: index, head, path, args, errors, body, reply });
-        let queued = if route.is_coroutine { self.inbox.post(Event::Native(call)) } else { self.pool.send(call) };
+        let queued = if route.is_coroutine {
+            self.ctx.asgi.sender.post(Box::new(respond::NativeJob { ctx: Arc::clone(&self.ctx), call }))
+        } else {
+            self.pool.send(call)
+        };
         if !queued {
             return crate::intake::plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
         }
@@ -130,13 +141,13 @@ impl NativeHandler {
     /// A WebSocket handshake: a matching `@app.websocket` route runs; anything else is refused with 403
     /// as Starlette refuses it.
     async fn websocket(&self, head: covetpy_protocols::RequestHead, upgrade: WebSocketUpgrade, path: &str) -> Response {
-        let Some((index, params)) = self.table.lookup_websocket(path) else {
+        let Some((index, params)) = self.ctx.table.lookup_websocket(path) else {
             return crate::intake::plain(StatusCode::FORBIDDEN, "Forbidden");
         };
         let (reply, response) = oneshot::channel();
-        let route = NativeWsRoute { table: Arc::clone(&self.table), index, params };
-        let call = WsCall { head, upgrade, reply, route: Some(route) };
-        if !self.inbox.post(Event::WebSocket(Box::new(call))) {
+        let call = WsCall { head, upgrade, reply };
+        let job = respond::NativeWsJob { ctx: Arc::clone(&self.ctx), call, index, params };
+        if !self.ctx.asgi.sender.post(Box::new(job)) {
             return crate::intake::plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
         }
         response.await.unwrap_or_else(|_| crate::intake::internal_error())

@@ -15,7 +15,10 @@ use tokio::sync::oneshot;
 use super::json::Encoder;
 use super::params::{errors_body, Arg, ParamError, Source};
 use super::routes::{Param, Route, RouteTable};
-use crate::inbox::{Event, Inbox};
+use crate::asgi::call::{CallShared, HttpCall};
+use crate::asgi::context::AsgiContext;
+use crate::asgi::websocket::WsCall;
+use crate::event_loop::{tasks, Job, LoopEnv};
 
 /// A matched request on its way to Python.
 pub(crate) struct NativeCall {
@@ -40,11 +43,11 @@ pub(crate) struct NativeContext {
     pub(crate) uuid: Py<PyAny>,
     pub(crate) json_loads: Py<PyAny>,
     pub(crate) event_loop: Py<PyAny>,
-    pub(crate) resume: Py<PyAny>,
-    pub(crate) inbox: Inbox,
-    pub(crate) root_path: String,
-    /// The lifespan state; each request's `request.state` starts as a shallow copy.
-    pub(crate) state: Py<PyDict>,
+    /// Each `def` endpoint call runs in a fresh copy of this context.
+    pub(crate) base_context: Py<PyAny>,
+    /// The ASGI side of the event-loop thread: its queue, its Tasks, the lifespan state, and the
+    /// machinery that runs self-streaming responses.
+    pub(crate) asgi: Arc<AsgiContext>,
 }
 
 impl NativeContext {
@@ -52,10 +55,8 @@ impl NativeContext {
     pub(crate) fn load(
         py: Python<'_>,
         app: &Bound<'_, PyAny>,
-        event_loop: &Bound<'_, PyAny>,
-        inbox: Inbox,
-        root_path: String,
-        state: Py<PyDict>,
+        env: &LoopEnv<'_>,
+        asgi: Arc<AsgiContext>,
     ) -> PyResult<NativeContext> {
         let table = RouteTable::load(py, app)?;
         Ok(NativeContext {
@@ -67,11 +68,9 @@ impl NativeContext {
             encoder: py.import("covetpy.encoders")?.getattr("jsonable_encoder")?.unbind(),
             uuid: py.import("uuid")?.getattr("UUID")?.unbind(),
             json_loads: py.import("json")?.getattr("loads")?.unbind(),
-            event_loop: event_loop.clone().unbind(),
-            resume: py.import("_covetpy_runtime")?.getattr("resume")?.unbind(),
-            inbox,
-            root_path,
-            state,
+            event_loop: env.event_loop.clone().unbind(),
+            base_context: env.base_context.clone().unbind(),
+            asgi,
         })
     }
 }
@@ -97,29 +96,78 @@ pub(crate) fn run_sync(py: Python<'_>, ctx: &NativeContext, call: Box<NativeCall
     match reply {
         Reply::Ready(response) => deliver(call, response),
         Reply::Asgi(obj) => {
-            ctx.inbox.post(Event::NativeAsgi(obj, call));
+            ctx.asgi.sender.post(Box::new(StreamJob { ctx: Arc::clone(&ctx.asgi), response: obj, call }));
         }
     }
 }
 
-/// Runs an `async def` endpoint on the event loop thread. `asgi` runs streaming responses there.
-pub(crate) fn run_async(py: Python<'_>, ctx: &Arc<NativeContext>, asgi: Arc<dyn AsgiRunner>, call: Box<NativeCall>) {
+/// A request for an `async def` endpoint, as a job for the event-loop thread.
+pub(crate) struct NativeJob {
+    pub(crate) ctx: Arc<NativeContext>,
+    pub(crate) call: Box<NativeCall>,
+}
+
+impl Job for NativeJob {
+    fn run(self: Box<Self>, py: Python<'_>) {
+        run_async(py, &self.ctx, self.call);
+    }
+}
+
+/// A handshake for an `@app.websocket` route, as a job for the event-loop thread.
+pub(crate) struct NativeWsJob {
+    pub(crate) ctx: Arc<NativeContext>,
+    pub(crate) call: WsCall,
+    pub(crate) index: usize,
+    pub(crate) params: Vec<(String, String)>,
+}
+
+impl Job for NativeWsJob {
+    fn run(self: Box<Self>, py: Python<'_>) {
+        let NativeWsJob { ctx, call, index, params } = *self;
+        let app = ctx.table.ws_routes[index].asgi.bind(py).clone();
+        crate::asgi::websocket::start(py, &ctx.asgi, call, &app, Some(&params));
+    }
+}
+
+/// A response object from a `def` endpoint that streams itself as an ASGI app; it runs on the
+/// event-loop thread.
+struct StreamJob {
+    ctx: Arc<AsgiContext>,
+    response: Py<PyAny>,
+    call: Box<NativeCall>,
+}
+
+impl Job for StreamJob {
+    fn run(self: Box<Self>, py: Python<'_>) {
+        stream(py, &self.ctx, self.response.bind(py), self.call);
+    }
+}
+
+/// Runs a self-streaming response object through the ASGI machinery.
+fn stream(py: Python<'_>, ctx: &Arc<AsgiContext>, response: &Bound<'_, PyAny>, call: Box<NativeCall>) {
+    let NativeCall { head, reply, .. } = *call;
+    let shared = CallShared::new(Arc::clone(ctx), true);
+    crate::asgi::call::start(py, ctx, response, HttpCall { head, first: Bytes::new(), body: None, reply, shared });
+}
+
+/// Runs an `async def` endpoint as a Task on the event-loop thread.
+fn run_async(py: Python<'_>, ctx: &Arc<NativeContext>, call: Box<NativeCall>) {
     let route = &ctx.table.routes[call.route];
     let awaitable = bind_arguments(py, ctx, route, &call).and_then(|kwargs| call_endpoint(route, &kwargs));
     let awaitable = match awaitable {
         Ok(a) => a,
-        Err(e) => return recover_async(py, Arc::clone(ctx), asgi, call, e),
+        Err(e) => return recover_async(py, Arc::clone(ctx), call, e),
     };
     let then_ctx = Arc::clone(ctx);
-    crate::driver::drive(
+    tasks::drive(
         py,
-        &ctx.resume,
+        &ctx.asgi.tasks,
         awaitable,
         Box::new(move |py, result| {
             let route = &then_ctx.table.routes[call.route];
             match result.and_then(|value| render(py, &then_ctx, route, value.into_bound(py))) {
-                Ok(reply) => finish_on_loop(py, asgi, call, reply),
-                Err(e) => recover_async(py, then_ctx, asgi, call, e),
+                Ok(reply) => finish_on_loop(py, &then_ctx, call, reply),
+                Err(e) => recover_async(py, then_ctx, call, e),
             }
         }),
     );
@@ -135,16 +183,10 @@ fn call_endpoint<'py>(route: &Route, kwargs: &Bound<'py, PyDict>) -> PyResult<Bo
     }
 }
 
-/// Starts a self-streaming response object on the event loop thread.
-pub(crate) trait AsgiRunner: Send + Sync {
-    /// Runs `response(scope, receive, send)` for the request in `call`.
-    fn run(&self, py: Python<'_>, response: &Bound<'_, PyAny>, call: Box<NativeCall>);
-}
-
-fn finish_on_loop(py: Python<'_>, asgi: Arc<dyn AsgiRunner>, call: Box<NativeCall>, reply: Reply) {
+fn finish_on_loop(py: Python<'_>, ctx: &NativeContext, call: Box<NativeCall>, reply: Reply) {
     match reply {
         Reply::Ready(response) => deliver(call, response),
-        Reply::Asgi(obj) => asgi.run(py, obj.bind(py), call),
+        Reply::Asgi(obj) => stream(py, &ctx.asgi, obj.bind(py), call),
     }
 }
 
@@ -175,32 +217,26 @@ fn recover_blocking(py: Python<'_>, ctx: &NativeContext, call: &NativeCall, err:
     }
 }
 
-fn recover_async(
-    py: Python<'_>,
-    ctx: Arc<NativeContext>,
-    asgi: Arc<dyn AsgiRunner>,
-    call: Box<NativeCall>,
-    err: PyErr,
-) {
+fn recover_async(py: Python<'_>, ctx: Arc<NativeContext>, call: Box<NativeCall>, err: PyErr) {
     let answer = match ask_exception_handler(py, &ctx, &call, &err) {
         Ok(answer) => answer,
-        Err(e) => return deliver_fallback(py, &ctx, asgi, call, &err, &e),
+        Err(e) => return deliver_fallback(py, &ctx, call, &err, &e),
     };
     if !is_awaitable(&answer) {
         return match render(py, &ctx, &ctx.table.routes[call.route], answer) {
-            Ok(reply) => finish_on_loop(py, asgi, call, reply),
-            Err(e) => deliver_fallback(py, &ctx, asgi, call, &err, &e),
+            Ok(reply) => finish_on_loop(py, &ctx, call, reply),
+            Err(e) => deliver_fallback(py, &ctx, call, &err, &e),
         };
     }
-    let resume = ctx.resume.clone_ref(py);
-    crate::driver::drive(
+    let tasks = ctx.asgi.tasks.clone_ref(py);
+    tasks::drive(
         py,
-        &resume,
+        &tasks,
         answer,
         Box::new(move |py, result| {
             match result.and_then(|a| render(py, &ctx, &ctx.table.routes[call.route], a.into_bound(py))) {
-                Ok(reply) => finish_on_loop(py, asgi, call, reply),
-                Err(e) => deliver_fallback(py, &ctx, asgi, call, &err, &e),
+                Ok(reply) => finish_on_loop(py, &ctx, call, reply),
+                Err(e) => deliver_fallback(py, &ctx, call, &err, &e),
             }
         }),
     );
@@ -209,13 +245,12 @@ fn recover_async(
 fn deliver_fallback(
     py: Python<'_>,
     ctx: &NativeContext,
-    asgi: Arc<dyn AsgiRunner>,
     call: Box<NativeCall>,
     original: &PyErr,
     handler_error: &PyErr,
 ) {
     let reply = fallback(py, ctx, original, handler_error);
-    finish_on_loop(py, asgi, call, reply);
+    finish_on_loop(py, ctx, call, reply);
 }
 
 /// No handler took the exception: a validation error still gets its 422, anything else is logged
@@ -444,14 +479,14 @@ fn make_request<'py>(py: Python<'py>, ctx: &NativeContext, call: &NativeCall) ->
         scheme: head.scheme.as_str().into_py_any(py)?,
         http_version: head.version.as_str().into_py_any(py)?,
         path: call.path.as_str().into_py_any(py)?,
-        root_path: ctx.root_path.as_str().into_py_any(py)?,
+        root_path: ctx.asgi.root_path.as_str().into_py_any(py)?,
         query_string: PyBytes::new(py, head.query().as_bytes()).into_any().unbind(),
         headers: headers.into_any().unbind(),
         client,
         server,
         path_params: path_params.into_any().unbind(),
         body: PyBytes::new(py, &call.body).into_any().unbind(),
-        state: ctx.state.bind(py).copy()?.into_any().unbind(),
+        state: ctx.asgi.state.bind(py).copy()?.into_any().unbind(),
     };
     ctx.request_factory.bind(py).call1((Py::new(py, native)?,))
 }

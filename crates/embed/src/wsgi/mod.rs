@@ -38,6 +38,8 @@ pub(crate) struct WsgiContext {
     root_path: Py<PyString>,
     errors: Py<PyAny>,
     file_wrapper: Py<PyType>,
+    /// Each request runs in a fresh copy of this context.
+    base_context: Py<PyAny>,
     multiprocess: bool,
     tokio: tokio::runtime::Handle,
 }
@@ -57,6 +59,7 @@ impl WsgiServer {
         let ctx = Python::attach(|py| -> PyResult<WsgiContext> {
             Ok(WsgiContext {
                 app: app.app.clone_ref(py),
+                base_context: app.context.clone_ref(py),
                 root_path: PyString::new(py, &options.root_path).unbind(),
                 errors: py.import("sys")?.getattr("stderr")?.unbind(),
                 file_wrapper: py.get_type::<file_wrapper::FileWrapper>().unbind(),
@@ -66,7 +69,9 @@ impl WsgiServer {
         })
         .map_err(|e| StartupError::Internal(e.to_string()))?;
         let ctx = Arc::new(ctx);
-        let pool = Pool::start("covetpy-wsgi", options.threads, move |py, call| call::handle(py, &ctx, call))?;
+        let pool = Pool::start("covetpy-wsgi", options.threads, move |py, call| {
+            crate::contexts::in_copy(py, &ctx.base_context, || call::handle(py, &ctx, call));
+        })?;
         Ok(WsgiServer { pool })
     }
 

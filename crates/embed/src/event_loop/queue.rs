@@ -1,8 +1,8 @@
-//! The one-way path from Tokio threads to the interpreter thread.
+//! The one-way path from Tokio threads to the event-loop thread.
 //!
-//! Network-side code never touches Python. It posts [`Event`]s to an [`Inbox`]; the interpreter thread's
-//! event loop watches the read end of a socket pair and drains the queue when woken. A flag makes sure
-//! only the first event after a drain pays for the wake-up write, so under load one wake-up carries many
+//! Network-side code never touches Python. It posts [`Job`]s through a [`LoopSender`]; the event loop
+//! watches the read end of a socket pair and drains the queue when woken. A flag makes sure only the
+//! first message after a drain pays for the wake-up write, so under load one wake-up carries many
 //! requests.
 
 use std::io::{self, Read, Write};
@@ -13,22 +13,17 @@ use std::sync::{mpsc, Arc};
 
 use pyo3::prelude::*;
 
-use crate::asgi::call::{HttpCall, Outcome};
+/// Work for the event-loop thread, run there with the GIL held. Each interface defines its own jobs
+/// (a new request, a future to resolve), so this queue names none of them.
+pub(crate) trait Job: Send {
+    /// Does the work, on the event-loop thread.
+    fn run(self: Box<Self>, py: Python<'_>);
+}
 
-/// Work for the interpreter thread.
-pub(crate) enum Event {
-    /// A new HTTP request to hand to the application.
-    Http(Box<HttpCall>),
-    /// A WebSocket handshake for an ASGI app.
-    WebSocket(Box<crate::asgi::websocket::WsCall>),
-    /// Resolve a future a WebSocket connection is waiting on.
-    WsWake(Py<PyAny>, crate::asgi::websocket::WsWake),
-    /// A native request for an `async def` endpoint.
-    Native(Box<crate::native::NativeCall>),
-    /// A native response object that streams itself as an ASGI app.
-    NativeAsgi(Py<PyAny>, Box<crate::native::NativeCall>),
-    /// Resolve an asyncio future the application is waiting on.
-    Wake(Py<PyAny>, Outcome),
+/// What travels through the queue.
+pub(crate) enum Message {
+    /// Run this job.
+    Run(Box<dyn Job>),
     /// Stop the event loop (server shutdown).
     Stop,
 }
@@ -58,7 +53,7 @@ impl Bell {
     }
 }
 
-/// Writes the wake-up byte for events posted from Tokio threads, once per scheduler turn.
+/// Writes the wake-up byte for messages posted from Tokio threads, once per scheduler turn.
 async fn ringer(bell: Arc<Bell>) {
     loop {
         bell.deferred.notified().await;
@@ -71,15 +66,24 @@ async fn ringer(bell: Arc<Bell>) {
 
 /// The sending side; cheap to clone and usable from any thread without the GIL.
 #[derive(Clone)]
-pub(crate) struct Inbox {
-    tx: mpsc::Sender<Event>,
+pub(crate) struct LoopSender {
+    tx: mpsc::Sender<Message>,
     bell: Arc<Bell>,
 }
 
-impl Inbox {
-    /// Queues an event and wakes the interpreter thread. Returns false once the thread has gone away.
-    pub(crate) fn post(&self, event: Event) -> bool {
-        if self.tx.send(event).is_err() {
+impl LoopSender {
+    /// Queues a job and wakes the event-loop thread. Returns false once the thread has gone away.
+    pub(crate) fn post(&self, job: Box<dyn Job>) -> bool {
+        self.send(Message::Run(job))
+    }
+
+    /// Asks the event loop to stop.
+    pub(crate) fn stop(&self) -> bool {
+        self.send(Message::Stop)
+    }
+
+    fn send(&self, message: Message) -> bool {
+        if self.tx.send(message).is_err() {
             return false;
         }
         self.bell.ring();
@@ -87,25 +91,25 @@ impl Inbox {
     }
 }
 
-/// The receiving side, owned by the interpreter thread.
-pub(crate) struct Mailbox {
-    rx: mpsc::Receiver<Event>,
+/// The receiving side, owned by the event-loop thread.
+pub(crate) struct LoopReceiver {
+    rx: mpsc::Receiver<Message>,
     reader: UnixStream,
     bell: Arc<Bell>,
 }
 
-/// How many events one wake-up handles before yielding back to the event loop, so a flood of new
+/// How many messages one wake-up handles before yielding back to the event loop, so a flood of new
 /// requests cannot starve tasks that are already running.
 const BATCH: usize = 512;
 
-impl Mailbox {
+impl LoopReceiver {
     /// The descriptor the event loop should watch for readability.
     pub(crate) fn fd(&self) -> RawFd {
         self.reader.as_raw_fd()
     }
 
-    /// Takes the events that are waiting. Call when the descriptor is readable.
-    pub(crate) fn drain(&self) -> Vec<Event> {
+    /// Takes the messages that are waiting. Call when the descriptor is readable.
+    pub(crate) fn drain(&self) -> Vec<Message> {
         // At most one byte is pending per drain (the flag admits one write until we clear it), so a
         // single read empties the socket without a second, failing read.
         let mut sink = [0u8; 64];
@@ -113,21 +117,21 @@ impl Mailbox {
         // Clear the flag only after emptying the socket: a producer that finds it clear writes a fresh
         // byte, which must not be swallowed by the read above.
         self.bell.rung.store(false, Ordering::Release);
-        let events: Vec<Event> = self.rx.try_iter().take(BATCH).collect();
-        if events.len() == BATCH {
+        let messages: Vec<Message> = self.rx.try_iter().take(BATCH).collect();
+        if messages.len() == BATCH {
             self.bell.ring();
         }
-        events
+        messages
     }
 }
 
-/// Creates a connected inbox and mailbox; `tokio` runs the task that batches wake-ups.
-pub(crate) fn channel(tokio: &tokio::runtime::Handle) -> io::Result<(Inbox, Mailbox)> {
+/// Creates a connected sender and receiver; `tokio` runs the task that batches wake-ups.
+pub(crate) fn channel(tokio: &tokio::runtime::Handle) -> io::Result<(LoopSender, LoopReceiver)> {
     let (reader, writer) = UnixStream::pair()?;
     reader.set_nonblocking(true)?;
     writer.set_nonblocking(true)?;
     let (tx, rx) = mpsc::channel();
     let bell = Arc::new(Bell { rung: AtomicBool::new(false), writer, deferred: tokio::sync::Notify::new() });
     tokio.spawn(ringer(Arc::clone(&bell)));
-    Ok((Inbox { tx, bell: Arc::clone(&bell) }, Mailbox { rx, reader, bell }))
+    Ok((LoopSender { tx, bell: Arc::clone(&bell) }, LoopReceiver { rx, reader, bell }))
 }
