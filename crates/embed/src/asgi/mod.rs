@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 
 use self::call::{CallShared, DisconnectGuard, HttpCall};
 use self::context::AsgiContext;
-use crate::event_loop::{LoopEnv, LoopThread, Started};
+use crate::event_loop::{LoopEnv, LoopThread, Started, Teardown};
 use crate::{LoadedApp, StartupError};
 
 /// `--lifespan`.
@@ -85,9 +85,6 @@ impl AsgiServer {
         self.thread.shutdown()
     }
 }
-
-/// What runs on the event-loop thread at shutdown: lifespan shutdown, true if it succeeded.
-pub(crate) type Teardown = Box<dyn FnOnce(Python<'_>, &Bound<'_, PyAny>) -> bool>;
 
 /// Runs lifespan startup on the event-loop thread and builds what every ASGI call there shares.
 /// Interfaces built on ASGI (the native one) call this from their own set-up.

@@ -41,8 +41,11 @@ pub(crate) struct Started<T> {
     /// Crosses to the thread that called [`LoopThread::spawn`].
     pub(crate) shared: T,
     /// Runs on the event-loop thread at shutdown.
-    pub(crate) teardown: Box<dyn FnOnce(Python<'_>, &Bound<'_, PyAny>) -> bool>,
+    pub(crate) teardown: Teardown,
 }
+
+/// What runs on the event-loop thread after the loop has stopped, given the loop; true on success.
+pub(crate) type Teardown = Box<dyn FnOnce(Python<'_>, &Bound<'_, PyAny>) -> bool>;
 
 /// A running event-loop thread.
 pub(crate) struct LoopThread {
