@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """CovetPy benchmark orchestration: covetpy vs its peers on one core each.
 
-Four scenarios, selectable with ``--scenarios``:
+Six scenarios, selectable with ``--scenarios``:
 
 - ``asgi``: a raw ASGI app (``apps/hello_asgi.py``) on covetpy, granian and uvicorn,
   over HTTP/1.1 and HTTP/2;
@@ -12,6 +12,8 @@ Four scenarios, selectable with ``--scenarios``:
   ``GET /items/42?q=hello`` against the same app in FastAPI on uvicorn
   (``apps/bench_fastapi.py``), and ``GET /plain`` against nginx answering from its
   config (``return 200``);
+- ``fastapi``: a FastAPI app (``apps/fastapi_routes.py``) served as ASGI by covetpy,
+  granian and uvicorn, with a table each for its ``def`` and its ``async def`` route;
 - ``websocket``: a raw ASGI WebSocket echo app (``apps/ws_echo.py``) on covetpy and
   granian (WebSockets on), measured in echoed messages per second;
 - ``tls``: the raw ASGI app over TLS, in two comparisons with a table each: HTTP/2 over
@@ -68,6 +70,7 @@ ASGI_APP = "hello_asgi:app"
 WSGI_APP = "flask_hello:app"
 NATIVE_APP = "bench_native:app"
 FASTAPI_APP = "bench_fastapi:app"
+FASTAPI_ROUTES_APP = "fastapi_routes:app"
 WS_APP = "ws_echo:app"
 WSBENCH_BIN = Path(os.environ.get("WSBENCH_BIN", str(REPO / "target/release/wsbench")))
 WS_CONNECTIONS = 64
@@ -286,6 +289,8 @@ class Target:
 HELLO = Target()
 ITEMS = Target(path="/items/42?q=hello", json={"item_id": 42, "q": "hello"})
 PLAIN = Target(path="/plain")
+FASTAPI_SYNC = Target(path="/sync/42?q=hello", json={"item_id": 42, "q": "hello"})
+FASTAPI_ASYNC = Target(path="/async/42?q=hello", json={"item_id": 42, "q": "hello"})
 
 
 @dataclass(frozen=True)
@@ -585,6 +590,57 @@ def make_scenarios(
             ),
         ),
     )
+    def fastapi_routes(name: str, kind: str, target: Target) -> Scenario:
+        return Scenario(
+            name=name,
+            group="fastapi",
+            title=(
+                f"FastAPI: `GET {target.path}`, a `{kind}` endpoint of "
+                f"`{FASTAPI_ROUTES_APP}`, served as ASGI"
+            ),
+            protocols=(H1,),
+            servers=(
+                ServerSpec(
+                    name,
+                    "covetpy",
+                    (H1,),
+                    covetpy(FASTAPI_ROUTES_APP),
+                    REPO,
+                    path_env,
+                    target=target,
+                ),
+                ServerSpec(
+                    name,
+                    "granian",
+                    (H1,),
+                    granian("asgi", FASTAPI_ROUTES_APP),
+                    APPS,
+                    path_env,
+                    target=target,
+                ),
+                ServerSpec(
+                    name,
+                    "uvicorn",
+                    (H1,),
+                    uvicorn(FASTAPI_ROUTES_APP),
+                    APPS,
+                    path_env,
+                    killed_by_term,
+                    target=target,
+                ),
+            ),
+            goals=(("granian", 1.0),),
+            notes=(
+                (
+                    "The same FastAPI app on every server; FastAPI runs `def` endpoints "
+                    "on Starlette's thread pool (anyio worker threads), `async def` "
+                    "endpoints on the event loop. uvicorn runs with uvloop and httptools."
+                ),
+            ),
+        )
+
+    fastapi_async = fastapi_routes("fastapi-async", "async def", FASTAPI_ASYNC)
+    fastapi_sync = fastapi_routes("fastapi-sync", "def", FASTAPI_SYNC)
     native_plain = Scenario(
         name="native-plain",
         group="native",
@@ -726,7 +782,17 @@ def make_scenarios(
     )
     return {
         s.name: s
-        for s in (asgi, wsgi, native_items, native_plain, websocket, tls_h2, tls_h3)
+        for s in (
+            asgi,
+            wsgi,
+            native_items,
+            native_plain,
+            fastapi_async,
+            fastapi_sync,
+            websocket,
+            tls_h2,
+            tls_h3,
+        )
     }
 
 
@@ -1488,8 +1554,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--scenarios",
-        default=os.environ.get("SCENARIOS", "asgi,wsgi,native,websocket,tls"),
-        help="comma-separated subset of asgi,wsgi,native,websocket,tls (default: all)",
+        default=os.environ.get("SCENARIOS", "asgi,wsgi,native,fastapi,websocket,tls"),
+        help="comma-separated subset of asgi,wsgi,native,fastapi,websocket,tls (default: all)",
     )
     parser.add_argument(
         "--servers",

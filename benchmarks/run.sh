@@ -3,7 +3,8 @@
 # Scenarios: asgi (raw ASGI app: covetpy vs granian vs uvicorn, HTTP/1.1 and HTTP/2),
 # wsgi (Flask app: covetpy vs granian vs gunicorn, HTTP/1.1) and native (native CovetPy
 # app, HTTP/1.1: GET /items/42?q=hello vs the same app in FastAPI on uvicorn, and
-# GET /plain vs nginx answering from its config) and websocket (raw ASGI WebSocket echo
+# GET /plain vs nginx answering from its config) and fastapi (a FastAPI app with one def and one
+# async def route, served as ASGI: covetpy vs granian vs uvicorn) and websocket (raw ASGI WebSocket echo
 # app: covetpy vs granian, measured with crates/loadgen) and tls (raw ASGI app over TLS:
 # HTTP/2 with ALPN h2, covetpy vs granian, measured with h2load; HTTP/3, covetpy --http3
 # vs hypercorn --quic-bind, measured with crates/loadgen).
@@ -14,7 +15,7 @@
 # Environment:
 #   DURATION     seconds of measurement per server and protocol (default 10)
 #   ROUNDS       interleaved rounds; the median is reported (default 3)
-#   SCENARIOS    comma-separated subset of asgi,wsgi,native,websocket,tls (default: all)
+#   SCENARIOS    comma-separated subset of asgi,wsgi,native,fastapi,websocket,tls (default: all)
 #   SERVERS      comma-separated subset of covetpy,granian,uvicorn,gunicorn,
 #                fastapi-uvicorn,nginx,hypercorn; each scenario runs the selected servers
 #                it has
@@ -33,7 +34,7 @@ set -euo pipefail
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$BENCH_DIR/.." && pwd)"
 VENV="$BENCH_DIR/.venv"
-SCENARIOS="${SCENARIOS:-asgi,wsgi,native,websocket,tls}"
+SCENARIOS="${SCENARIOS:-asgi,wsgi,native,fastapi,websocket,tls}"
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() {

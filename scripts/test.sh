@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The CovetPy test command. Works on a fresh clone: installs what is missing,
-# builds, then runs every check and exits non-zero if any of them failed.
+# builds, then runs every check (cargo fmt, clippy, cargo test, ruff, mypy --strict on the
+# covetpy package, pytest, Autobahn) and exits non-zero if any of them failed.
 #
 #   scripts/test.sh              everything
 #   scripts/test.sh -k http2 -x  extra arguments go to pytest
@@ -51,13 +52,13 @@ run_pytest() {
     return "$rc"
 }
 
+# ruff and mypy read their settings (rules, paths, strictness) from pyproject.toml.
 run_ruff() {
-    local -a dirs=()
-    local d
-    for d in tests pyapp_examples benchmarks; do
-        [ -d "$d" ] && dirs+=("$d")
-    done
-    "$COVETPY_ROOT/.venv/bin/ruff" check "${dirs[@]}"
+    "$COVETPY_ROOT/.venv/bin/ruff" check "$COVETPY_ROOT"
+}
+
+run_mypy() {
+    (cd "$COVETPY_ROOT" && "$COVETPY_ROOT/.venv/bin/mypy")
 }
 
 run "cargo fmt --check" cargo fmt --all -- --check
@@ -70,9 +71,10 @@ run "cargo clippy" cargo clippy --release --workspace -- -D warnings
 run "cargo test" cargo test --release --workspace
 
 [ -f tests/requirements.txt ] || covetpy_die "tests/requirements.txt is missing"
-covetpy_ensure_venv .venv -r tests/requirements.txt ruff
+covetpy_ensure_venv .venv -r tests/requirements.txt ruff mypy
 
 run "ruff check" run_ruff
+run "mypy --strict" run_mypy
 run "pytest" run_pytest "$@"
 run "autobahn" scripts/autobahn.sh
 

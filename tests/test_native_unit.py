@@ -14,14 +14,8 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
-import pytest
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-PACKAGE_DIR = REPO_ROOT / "crates" / "embed" / "python"
-sys.path.insert(0, str(PACKAGE_DIR))
-sys.path.insert(0, str(REPO_ROOT / "tests" / "apps"))
-
 import covetpy
+import pytest
 from covetpy import (
     APIRouter,
     Body,
@@ -42,6 +36,9 @@ from covetpy.encoders import jsonable_encoder
 from covetpy.exceptions import RequestValidationError
 from covetpy.routing import RouteSpec
 from native_compare import Item
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = REPO_ROOT / "crates" / "embed" / "python"
 
 
 class Color(str, enum.Enum):
@@ -614,7 +611,8 @@ def x(n: int, payload: dict, q: list[int] = Query([]), extra: Any = Body(None)):
     return payload
 
 spec = [s for s in app._covet_routes() if s.path == "/x/{{n}}"][0]
-assert spec.body_validator(b'{{"payload": {{"a": 1}}}}', "application/json") == {{"payload": {{"a": 1}}, "extra": None}}
+validated = spec.body_validator(b'{{"payload": {{"a": 1}}}}', "application/json")
+assert validated == {{"payload": {{"a": 1}}, "extra": None}}
 try:
     spec.body_validator(b'{{"payload": 3}}', "application/json")
 except RequestValidationError as exc:

@@ -12,23 +12,15 @@ import asyncio
 import contextlib
 import enum
 import json
-import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 from typing import Annotated, Any
 
+import covetpy
 import pytest
 import requests
 from conftest import Server, ServerFactory
-from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import ClientConnection, connect
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT / "crates" / "embed" / "python"))
-
-import covetpy
 from covetpy import (
     APIRouter,
     Cookie,
@@ -45,6 +37,8 @@ from covetpy import (
     status,
 )
 from covetpy.routing import WebSocketRouteSpec
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
 
 Message = dict[str, Any]
 

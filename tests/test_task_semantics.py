@@ -131,7 +131,9 @@ def test_wsgi_call_gets_a_fresh_context(wsgi: Server) -> None:
             _assert_fresh(session.get(wsgi.url("/"), params={"v": value}, timeout=10).json())
 
 
-def test_shutdown_cancels_tasks_past_the_graceful_timeout(start_server: ServerFactory, tmp_path: Path) -> None:
+def test_shutdown_cancels_tasks_past_the_graceful_timeout(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
     server = start_server(f"{APP}:asgi_app", "--interface", "asgi", "--timeout-graceful-shutdown", "1")
     marker = tmp_path / "cancelled.txt"
     threading.Timer(0.5, server.send_signal, args=(signal.SIGTERM,)).start()

@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import sniffio
-
 from covetpy import CovetPy
 
 request_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_var", default="unset")

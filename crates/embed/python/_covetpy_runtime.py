@@ -39,7 +39,8 @@ class _EmbeddedPackage(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         entry = self.sources.get(fullname)
         if entry is None:
             return None
-        return importlib.util.spec_from_loader(fullname, self, origin=f"<covetpy>/{fullname}", is_package=entry[0])
+        origin = f"<covetpy>/{fullname}"
+        return importlib.util.spec_from_loader(fullname, self, origin=origin, is_package=entry[0])
 
     def exec_module(self, module: types.ModuleType) -> None:
         _, source = self.sources[module.__name__]
@@ -95,7 +96,7 @@ class Tasks:
             # Inside another Task the first step cannot run here; let the loop schedule it.
             task = asyncio.Task(coro, loop=loop, context=context)
         else:
-            loop.call_soon = self._step_now  # type: ignore[method-assign]
+            loop.call_soon = self._step_now  # type: ignore[method-assign, assignment]
             try:
                 task = asyncio.Task(coro, loop=loop, context=context)
             finally:
@@ -108,7 +109,7 @@ class Tasks:
     def _step_now(self, callback: Callable[..., object], *args: Any, context: contextvars.Context) -> None:
         # Called once, by Task.__init__ scheduling its first step. Every later call_soon (including
         # those made during this step) goes to the loop again.
-        del self.loop.call_soon  # type: ignore[attr-defined]
+        del self.loop.call_soon
         context.run(callback, *args)
 
     def cancel_pending(self, message: str) -> list[asyncio.Task[Any]]:

@@ -147,7 +147,7 @@ class MutableHeaders(MutableMapping[str, str]):
         wanted = key.lower().encode("latin-1")
         return [value.decode("latin-1") for name, value in self._raw if name == wanted]
 
-    def setdefault(self, key: str, default: str = "") -> str:  # type: ignore[override]
+    def setdefault(self, key: str, default: str = "") -> str:
         try:
             return self[key]
         except KeyError:

@@ -135,9 +135,9 @@ def jsonable_encoder(
             )
             for item in obj
         ]
-    encoder = ENCODERS_BY_TYPE.get(type(obj))
-    if encoder is not None:
-        return encoder(obj)
+    by_type = ENCODERS_BY_TYPE.get(type(obj))
+    if by_type is not None:
+        return by_type(obj)
     for encoder_type, encoder in ENCODERS_BY_TYPE.items():
         if isinstance(obj, encoder_type):
             return encoder(obj)

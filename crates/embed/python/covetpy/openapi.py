@@ -9,7 +9,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 from covetpy import _typing as t
 from covetpy.encoders import jsonable_encoder
@@ -80,15 +80,18 @@ def _plain_schema(annotation: Any) -> dict[str, Any]:
     return schema
 
 
+SchemaMode = Literal["validation", "serialization"]
+
+
 class _SchemaBuilder:
     """Collects JSON schemas for many annotations, sharing one set of component definitions."""
 
     def __init__(self) -> None:
-        self._inputs: list[tuple[Any, str, Any]] = []
-        self._results: dict[tuple[Any, str], dict[str, Any]] = {}
+        self._inputs: list[tuple[Any, SchemaMode, Any]] = []
+        self._results: dict[tuple[Any, SchemaMode], dict[str, Any]] = {}
         self.definitions: dict[str, Any] = {}
 
-    def add(self, key: Any, annotation: Any, mode: str = "validation") -> None:
+    def add(self, key: Any, annotation: Any, mode: SchemaMode = "validation") -> None:
         if t.HAS_PYDANTIC:
             try:
                 adapter = TypeAdapter(annotation)
@@ -121,7 +124,7 @@ class _SchemaBuilder:
         self._results.update(results)
         self.definitions.update(definitions.get("$defs", {}))
 
-    def get(self, key: Any, mode: str = "validation") -> dict[str, Any]:
+    def get(self, key: Any, mode: SchemaMode = "validation") -> dict[str, Any]:
         return dict(self._results.get((key, mode), {}))
 
 
@@ -167,14 +170,12 @@ def get_openapi(
         document["servers"] = servers
 
     included = [
-        spec
+        (spec, spec.route)
         for spec in routes
         if spec.route is not None and spec.route.include_in_schema
     ]
     builder = _SchemaBuilder()
-    for index, spec in enumerate(included):
-        route = spec.route
-        assert route is not None
+    for index, (spec, route) in enumerate(included):
         for param in spec.params:
             if param.source != "request":
                 builder.add(("param", index, param.name), _param_schema(param))
@@ -188,9 +189,7 @@ def get_openapi(
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = dict(builder.definitions)
     needs_validation_schemas = False
-    for index, spec in enumerate(included):
-        route = spec.route
-        assert route is not None
+    for index, (spec, route) in enumerate(included):
         path_item = paths.setdefault(_CONVERTOR.sub(r"{\1}", spec.path), {})
         for method in route.methods:
             operation: dict[str, Any] = {}
@@ -331,7 +330,8 @@ def get_openapi(
         document["components"] = {"schemas": dict(sorted(schemas.items()))}
     if tags:
         document["tags"] = tags
-    return jsonable_encoder(document)
+    encoded: dict[str, Any] = jsonable_encoder(document)
+    return encoded
 
 
 SWAGGER_JS = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"

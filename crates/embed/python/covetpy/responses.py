@@ -15,7 +15,7 @@ from collections.abc import (
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.cookies import SimpleCookie
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 from urllib.parse import quote
 
 from covetpy.datastructures import MutableHeaders
@@ -246,18 +246,19 @@ class StreamingResponse(Response):
         # A sync iterator may block (reading a file, a slow generator): step it in a worker thread.
         iterator: Iterator[str | bytes] = iter(content)
         done = object()
+
+        def step() -> str | bytes | object:
+            return next(iterator, done)
+
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
         while True:
-            if loop is None:
-                chunk = next(iterator, done)
-            else:
-                chunk = await loop.run_in_executor(None, next, iterator, done)
-            if chunk is done:
+            item = step() if loop is None else await loop.run_in_executor(None, step)
+            if item is done:
                 return
-            yield self._encode(chunk)  # type: ignore[arg-type]
+            yield self._encode(cast("str | bytes", item))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send(

@@ -68,7 +68,8 @@ class ParamSpec:
     annotation: Any = Any
     marker: Param | None = None
     embed: bool = False
-    #: Validated in Python (types or constraints the server does not convert); the server passes the raw value.
+    #: Validated in Python (types or constraints the server does not convert); the server passes
+    #: the raw value.
     python_validated: bool = False
     default_factory: Callable[[], Any] | None = None
     _adapter: Any = field(default=None, repr=False)
@@ -145,7 +146,8 @@ def _type_hints(call: Any) -> dict[str, Any]:
     for name, value in getattr(target, "__annotations__", {}).items():
         if isinstance(value, str):
             with contextlib.suppress(Exception):
-                hints[name] = eval(value, namespace)
+                # The app's own string annotation, evaluated in its module as get_type_hints does.
+                hints[name] = eval(value, namespace)  # noqa: S307
         else:
             hints[name] = value
     return hints
@@ -273,7 +275,8 @@ def _error_list(exc: Any, loc: tuple[Any, ...]) -> list[dict[str, Any]]:
         error = dict(error)
         error["loc"] = [*loc, *error.get("loc", ())]
         errors.append(error)
-    return jsonable_encoder(errors)
+    encoded: list[dict[str, Any]] = jsonable_encoder(errors)
+    return encoded
 
 
 def missing_error(loc: Sequence[Any]) -> dict[str, Any]:
@@ -433,7 +436,7 @@ class APIRoute:
         self.responses = dict(responses or {})
         self.deprecated = deprecated
         self.operation_id = operation_id
-        self.name = name or getattr(endpoint, "__name__", type(endpoint).__name__)
+        self.name: str = name or str(getattr(endpoint, "__name__", type(endpoint).__name__))
         self.include_in_schema = include_in_schema
         self.response_model_exclude_unset = response_model_exclude_unset
         self.response_model_exclude_defaults = response_model_exclude_defaults
@@ -524,7 +527,7 @@ def _wrap_endpoint(
     filter_response = model is not None and (explicit_model or t.contains_model(model))
     if not (checked or factories or response_params or filter_response):
         return endpoint, response_class
-    adapter = TypeAdapter(model) if filter_response else None
+    adapter = TypeAdapter(model) if filter_response and model is not None else None
 
     def before(kwargs: dict[str, Any]) -> Response | None:
         errors: list[dict[str, Any]] = []
@@ -660,7 +663,7 @@ class APIWebSocketRoute:
             raise ValueError(f"route paths must start with '/': {path!r}")
         self.path = path
         self.endpoint = endpoint
-        self.name = name or getattr(endpoint, "__name__", type(endpoint).__name__)
+        self.name: str = name or str(getattr(endpoint, "__name__", type(endpoint).__name__))
         self.raw = raw
         if not _is_coroutine_callable(endpoint):
             raise TypeError(
