@@ -1,5 +1,6 @@
 //! Embeds the `covetpy` Python package in the binary: every `.py` file under `python/covetpy` becomes an
 //! entry of a generated table that the interpreter imports from.
+#![allow(clippy::expect_used, reason = "a build script reports a broken build environment by panicking")]
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -154,6 +154,12 @@ pub struct LoadedApp {
     pub context: Py<PyAny>,
 }
 
+impl std::fmt::Debug for LoadedApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedApp").field("interface", &self.interface).finish_non_exhaustive()
+    }
+}
+
 /// Imports the application with `app_dir` first on `sys.path`, following uvicorn's rules.
 pub fn load(spec: &AppSpec, app_dir: &Path, factory: bool, interface: Interface) -> Result<LoadedApp, LoadError> {
     Python::attach(|py| {

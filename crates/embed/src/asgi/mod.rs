@@ -59,6 +59,12 @@ pub struct AsgiServer {
     ctx: Arc<AsgiContext>,
 }
 
+impl std::fmt::Debug for AsgiServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsgiServer").finish_non_exhaustive()
+    }
+}
+
 impl AsgiServer {
     /// Starts the event-loop thread and runs lifespan startup; returns once the app is ready.
     pub fn start(
@@ -159,6 +165,12 @@ fn in_copy_of<'py>(
 #[derive(Clone)]
 pub struct AsgiHandler {
     ctx: Arc<AsgiContext>,
+}
+
+impl std::fmt::Debug for AsgiHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsgiHandler").finish_non_exhaustive()
+    }
 }
 
 impl Handler for AsgiHandler {

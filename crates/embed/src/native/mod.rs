@@ -47,6 +47,12 @@ pub struct NativeServer {
     ctx: Arc<NativeContext>,
 }
 
+impl std::fmt::Debug for NativeServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NativeServer").finish_non_exhaustive()
+    }
+}
+
 impl NativeServer {
     /// Runs lifespan startup, reads the route table and starts the pool.
     pub fn start(
@@ -87,6 +93,12 @@ impl NativeServer {
 pub struct NativeHandler {
     ctx: Arc<NativeContext>,
     pool: PoolSender<Box<NativeCall>>,
+}
+
+impl std::fmt::Debug for NativeHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NativeHandler").finish_non_exhaustive()
+    }
 }
 
 const NOT_FOUND: &[u8] = br#"{"detail":"Not Found"}"#;

@@ -49,6 +49,12 @@ pub struct WsgiServer {
     pool: Pool<WsgiCall>,
 }
 
+impl std::fmt::Debug for WsgiServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsgiServer").finish_non_exhaustive()
+    }
+}
+
 impl WsgiServer {
     /// Starts `options.threads` worker threads.
     pub fn start(
@@ -90,6 +96,12 @@ impl WsgiServer {
 #[derive(Clone)]
 pub struct WsgiHandler {
     jobs: PoolSender<WsgiCall>,
+}
+
+impl std::fmt::Debug for WsgiHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsgiHandler").finish_non_exhaustive()
+    }
 }
 
 impl Handler for WsgiHandler {

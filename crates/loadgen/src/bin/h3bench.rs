@@ -163,7 +163,11 @@ fn client_endpoint(target: &Target) -> Result<quinn::Endpoint, String> {
     let mut transport = quinn::TransportConfig::default();
     transport.keep_alive_interval(Some(Duration::from_secs(5)));
     config.transport_config(Arc::new(transport));
-    let bind: SocketAddr = if target.addr.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" }.parse().expect("literal");
+    let bind = if target.addr.is_ipv6() {
+        SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 0))
+    } else {
+        SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, 0))
+    };
     let mut endpoint = quinn::Endpoint::client(bind).map_err(|e| format!("UDP socket: {e}"))?;
     endpoint.set_default_client_config(config);
     Ok(endpoint)
