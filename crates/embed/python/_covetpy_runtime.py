@@ -130,10 +130,10 @@ def _positional_count(app: object) -> int | None:
 
 
 def detect_interface(app: object) -> str | None:
-    """Say how ``app`` wants to be called: ``"covet"`` for a CovetPy app, ``"asgi"`` for an async callable
+    """Say how ``app`` wants to be called: ``"native"`` for a CovetPy app, ``"asgi"`` for an async callable
     of (scope, receive, send), ``"wsgi"`` for a callable of (environ, start_response), or None."""
     if getattr(app, "__covetpy_native__", False) is True:
-        return "covet"
+        return "native"
     if not callable(app) or inspect.isclass(app):
         return None
     if inspect.iscoroutinefunction(app):

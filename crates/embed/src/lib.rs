@@ -10,12 +10,13 @@ pub mod asgi;
 mod bootstrap;
 mod contexts;
 mod event_loop;
-mod intake;
+mod first_chunk;
 pub mod interpreter;
 pub mod loader;
 pub mod native;
 mod pool;
-pub mod sched;
+pub mod scheduling;
+mod stock_responses;
 pub mod wsgi;
 
 pub use asgi::{AsgiHandler, AsgiOptions, AsgiServer, LifespanMode};

@@ -42,8 +42,9 @@ pub enum Interface {
     Asgi,
     /// WSGI (PEP 3333): `app(environ, start_response)`.
     Wsgi,
-    /// A CovetPy native app.
-    Covet,
+    /// A CovetPy native app (`covetpy.CovetPy`), chosen with `--interface covet` and served by
+    /// [`crate::native`].
+    Native,
 }
 
 impl Interface {
@@ -52,7 +53,7 @@ impl Interface {
             Interface::Auto => "auto",
             Interface::Asgi => "ASGI",
             Interface::Wsgi => "WSGI",
-            Interface::Covet => "a CovetPy app",
+            Interface::Native => "a CovetPy app",
         }
     }
 }
@@ -111,7 +112,7 @@ pub enum LoadError {
     },
     /// `--interface covet` was asked for, but the attribute is not a `covetpy.CovetPy` app.
     #[error("{spec} is not a CovetPy app (an instance of covetpy.CovetPy)")]
-    NotCovet {
+    NotNative {
         /// The APP argument.
         spec: String,
     },
@@ -200,10 +201,10 @@ pub fn load(spec: &AppSpec, app_dir: &Path, factory: bool, interface: Interface)
         let resolved = match (interface, detected.as_deref()) {
             (Interface::Auto, Some("asgi")) => Interface::Asgi,
             (Interface::Auto, Some("wsgi")) => Interface::Wsgi,
-            (Interface::Auto, Some("covet")) => Interface::Covet,
+            (Interface::Auto, Some("native")) => Interface::Native,
             (Interface::Auto, _) => return Err(LoadError::Undetected { spec: spec.to_string() }),
-            (Interface::Covet, found) if found != Some("covet") => {
-                return Err(LoadError::NotCovet { spec: spec.to_string() })
+            (Interface::Native, found) if found != Some("native") => {
+                return Err(LoadError::NotNative { spec: spec.to_string() })
             }
             (chosen, _) => chosen,
         };

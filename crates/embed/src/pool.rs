@@ -56,7 +56,7 @@ impl<T: Send + 'static> Pool<T> {
             std::thread::Builder::new()
                 .name(format!("{name}-{index}"))
                 .spawn(move || {
-                    crate::sched::batch_current_thread();
+                    crate::scheduling::batch_current_thread();
                     Python::attach(|py| work(py, &rx, &*run));
                 })
                 .map_err(|e| StartupError::Internal(e.to_string()))?;

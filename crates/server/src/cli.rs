@@ -163,7 +163,9 @@ pub enum InterfaceArg {
     Asgi,
     /// WSGI (PEP 3333).
     Wsgi,
-    /// A CovetPy native app (`covetpy.CovetPy`).
+    /// A CovetPy native app (`covetpy.CovetPy`), served by the native interface; `native` is
+    /// accepted too.
+    #[value(alias = "native")]
     Covet,
 }
 

@@ -69,7 +69,7 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("covetpy-io")
-        .on_thread_start(covetpy_embed::sched::batch_current_thread)
+        .on_thread_start(covetpy_embed::scheduling::batch_current_thread)
         .build()
         .context("could not start the async runtime")?;
     // Installed before the interpreter starts, so SIGINT/SIGTERM stay ours and never become
@@ -94,7 +94,7 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
         InterfaceArg::Auto => Interface::Auto,
         InterfaceArg::Asgi => Interface::Asgi,
         InterfaceArg::Wsgi => Interface::Wsgi,
-        InterfaceArg::Covet => Interface::Covet,
+        InterfaceArg::Covet => Interface::Native,
     };
     let loaded = match loader::load(&spec, &args.app_dir, args.factory, interface) {
         Ok(loaded) => loaded,
@@ -125,7 +125,7 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
             };
             App::Wsgi(WsgiServer::start(loaded, options, runtime.handle().clone())?)
         }
-        Interface::Covet => {
+        Interface::Native => {
             let options = NativeOptions { asgi: asgi_options, threads: args.threads as usize };
             match NativeServer::start(loaded, options, runtime.handle().clone()) {
                 Ok(app) => App::Native(app),

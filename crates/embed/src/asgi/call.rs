@@ -204,7 +204,7 @@ impl Finish for AsgiCall {
             Phase::Idle | Phase::Started { .. } => {
                 if let Some(reply) = self.reply.take() {
                     // The client may be gone already; then there is nobody to tell.
-                    drop(reply.send(crate::intake::internal_error()));
+                    drop(reply.send(crate::stock_responses::internal_error()));
                 }
             }
             // Dropping the sender without its end marker makes the server abort the connection, so a

@@ -180,11 +180,11 @@ impl Handler for AsgiHandler {
             let (reply, response) = oneshot::channel();
             let call = websocket::WsCall { head, upgrade, reply };
             if !self.ctx.sender.post(Box::new(websocket::WsJob { ctx: Arc::clone(&self.ctx), call })) {
-                return crate::intake::plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+                return crate::stock_responses::plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
             }
-            return response.await.unwrap_or_else(|_| crate::intake::internal_error());
+            return response.await.unwrap_or_else(|_| crate::stock_responses::internal_error());
         }
-        let (first, body) = match crate::intake::split_body(body) {
+        let (first, body) = match crate::first_chunk::split_body(body) {
             Ok(split) => split,
             Err(response) => return *response,
         };
@@ -194,11 +194,11 @@ impl Handler for AsgiHandler {
         let call = HttpCall { head, first, body, reply, shared };
         if !self.ctx.sender.post(Box::new(call::HttpJob { ctx: Arc::clone(&self.ctx), call })) {
             guard.0 = None;
-            return crate::intake::plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+            return crate::stock_responses::plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
         }
         // If hyper drops this future (the client left) the guard tells the app via `http.disconnect`.
         let response = response.await;
         guard.0 = None;
-        response.unwrap_or_else(|_| crate::intake::internal_error())
+        response.unwrap_or_else(|_| crate::stock_responses::internal_error())
     }
 }

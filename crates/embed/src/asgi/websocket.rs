@@ -239,7 +239,7 @@ impl AsgiWebSocket {
             }
             ("websocket.close", Phase::Handshake { reply, .. }) => {
                 // Closing before accepting refuses the handshake, as uvicorn does.
-                drop(reply.send(crate::intake::plain(StatusCode::FORBIDDEN, "Forbidden")));
+                drop(reply.send(crate::stock_responses::plain(StatusCode::FORBIDDEN, "Forbidden")));
                 self.phase = Phase::Closed(1006, String::new());
                 self.settle_early_waiter(py, Some(1006));
                 ready(py, py.None().into_bound(py))
@@ -382,9 +382,9 @@ impl Finish for AsgiWebSocket {
             // Returning without accepting refuses the handshake with 403; raising gives 500.
             Phase::Handshake { reply, .. } | Phase::Denying { reply, .. } => {
                 let response = if result.is_ok() {
-                    crate::intake::plain(StatusCode::FORBIDDEN, "Forbidden")
+                    crate::stock_responses::plain(StatusCode::FORBIDDEN, "Forbidden")
                 } else {
-                    crate::intake::internal_error()
+                    crate::stock_responses::internal_error()
                 };
                 drop(reply.send(response));
             }

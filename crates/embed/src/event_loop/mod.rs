@@ -71,7 +71,7 @@ impl LoopThread {
         let thread = std::thread::Builder::new()
             .name("covetpy-python".into())
             .spawn(move || {
-                crate::sched::batch_current_thread();
+                crate::scheduling::batch_current_thread();
                 Python::attach(|py| run(py, base_context, thread_sender, receiver, setup, ready_tx))
             })
             .map_err(|e| StartupError::Internal(e.to_string()))?;

@@ -130,7 +130,7 @@ impl Handler for NativeHandler {
         let body = if route.needs_body() {
             match read_all(body).await {
                 Some(bytes) => bytes,
-                None => return crate::intake::plain(StatusCode::BAD_REQUEST, "Bad Request"),
+                None => return crate::stock_responses::plain(StatusCode::BAD_REQUEST, "Bad Request"),
             }
         } else {
             Bytes::new()
@@ -143,9 +143,9 @@ impl Handler for NativeHandler {
             self.pool.send(call)
         };
         if !queued {
-            return crate::intake::plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+            return crate::stock_responses::plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
         }
-        response.await.unwrap_or_else(|_| crate::intake::internal_error())
+        response.await.unwrap_or_else(|_| crate::stock_responses::internal_error())
     }
 }
 
@@ -154,15 +154,15 @@ impl NativeHandler {
     /// as Starlette refuses it.
     async fn websocket(&self, head: covetpy_protocols::RequestHead, upgrade: WebSocketUpgrade, path: &str) -> Response {
         let Some((index, params)) = self.ctx.table.lookup_websocket(path) else {
-            return crate::intake::plain(StatusCode::FORBIDDEN, "Forbidden");
+            return crate::stock_responses::plain(StatusCode::FORBIDDEN, "Forbidden");
         };
         let (reply, response) = oneshot::channel();
         let call = WsCall { head, upgrade, reply };
         let job = respond::NativeWsJob { ctx: Arc::clone(&self.ctx), call, index, params };
         if !self.ctx.asgi.sender.post(Box::new(job)) {
-            return crate::intake::plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+            return crate::stock_responses::plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
         }
-        response.await.unwrap_or_else(|_| crate::intake::internal_error())
+        response.await.unwrap_or_else(|_| crate::stock_responses::internal_error())
     }
 }
 

@@ -273,7 +273,7 @@ fn fallback(py: Python<'_>, ctx: &NativeContext, original: &PyErr, handler_error
     if !same {
         tracing::error!("The exception handler failed too\n{}", crate::bootstrap::format_error(py, handler_error));
     }
-    Reply::Ready(crate::intake::internal_error())
+    Reply::Ready(crate::stock_responses::internal_error())
 }
 
 fn ask_exception_handler<'py>(

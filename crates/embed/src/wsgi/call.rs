@@ -271,7 +271,7 @@ pub(crate) fn handle(py: Python<'_>, ctx: &WsgiContext, call: WsgiCall) {
                 Phase::Pending => {
                     if let Some(reply) = r.reply.take() {
                         // The client may be gone already; then there is nobody to tell.
-                        drop(reply.send(crate::intake::internal_error()));
+                        drop(reply.send(crate::stock_responses::internal_error()));
                     }
                 }
                 // Dropped without its end marker: the connection is aborted, never shown as complete.

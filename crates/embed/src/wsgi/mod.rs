@@ -107,14 +107,14 @@ impl std::fmt::Debug for WsgiHandler {
 impl Handler for WsgiHandler {
     async fn call(&self, request: Request) -> Response {
         let Request { head, body, .. } = request;
-        let (first, body) = match crate::intake::split_body(body) {
+        let (first, body) = match crate::first_chunk::split_body(body) {
             Ok(split) => split,
             Err(response) => return *response,
         };
         let (reply, response) = oneshot::channel();
         if !self.jobs.send(WsgiCall { head, first, body, reply }) {
-            return crate::intake::plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+            return crate::stock_responses::plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
         }
-        response.await.unwrap_or_else(|_| crate::intake::internal_error())
+        response.await.unwrap_or_else(|_| crate::stock_responses::internal_error())
     }
 }

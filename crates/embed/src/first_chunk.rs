@@ -1,8 +1,7 @@
-//! What every interface does with a request before it reaches Python, and the stock error responses.
+//! The body bytes that arrive with a request head travel to Python with it.
 
 use bytes::Bytes;
 use covetpy_protocols::{RequestBody, Response};
-use http::header::{HeaderValue, CONTENT_TYPE};
 use http::StatusCode;
 
 /// Body bytes already buffered with the request head that are handed over together with it, so a small
@@ -19,19 +18,7 @@ pub(crate) fn split_body(mut body: RequestBody) -> Result<(Bytes, Option<Request
         Ok(first) => Ok((first, (!body.is_end_stream()).then_some(body))),
         Err(e) => {
             tracing::debug!("{e}");
-            Err(Box::new(plain(StatusCode::BAD_REQUEST, "Bad Request")))
+            Err(Box::new(crate::stock_responses::plain(StatusCode::BAD_REQUEST, "Bad Request")))
         }
     }
-}
-
-/// A short `text/plain` response.
-pub(crate) fn plain(status: StatusCode, text: &'static str) -> Response {
-    let mut response = Response::full(status, text.as_bytes());
-    response.headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    response
-}
-
-/// The 500 sent when the application fails before its response has started.
-pub(crate) fn internal_error() -> Response {
-    plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
 }
