@@ -89,6 +89,16 @@ def test_created_task_inherits_the_handler_context(asgi: Server) -> None:
     _assert_fresh(requests.get(asgi.url("/observe"), params={"v": "x"}, timeout=10).json())
 
 
+def test_thread_pool_workers_outlive_requests(asgi: Server) -> None:
+    # anyio ties its worker threads to the root Task; the server's main Task must be one, or every
+    # call would start (and end) a thread of its own.
+    with requests.Session() as session:
+        url = asgi.url("/threadpool")
+        counts = [session.get(url, timeout=10).json()["calls_on_thread"] for _ in range(5)]
+    # One idle worker serves one call after the other: its count goes up by one each time.
+    assert counts == sorted(counts) and counts[-1] - counts[0] == 4, counts
+
+
 def test_current_task_supports_done_callbacks(asgi: Server) -> None:
     assert requests.get(asgi.url("/done-callback"), timeout=10).json() == {"callback": "fired", "name": True}
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
+import threading
 from typing import Any
 from urllib.parse import parse_qs
 
+import anyio.to_thread
 import sniffio
 from covetpy import CovetPy
 
@@ -117,6 +119,10 @@ async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         other = asyncio.ensure_future(asyncio.sleep(0))
         other.add_done_callback(lambda _t: fired.set_result("fired"))
         await _respond(send, 200, {"callback": await fired, "name": task.get_name() != ""})
+    elif path == "/threadpool":
+        # Starlette's run_in_threadpool: anyio keeps its worker threads for the server's lifetime.
+        calls = await anyio.to_thread.run_sync(_count_calls_on_this_thread)
+        await _respond(send, 200, {"calls_on_thread": calls})
     elif path == "/hang":
         try:
             await asyncio.sleep(60)
@@ -127,6 +133,14 @@ async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             raise
     else:
         await _respond(send, 404, {"path": path})
+
+
+_thread_state = threading.local()
+
+
+def _count_calls_on_this_thread() -> int:
+    _thread_state.calls = getattr(_thread_state, "calls", 0) + 1
+    return int(_thread_state.calls)
 
 
 async def _read_var() -> str:

@@ -83,6 +83,22 @@ class Tasks:
         self.loop = loop
         self.base = base
         self.pending: set[asyncio.Task[Any]] = set()
+        self._stopped: asyncio.Future[None] = loop.create_future()
+
+    async def serve(self) -> None:
+        """The server's main Task, run with ``run_until_complete`` until :meth:`stop`.
+
+        uvicorn's server is the main Task of ``asyncio.run``; libraries look for such a root Task. anyio
+        keeps its worker threads (Starlette's ``run_in_threadpool``, FastAPI ``def`` endpoints) alive as
+        long as the root Task, and without one it would tie them to each request's Task and start a new
+        thread for every call.
+        """
+        await self._stopped
+
+    def stop(self) -> None:
+        """End :meth:`serve`, which stops the event loop."""
+        if not self._stopped.done():
+            self._stopped.set_result(None)
 
     def start(self, coro: Any) -> asyncio.Task[Any]:
         """Create the Task for ``coro`` and run its first step now; track it while it is pending."""

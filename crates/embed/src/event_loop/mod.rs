@@ -130,10 +130,13 @@ where
     };
     let fd = receiver.fd();
     let serve = || -> PyResult<()> {
-        let dispatcher = Dispatcher { receiver, event_loop: env.event_loop.clone().unbind() };
+        let dispatcher = Dispatcher { receiver, tasks: env.tasks.clone().unbind() };
         env.event_loop.call_method1("add_reader", (fd, Py::new(py, dispatcher)?))?;
         let _ = ready.send(Ok(shared));
-        env.event_loop.call_method0("run_forever")?;
+        // The main Task runs in a context copy of its own, as every Task here does.
+        let context = env.base_context.call_method0("copy")?;
+        let main = env.tasks.call_method0("serve")?;
+        context.call_method1("run", (env.event_loop.getattr("run_until_complete")?, main))?;
         env.event_loop.call_method1("remove_reader", (fd,))?;
         Ok(())
     };
@@ -169,7 +172,7 @@ fn cancel_pending(py: Python<'_>, env: &LoopEnv<'_>) -> PyResult<()> {
 #[pyclass(unsendable)]
 struct Dispatcher {
     receiver: LoopReceiver,
-    event_loop: Py<PyAny>,
+    tasks: Py<PyAny>,
 }
 
 #[pymethods]
@@ -179,7 +182,7 @@ impl Dispatcher {
             match message {
                 Message::Run(job) => job.run(py),
                 Message::Stop => {
-                    if let Err(e) = self.event_loop.call_method0(py, "stop") {
+                    if let Err(e) = self.tasks.call_method0(py, "stop") {
                         tracing::error!("could not stop the event loop: {e}");
                     }
                 }
