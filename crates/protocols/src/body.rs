@@ -66,26 +66,10 @@ impl BodyOutcome {
     }
 }
 
-/// Trailer fields that would change how the request is framed, routed, authorised or interpreted
-/// (RFC 9110 section 6.5.1); a client sending them in trailers is trying to smuggle them past checks on
-/// the header section.
-const FORBIDDEN_TRAILERS: &[&str] = &[
-    "authorization",
-    "cache-control",
-    "content-encoding",
-    "content-length",
-    "content-range",
-    "content-type",
-    "cookie",
-    "expect",
-    "host",
-    "max-forwards",
-    "proxy-authorization",
-    "range",
-    "te",
-    "trailer",
-    "transfer-encoding",
-];
+/// Trailer fields that would change how the request is framed or routed (RFC 9110 section 6.5.1): a
+/// client sending them in trailers is trying to get them past checks made on the header section.
+/// Other trailers are let through (and dropped), as gunicorn does.
+const FORBIDDEN_TRAILERS: &[&str] = &["content-length", "host", "trailer", "transfer-encoding"];
 
 fn forbidden_trailer(trailers: &HeaderMap) -> Option<&str> {
     trailers.keys().map(|name| name.as_str()).find(|name| FORBIDDEN_TRAILERS.contains(name))
