@@ -198,7 +198,8 @@ impl Scanner {
         // HTTP/2's preface, CONNECT tunnels: what follows is not HTTP/1 framing.
         let mut off = method == b"PRI" || method == b"CONNECT";
         let mut transfer_encoding: Option<&[u8]> = None;
-        let mut lengths: Vec<&[u8]> = Vec::new();
+        // `Some(None)`: Content-Length lines that are invalid or disagree, which hyper refuses.
+        let mut length: Option<Option<u64>> = None;
         for line in lines.filter(|line| !line.is_empty()) {
             if line[0] == b' ' || line[0] == b'\t' {
                 // Line folding: hyper refuses the request.
@@ -209,7 +210,11 @@ impl Scanner {
             if name.eq_ignore_ascii_case(b"transfer-encoding") {
                 transfer_encoding = Some(value);
             } else if name.eq_ignore_ascii_case(b"content-length") {
-                lengths.push(value);
+                let this = parse_length(value);
+                length = Some(match length {
+                    None => this,
+                    Some(earlier) => earlier.filter(|_| earlier == this),
+                });
             } else if name.eq_ignore_ascii_case(b"upgrade") {
                 // If the upgrade happens, the bytes after this head belong to another protocol.
                 off = true;
@@ -217,7 +222,7 @@ impl Scanner {
         }
         if bare_lf {
             self.reports.record(index, HeadDefect::BareLf);
-        } else if transfer_encoding.is_some() && !lengths.is_empty() {
+        } else if transfer_encoding.is_some() && length.is_some() {
             self.reports.record(index, HeadDefect::LengthWithTransferEncoding);
         }
         if off {
@@ -234,19 +239,11 @@ impl Scanner {
                     State::Off
                 }
             }
-            None => match lengths.split_first() {
-                None => State::Head,
-                Some((first, rest)) => match parse_length(first) {
-                    Some(n) if rest.iter().all(|other| parse_length(other) == Some(n)) => {
-                        if n == 0 {
-                            State::Head
-                        } else {
-                            State::Sized(n)
-                        }
-                    }
-                    // hyper refuses the request.
-                    _ => State::Off,
-                },
+            None => match length {
+                None | Some(Some(0)) => State::Head,
+                Some(Some(n)) => State::Sized(n),
+                // hyper refuses the request.
+                Some(None) => State::Off,
             },
         }
     }
