@@ -323,7 +323,18 @@ def first_status(server: Server, data: bytes) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def with_host(data: bytes) -> bytes:
+    """Add a Host line to a vector without one, so that it is refused for its
+    own defect rather than for the missing Host."""
+    head = data.split(b"\r\n\r\n", 1)[0]
+    if b"\r\n" not in data or re.search(rb"(?im)^host:", head):
+        return data
+    end_of_request_line = data.index(b"\r\n") + 2
+    return data[:end_of_request_line] + b"Host: t\r\n" + data[end_of_request_line:]
+
+
 @pytest.mark.parametrize("vector", sorted(p.name for p in CORPUS.glob("*.http")))
 def test_gunicorn_invalid_vectors_are_refused(server: Server, vector: str) -> None:
-    status = first_status(server, decode_vector((CORPUS / vector).read_bytes()))
-    assert status is None or status >= 400, f"{vector} got {status}"
+    data = with_host(decode_vector((CORPUS / vector).read_bytes()))
+    status = first_status(server, data)
+    assert status is not None and status >= 400, f"{vector} got {status}"
