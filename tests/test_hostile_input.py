@@ -338,3 +338,18 @@ def test_gunicorn_invalid_vectors_are_refused(server: Server, vector: str) -> No
     data = with_host(decode_vector((CORPUS / vector).read_bytes()))
     status = first_status(server, data)
     assert status is not None and status >= 400, f"{vector} got {status}"
+
+
+@pytest.mark.parametrize("body", [b"5 \r\nhello\r\n0\r\n\r\n", b"5\r\nhel"])
+def test_wsgi_app_gets_the_same_treatment(
+    start_server: ServerFactory, body: bytes
+) -> None:
+    """A WSGI app reads the body on its own thread; a malformed chunk still
+    gets 400 and a stall 408, whatever the app makes of the OSError."""
+    wsgi = start_server(
+        "wsgi_app:app", "--interface", "wsgi", "--timeout-request-body", "1"
+    )
+    response = refused(
+        wsgi, chunked_post(body, "/input?mode=read"), 400 if b" " in body else 408
+    )
+    assert response.header("connection") == "close"

@@ -55,8 +55,7 @@ pub struct RequestLimits {
     /// get 414. 0 means no limit beyond hyper's own (64 KiB targets).
     pub line: usize,
     /// Longest header line in bytes (name, `: `, value and CRLF, counted as gunicorn does); longer ones
-    /// get 431. 0 means no limit beyond
-    /// hyper's bound on the whole head (about 400 KiB).
+    /// get 431. 0 means no limit beyond hyper's bound on the whole head (about 400 KiB).
     pub field_size: usize,
     /// Most header fields in a request; more get 431. At least 1.
     pub fields: usize,
