@@ -1,14 +1,79 @@
+use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
+use http::HeaderMap;
 use http_body::Body;
 use hyper::body::Incoming;
+use tokio::time::{Instant, Sleep};
 
-/// Reading the request body failed: the client went away or broke the protocol mid-body.
+/// Reading the request body failed: the client went away, broke the protocol mid-body, or sent it too
+/// slowly.
 #[derive(Debug, thiserror::Error)]
-#[error("request body could not be read: {0}")]
-pub struct BodyError(String);
+#[error("request body could not be read: {message}")]
+pub struct BodyError {
+    message: String,
+    timed_out: bool,
+}
+
+impl BodyError {
+    fn broken(message: String) -> Self {
+        BodyError { message, timed_out: false }
+    }
+
+    /// True when the client sent nothing for longer than the request body timeout.
+    pub fn is_timeout(&self) -> bool {
+        self.timed_out
+    }
+}
+
+/// How a request body ended, shared with the connection so it can refuse the request (or cut the
+/// response short) whatever the application makes of the error.
+#[derive(Debug, Default)]
+pub(crate) struct BodyOutcome(AtomicU8);
+
+/// [`BodyOutcome`] values.
+const BODY_OK: u8 = 0;
+const BODY_BROKEN: u8 = 1;
+const BODY_TIMED_OUT: u8 = 2;
+
+/// Why a request body could not be read, as seen by the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyFailure {
+    /// The client closed, or the body broke HTTP framing.
+    Broken,
+    /// The body stalled for longer than the request body timeout.
+    TimedOut,
+}
+
+impl BodyOutcome {
+    fn set(&self, error: &BodyError) {
+        let value = if error.timed_out { BODY_TIMED_OUT } else { BODY_BROKEN };
+        let _ = self.0.compare_exchange(BODY_OK, value, Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    /// The failure, once reading the body has failed.
+    pub(crate) fn failure(&self) -> Option<BodyFailure> {
+        match self.0.load(Ordering::Acquire) {
+            BODY_BROKEN => Some(BodyFailure::Broken),
+            BODY_TIMED_OUT => Some(BodyFailure::TimedOut),
+            _ => None,
+        }
+    }
+}
+
+/// Trailer fields that would change how the request is framed or routed (RFC 9110 section 6.5.1): a
+/// client sending them in trailers is trying to get them past checks made on the header section.
+/// Other trailers are let through (and dropped), as gunicorn does.
+const FORBIDDEN_TRAILERS: &[&str] = &["content-length", "host", "trailer", "transfer-encoding"];
+
+fn forbidden_trailer(trailers: &HeaderMap) -> Option<&str> {
+    trailers.keys().map(|name| name.as_str()).find(|name| FORBIDDEN_TRAILERS.contains(name))
+}
 
 /// The HTTP/3 request stream's receiving half.
 pub(crate) type H3Recv = h3::server::RequestStream<h3_quinn::RecvStream, Bytes>;
@@ -19,11 +84,45 @@ enum Source {
     Hyper(Incoming),
     /// HTTP/3; `done` once the stream has ended.
     H3 { recv: Box<H3Recv>, done: bool },
+    /// Reading failed; the connection's body is dropped so hyper stops reading it.
+    Failed,
+}
+
+/// With the source pending: whether the current wait has gone on too long. Only called while the
+/// application is actually waiting, so time it spends elsewhere never counts.
+fn stalled(
+    stall: &mut Option<Pin<Box<Sleep>>>,
+    armed: &mut bool,
+    timeout: Option<Duration>,
+    cx: &mut Context<'_>,
+) -> bool {
+    let Some(timeout) = timeout else { return false };
+    // Without a runtime (never the case in the server) there is no timer to arm.
+    if tokio::runtime::Handle::try_current().is_err() {
+        return false;
+    }
+    if !*armed {
+        *armed = true;
+        let deadline = Instant::now() + timeout;
+        match stall.as_mut() {
+            Some(sleep) => sleep.as_mut().reset(deadline),
+            None => *stall = Some(Box::pin(tokio::time::sleep_until(deadline))),
+        }
+    }
+    stall.as_mut().is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready())
 }
 
 /// A request body that is read chunk by chunk as the application asks for it.
 pub struct RequestBody {
     source: Source,
+    /// Where a failure is reported to the connection.
+    outcome: Option<Arc<BodyOutcome>>,
+    /// The longest a wait for more body may last.
+    timeout: Option<Duration>,
+    /// The running wait's deadline, kept between waits so a stall costs one timer, not one per wait.
+    stall: Option<Pin<Box<Sleep>>>,
+    /// Whether `stall` belongs to the current wait.
+    armed: bool,
 }
 
 impl std::fmt::Debug for RequestBody {
@@ -33,39 +132,74 @@ impl std::fmt::Debug for RequestBody {
 }
 
 impl RequestBody {
-    pub(crate) fn new(inner: Incoming) -> Self {
-        RequestBody { source: Source::Hyper(inner) }
+    /// A body read through hyper. Failures are reported to `outcome`; a wait for more data that lasts
+    /// longer than `timeout` fails the body.
+    pub(crate) fn new(inner: Incoming, outcome: Option<Arc<BodyOutcome>>, timeout: Option<Duration>) -> Self {
+        RequestBody { source: Source::Hyper(inner), outcome, timeout, stall: None, armed: false }
     }
 
     pub(crate) fn h3(recv: H3Recv) -> Self {
-        RequestBody { source: Source::H3 { recv: Box::new(recv), done: false } }
+        RequestBody {
+            source: Source::H3 { recv: Box::new(recv), done: false },
+            outcome: None,
+            timeout: None,
+            stall: None,
+            armed: false,
+        }
     }
 
-    /// True when no more data can follow (an empty body, or everything has been read).
+    /// Records `error`, drops the source and returns the error.
+    fn fail(&mut self, error: BodyError) -> Poll<Option<Result<Bytes, BodyError>>> {
+        if let Some(outcome) = &self.outcome {
+            outcome.set(&error);
+        }
+        self.source = Source::Failed;
+        Poll::Ready(Some(Err(error)))
+    }
+
+    /// True when no more data can follow (an empty body, everything has been read, or reading failed).
     pub fn is_end_stream(&self) -> bool {
         match &self.source {
             Source::Hyper(inner) => inner.is_end_stream(),
             Source::H3 { done, .. } => *done,
+            Source::Failed => true,
         }
     }
 
-    /// The next piece of body data; `None` at the end. Trailers and empty frames are skipped.
-    fn poll_data(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BodyError>>> {
+    /// The next piece of body data; `None` at the end. Trailers and empty frames are skipped. `waiting`
+    /// is false for the opportunistic polls that only gather data already here, which must not start
+    /// the stall timer.
+    fn poll_data(&mut self, cx: &mut Context<'_>, waiting: bool) -> Poll<Option<Result<Bytes, BodyError>>> {
         match &mut self.source {
-            Source::Hyper(inner) => loop {
-                match Pin::new(&mut *inner).poll_frame(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(None) => return Poll::Ready(None),
-                    Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(BodyError(e.to_string())))),
-                    Poll::Ready(Some(Ok(frame))) => {
-                        if let Ok(data) = frame.into_data() {
-                            if !data.is_empty() {
+            // The application already had the error; later reads must not look like a clean end.
+            Source::Failed => Poll::Ready(Some(Err(BodyError::broken("the body failed earlier".into())))),
+            Source::Hyper(inner) => {
+                let error = loop {
+                    match Pin::new(&mut *inner).poll_frame(cx) {
+                        Poll::Pending => {
+                            if waiting && stalled(&mut self.stall, &mut self.armed, self.timeout, cx) {
+                                break BodyError { message: "no body data came in time".into(), timed_out: true };
+                            }
+                            return Poll::Pending;
+                        }
+                        Poll::Ready(None) => return Poll::Ready(None),
+                        Poll::Ready(Some(Err(e))) => break BodyError::broken(e.to_string()),
+                        Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                            Ok(data) if !data.is_empty() => {
+                                self.armed = false;
                                 return Poll::Ready(Some(Ok(data)));
                             }
-                        }
+                            Ok(_) => {}
+                            Err(frame) => {
+                                if let Some(name) = frame.trailers_ref().and_then(forbidden_trailer) {
+                                    break BodyError::broken(format!("forbidden trailer field {name}"));
+                                }
+                            }
+                        },
                     }
-                }
-            },
+                };
+                self.fail(error)
+            }
             Source::H3 { done: true, .. } => Poll::Ready(None),
             Source::H3 { recv, done } => loop {
                 match recv.poll_recv_data(cx) {
@@ -76,7 +210,7 @@ impl RequestBody {
                     }
                     Poll::Ready(Err(e)) => {
                         *done = true;
-                        return Poll::Ready(Some(Err(BodyError(e.to_string()))));
+                        return Poll::Ready(Some(Err(BodyError::broken(e.to_string()))));
                     }
                     Poll::Ready(Ok(Some(mut buf))) => {
                         let data = buf.copy_to_bytes(buf.remaining());
@@ -91,8 +225,11 @@ impl RequestBody {
 
     /// Waits for the next piece of the body and returns it with whatever else is already buffered, up to
     /// about `limit` bytes. `Ok(None)` means the body is complete.
+    /// Fails with a timeout error if no data comes for longer than the request body timeout.
     pub async fn next_chunk(&mut self, limit: usize) -> Result<Option<Bytes>, BodyError> {
-        match std::future::poll_fn(|cx| self.poll_data(cx)).await {
+        // A fresh wait: time since an earlier, abandoned wait does not count.
+        self.armed = false;
+        match std::future::poll_fn(|cx| self.poll_data(cx, true)).await {
             None => Ok(None),
             Some(first) => self.coalesce(first?, limit).map(Some),
         }
@@ -115,7 +252,7 @@ impl RequestBody {
             if len >= limit || self.is_end_stream() {
                 break;
             }
-            let data = match self.poll_data(&mut cx) {
+            let data = match self.poll_data(&mut cx, false) {
                 Poll::Ready(Some(data)) => data?,
                 Poll::Ready(None) | Poll::Pending => break,
             };

@@ -18,10 +18,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::activity::{Activity, ActivityGuard};
+use crate::body::{BodyFailure, BodyOutcome};
+use crate::h1_guard::{Guarded, HeadReports};
 use crate::h3::H3Settings;
 use crate::websocket::{self, WebSocketUpgrade, WsConfig, WsContext};
 use crate::{Handler, HttpVersion, Listener, LocalAddr, Request, RequestBody, RequestHead, ResponseBody, Scheme};
-use http::HeaderValue;
+use http::header::{ALLOW, CONNECTION, CONTENT_TYPE, HOST, TRANSFER_ENCODING};
+use http::{HeaderValue, Method, StatusCode};
 
 /// Connection-level settings.
 #[derive(Debug, Clone)]
@@ -38,6 +41,31 @@ pub struct ServerConfig {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// HTTP/3 on the UDP port of the same number; TCP responses then advertise it with `Alt-Svc`.
     pub http3: Option<H3Settings>,
+    /// Size limits on HTTP/1 request heads.
+    pub limits: RequestLimits,
+    /// A request body read that waits this long for data fails, and the connection closes; `None`
+    /// waits for ever.
+    pub body_timeout: Option<Duration>,
+}
+
+/// Size limits on HTTP/1 request heads, as gunicorn's `--limit-request-*` options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestLimits {
+    /// Longest request line in bytes (method, target, version and the spaces between them); longer ones
+    /// get 414. 0 means no limit beyond hyper's own (64 KiB targets).
+    pub line: usize,
+    /// Longest header line in bytes (name, `: `, value and CRLF, counted as gunicorn does); longer ones
+    /// get 431. 0 means no limit beyond hyper's bound on the whole head (about 400 KiB).
+    pub field_size: usize,
+    /// Most header fields in a request; more get 431. At least 1.
+    pub fields: usize,
+}
+
+impl Default for RequestLimits {
+    /// gunicorn's defaults.
+    fn default() -> Self {
+        RequestLimits { line: 4094, field_size: 8190, fields: 100 }
+    }
 }
 
 /// How [`serve`] ended.
@@ -78,7 +106,7 @@ pub async fn serve<H: Handler>(
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // pipeline_flush is left off: it lets hyper buffer a streaming body without bound, which would take
     // backpressure away from a slow client.
-    builder.http1().timer(TokioTimer::new()).keep_alive(true);
+    builder.http1().timer(TokioTimer::new()).keep_alive(true).max_headers(config.limits.fields.max(1));
     builder.http2().timer(TokioTimer::new());
     let tracker = TaskTracker::new();
     let stop = CancellationToken::new();
@@ -203,16 +231,20 @@ where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let activity = Activity::new();
+    let reports = Arc::new(HeadReports::default());
     let service = {
         let shared = Arc::clone(&shared);
         let activity = Arc::clone(&activity);
+        let reports = Arc::clone(&reports);
         service_fn(move |req| {
             let guard = activity.begin();
             let shared = Arc::clone(&shared);
-            async move { Ok::<_, Infallible>(respond(req, client, &shared, guard).await) }
+            let reports = Arc::clone(&reports);
+            async move { Ok::<_, Infallible>(respond(req, client, &shared, guard, &reports).await) }
         })
     };
-    let mut conn = pin!(shared.builder.serve_connection_with_upgrades(TokioIo::new(io), service));
+    let io = TokioIo::new(Guarded::new(io, reports));
+    let mut conn = pin!(shared.builder.serve_connection_with_upgrades(io, service));
     let keep_alive = shared.config.keep_alive;
     let mut closing = false;
     loop {
@@ -245,7 +277,15 @@ async fn respond<H: Handler>(
     client: Option<SocketAddr>,
     shared: &Shared<H>,
     guard: ActivityGuard,
+    reports: &HeadReports,
 ) -> http::Response<TrackedBody> {
+    let http1 = req.version() < http::Version::HTTP_2;
+    if http1 {
+        if let Err(refusal) = check_http1(&req, reports, &shared.config.limits) {
+            tracing::debug!("refused a request: {}", refusal.text);
+            return refusal.into_response(guard);
+        }
+    }
     let websocket = match &shared.ws {
         Some(ctx) if websocket::is_upgrade(&req) => WebSocketUpgrade::new(&mut req, ctx),
         _ => None,
@@ -265,8 +305,16 @@ async fn respond<H: Handler>(
         client,
         server: shared.server.clone(),
     };
-    let response = shared.handler.call(Request { head, body: RequestBody::new(body), websocket }).await;
-    let mut out = http::Response::new(TrackedBody { inner: response.body, _guard: guard });
+    // Empty bodies cannot fail, so they need no outcome to watch.
+    let outcome = (!body.is_end_stream()).then(|| Arc::new(BodyOutcome::default()));
+    let body = RequestBody::new(body, outcome.clone(), shared.config.body_timeout);
+    let response = shared.handler.call(Request { head, body, websocket }).await;
+    // Whatever the application answered to a body it could not read (a 500, or a 200 after treating
+    // the error as a disconnect), the client sent a bad request: say so and close.
+    if let Some(failure) = outcome.as_ref().and_then(|o| o.failure()) {
+        return Refusal::for_body(failure, http1).into_response(guard);
+    }
+    let mut out = http::Response::new(TrackedBody { inner: response.body, outcome, _guard: guard });
     *out.status_mut() = response.status;
     *out.headers_mut() = response.headers;
     if let Some(alt_svc) = &shared.alt_svc {
@@ -275,9 +323,167 @@ async fn respond<H: Handler>(
     out
 }
 
+/// A request refused before (or instead of) the application's answer.
+struct Refusal {
+    status: StatusCode,
+    text: &'static str,
+    /// Close the connection after the response: the rest of the request cannot be trusted.
+    close: bool,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, text: &'static str) -> Self {
+        Refusal { status, text, close: true }
+    }
+
+    fn bad_request(text: &'static str) -> Self {
+        Refusal::new(StatusCode::BAD_REQUEST, text)
+    }
+
+    /// The answer once reading the request body failed. `Connection` is HTTP/1 only; on HTTP/2 only the
+    /// stream is affected.
+    fn for_body(failure: BodyFailure, http1: bool) -> Self {
+        let mut refusal = match failure {
+            BodyFailure::Broken => Refusal::bad_request("Bad Request: the request body is malformed or incomplete"),
+            BodyFailure::TimedOut => {
+                Refusal::new(StatusCode::REQUEST_TIMEOUT, "Request Timeout: the request body came too slowly")
+            }
+        };
+        refusal.close = http1;
+        refusal
+    }
+
+    fn into_response(self, guard: ActivityGuard) -> http::Response<TrackedBody> {
+        let body = ResponseBody::full(Bytes::from_static(self.text.as_bytes()));
+        let mut out = http::Response::new(TrackedBody { inner: body, outcome: None, _guard: guard });
+        *out.status_mut() = self.status;
+        let headers = out.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+        if self.close {
+            headers.insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+        if self.status == StatusCode::METHOD_NOT_ALLOWED {
+            headers.insert(ALLOW, HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"));
+        }
+        out
+    }
+}
+
+/// The RFC 9112 rules hyper leaves to the server, and the configured size limits, checked on an
+/// HTTP/1 request head before the application sees it.
+fn check_http1<B>(req: &http::Request<B>, reports: &HeadReports, limits: &RequestLimits) -> Result<(), Refusal> {
+    if reports.next_request().is_some() {
+        return Err(Refusal::bad_request("Bad Request: malformed request head"));
+    }
+    let uri = req.uri();
+    let headers = req.headers();
+    if limits.line > 0 {
+        let target = uri.scheme_str().map_or(0, |s| s.len() + 3)
+            + uri.authority().map_or(0, |a| a.as_str().len())
+            + uri.path_and_query().map_or(0, |p| p.as_str().len());
+        // Method, target and "HTTP/1.x", with a space between each.
+        if req.method().as_str().len() + target + 10 > limits.line {
+            return Err(Refusal::new(StatusCode::URI_TOO_LONG, "URI Too Long"));
+        }
+    }
+    if limits.field_size > 0
+        && headers.iter().any(|(name, value)| name.as_str().len() + value.len() + 4 > limits.field_size)
+    {
+        return Err(Refusal::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "Request Header Fields Too Large"));
+    }
+    // RFC 9112 section 3.2: Host is required in HTTP/1.1, and never more than once.
+    let mut hosts = headers.get_all(HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (Some(_), Some(_)) => return Err(Refusal::bad_request("Bad Request: more than one Host header")),
+        (None, _) if req.version() == http::Version::HTTP_11 => {
+            return Err(Refusal::bad_request("Bad Request: missing Host header"));
+        }
+        (Some(host), None) if !valid_host(host) => {
+            return Err(Refusal::bad_request("Bad Request: invalid Host header"))
+        }
+        _ => {}
+    }
+    check_target(req.method(), uri)?;
+    if headers.contains_key(TRANSFER_ENCODING) {
+        check_transfer_encoding(headers)?;
+    }
+    Ok(())
+}
+
+/// An empty Host is allowed (for targets without an authority); otherwise it must be `host[:port]`,
+/// with no user information and a numeric port.
+fn valid_host(host: &HeaderValue) -> bool {
+    let bytes = host.as_bytes();
+    if bytes.is_empty() {
+        return true;
+    }
+    if bytes.contains(&b'@') || http::uri::Authority::try_from(bytes).is_err() {
+        return false;
+    }
+    // The port follows the last colon, unless that colon is inside an IPv6 literal.
+    let port = match bytes.iter().rposition(|&b| b == b':') {
+        Some(colon) if !bytes[colon..].contains(&b']') => &bytes[colon + 1..],
+        _ => &[],
+    };
+    port.iter().all(u8::is_ascii_digit)
+}
+
+/// The request-target: printable ASCII only, and a form that suits the method (RFC 9112 section 3.2).
+fn check_target(method: &Method, uri: &http::Uri) -> Result<(), Refusal> {
+    // hyper refuses control characters but lets UTF-8 through; RFC 9112 allows neither.
+    let printable = |s: &str| s.bytes().all(|b| (0x21..0x7f).contains(&b));
+    if !uri.authority().is_none_or(|a| printable(a.as_str()))
+        || !uri.path_and_query().is_none_or(|p| printable(p.as_str()))
+    {
+        return Err(Refusal::bad_request("Bad Request: invalid character in the request target"));
+    }
+    if method == Method::CONNECT {
+        return Err(Refusal::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed: CONNECT is not supported"));
+    }
+    if uri.scheme().is_none() {
+        if uri.authority().is_some() {
+            return Err(Refusal::bad_request("Bad Request: the authority form is only for CONNECT"));
+        }
+        if uri.path() == "*" && method != Method::OPTIONS {
+            return Err(Refusal::bad_request("Bad Request: the asterisk form is only for OPTIONS"));
+        }
+    }
+    Ok(())
+}
+
+/// hyper has already refused codings that do not end in `chunked`; this refuses `chunked` applied twice
+/// (RFC 9112 section 6.1) and codings it would hand to the application still encoded (501, as the
+/// RFC advises for unknown codings).
+fn check_transfer_encoding(headers: &http::HeaderMap) -> Result<(), Refusal> {
+    let mut chunked = 0;
+    let mut other = false;
+    for value in headers.get_all(TRANSFER_ENCODING) {
+        let Ok(value) = value.to_str() else {
+            return Err(Refusal::bad_request("Bad Request: invalid Transfer-Encoding"));
+        };
+        for coding in value.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+            if coding.eq_ignore_ascii_case("chunked") {
+                chunked += 1;
+            } else {
+                other = true;
+            }
+        }
+    }
+    if chunked > 1 {
+        return Err(Refusal::bad_request("Bad Request: chunked applied more than once"));
+    }
+    if other {
+        return Err(Refusal::new(StatusCode::NOT_IMPLEMENTED, "Not Implemented: unsupported transfer coding"));
+    }
+    Ok(())
+}
+
 /// A response body that keeps its request counted as in flight until hyper has finished writing it.
 struct TrackedBody {
     inner: ResponseBody,
+    /// The request body's outcome: if reading it fails while the response is being written, the
+    /// response is cut off (the connection aborted) rather than completed as if all were well.
+    outcome: Option<Arc<BodyOutcome>>,
     _guard: ActivityGuard,
 }
 
@@ -286,7 +492,11 @@ impl Body for TrackedBody {
     type Error = crate::StreamClosed;
 
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+        let this = self.get_mut();
+        if this.outcome.as_ref().is_some_and(|o| o.failure().is_some()) {
+            return Poll::Ready(Some(Err(crate::StreamClosed)));
+        }
+        Pin::new(&mut this.inner).poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {

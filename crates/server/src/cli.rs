@@ -84,6 +84,25 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
     pub timeout_keep_alive: f64,
 
+    /// Fail a request whose body sends nothing for this many seconds while the app waits for it: the
+    /// client gets 408 and the connection closes (0 turns this off).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    pub timeout_request_body: f64,
+
+    /// Longest HTTP/1 request line in bytes (method, target and version); longer ones get 414. 0 removes
+    /// the limit (hyper still refuses targets over 64 KiB).
+    #[arg(long, value_name = "BYTES", default_value_t = 4094)]
+    pub limit_request_line: usize,
+
+    /// Most header fields in an HTTP/1 request, up to 32768 (0 means 32768); more get 431.
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(0..=32768))]
+    pub limit_request_fields: u32,
+
+    /// Longest HTTP/1 header line in bytes (name, ": ", value and CRLF); longer ones get 431. 0 removes the
+    /// limit (hyper still bounds the whole head at about 400 KiB).
+    #[arg(long, value_name = "BYTES", default_value_t = 8190)]
+    pub limit_request_field_size: usize,
+
     /// On SIGTERM/SIGINT, wait at most this many seconds for in-flight requests (default: wait for all).
     #[arg(long, value_name = "SECONDS")]
     pub timeout_graceful_shutdown: Option<f64>,
@@ -223,6 +242,14 @@ mod tests {
     fn last_access_log_flag_wins() {
         assert!(!serve(&["main:app", "--no-access-log"]).access_log_enabled());
         assert!(serve(&["main:app", "--no-access-log", "--access-log"]).access_log_enabled());
+    }
+
+    #[test]
+    fn request_limits_default_to_gunicorns() {
+        let s = serve(&["main:app"]);
+        assert_eq!((s.limit_request_line, s.limit_request_fields, s.limit_request_field_size), (4094, 100, 8190));
+        assert_eq!(s.timeout_request_body, 30.0);
+        assert!(Cli::try_parse_from(["covetpy", "serve", "main:app", "--limit-request-fields", "32769"]).is_err());
     }
 
     #[test]

@@ -11,8 +11,8 @@ use covetpy_embed::{
     WsgiOptions, WsgiServer,
 };
 use covetpy_protocols::{
-    serve, tls_server_config, ClientAuth, Endpoint, H3Settings, Handler, Listener, LocalAddr, Scheme, ServeOutcome,
-    ServerConfig, TlsOptions, WsConfig,
+    serve, tls_server_config, ClientAuth, Endpoint, H3Settings, Handler, Listener, LocalAddr, RequestLimits, Scheme,
+    ServeOutcome, ServerConfig, TlsOptions, WsConfig,
 };
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::Notify;
@@ -145,7 +145,23 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
     signal_ready();
 
     let scheme = if tls.is_some() { Scheme::Https } else { Scheme::Http };
-    let config = ServerConfig { keep_alive, graceful_timeout, scheme, websocket: websocket_config(args)?, tls, http3 };
+    let limits = RequestLimits {
+        line: args.limit_request_line,
+        field_size: args.limit_request_field_size,
+        // gunicorn reads 0 as its maximum.
+        fields: if args.limit_request_fields == 0 { 32768 } else { args.limit_request_fields as usize },
+    };
+    let body_timeout = Some(seconds(args.timeout_request_body, "--timeout-request-body")?).filter(|t| !t.is_zero());
+    let config = ServerConfig {
+        keep_alive,
+        graceful_timeout,
+        scheme,
+        websocket: websocket_config(args)?,
+        tls,
+        http3,
+        limits,
+        body_timeout,
+    };
     let shutdown = async move {
         stop.notified().await;
         tracing::info!("Shutting down");
