@@ -7,11 +7,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_LENGTH};
 use http_body::Body;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::body::RequestBody;
-use crate::server::Shared;
-use crate::{Handler, HttpVersion, Request, RequestHead, Scheme};
+use crate::{Handler, HttpVersion, LocalAddr, Request, RequestHead, Scheme};
 
 /// HTTP/3 settings, checked when made so a configuration QUIC cannot use fails at start-up.
 #[derive(Clone)]
@@ -63,8 +63,18 @@ pub(crate) fn bind(addr: SocketAddr, settings: &H3Settings) -> std::io::Result<q
     quinn::Endpoint::new(quinn::EndpointConfig::default(), Some(config), socket.into(), runtime)
 }
 
+/// What the HTTP/3 side of a server shares across its connections.
+pub(crate) struct H3Shared<H> {
+    /// The application's request handler.
+    pub(crate) handler: Arc<H>,
+    /// The local address requests report (the TCP listener's, whose port the UDP socket shares).
+    pub(crate) server: LocalAddr,
+    /// Cancelled when the server stops accepting.
+    pub(crate) stop: CancellationToken,
+}
+
 /// Accepts QUIC connections until the server stops; each connection serves its requests concurrently.
-pub(crate) async fn accept_loop<H: Handler>(endpoint: quinn::Endpoint, shared: Arc<Shared<H>>, tracker: TaskTracker) {
+pub(crate) async fn accept_loop<H: Handler>(endpoint: quinn::Endpoint, shared: Arc<H3Shared<H>>, tracker: TaskTracker) {
     loop {
         tokio::select! {
             () = shared.stop.cancelled() => break,
@@ -82,7 +92,7 @@ pub(crate) async fn accept_loop<H: Handler>(endpoint: quinn::Endpoint, shared: A
     tracker.spawn(async move { drained.wait_idle().await });
 }
 
-async fn connection<H: Handler>(incoming: quinn::Incoming, shared: Arc<Shared<H>>, tracker: TaskTracker) {
+async fn connection<H: Handler>(incoming: quinn::Incoming, shared: Arc<H3Shared<H>>, tracker: TaskTracker) {
     let conn = match incoming.await {
         Ok(conn) => conn,
         Err(e) => return tracing::debug!("QUIC handshake failed: {e}"),
@@ -130,7 +140,7 @@ async fn request<H: Handler>(
     req: http::Request<()>,
     stream: h3::server::RequestStream<h3_quinn::BidiStream<Bytes>, Bytes>,
     client: SocketAddr,
-    shared: Arc<Shared<H>>,
+    shared: Arc<H3Shared<H>>,
 ) {
     let (parts, ()) = req.into_parts();
     let is_head = parts.method == http::Method::HEAD;

@@ -39,3 +39,12 @@ pub struct Request {
     /// ignores it answers the request as ordinary HTTP.
     pub websocket: Option<WebSocketUpgrade>,
 }
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("head", &self.head)
+            .field("websocket", &self.websocket.is_some())
+            .finish_non_exhaustive()
+    }
+}

@@ -16,6 +16,12 @@ pub struct Response {
     pub body: ResponseBody,
 }
 
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response").field("status", &self.status).field("headers", &self.headers).finish_non_exhaustive()
+    }
+}
+
 impl Response {
     /// A response with a complete body and no headers of its own.
     pub fn full(status: StatusCode, body: impl Into<Bytes>) -> Self {
@@ -33,6 +39,12 @@ enum Chunk {
 /// A response body: bytes known up front, or a stream fed through a [`BodySender`].
 pub struct ResponseBody {
     inner: Inner,
+}
+
+impl std::fmt::Debug for ResponseBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseBody").finish_non_exhaustive()
+    }
 }
 
 enum Inner {
@@ -126,6 +138,12 @@ impl Body for ResponseBody {
 #[derive(Clone)]
 pub struct BodySender {
     tx: mpsc::Sender<Chunk>,
+}
+
+impl std::fmt::Debug for BodySender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BodySender").finish_non_exhaustive()
+    }
 }
 
 impl BodySender {

@@ -81,12 +81,12 @@ pub enum ServeOutcome {
 }
 
 /// Everything a connection task needs, shared across connections.
-pub(crate) struct Shared<H> {
-    pub(crate) handler: Arc<H>,
+struct Shared<H> {
+    handler: Arc<H>,
     builder: auto::Builder<TokioExecutor>,
     config: ServerConfig,
-    pub(crate) server: LocalAddr,
-    pub(crate) stop: CancellationToken,
+    server: LocalAddr,
+    stop: CancellationToken,
     ws: Option<WsContext>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     alt_svc: Option<HeaderValue>,
@@ -127,7 +127,12 @@ pub async fn serve<H: Handler>(
     };
     let shared = Arc::new(Shared { handler, builder, config, server, stop, ws, tls, alt_svc });
     if let Some(endpoint) = quic {
-        tracker.spawn(crate::h3::accept_loop(endpoint, Arc::clone(&shared), tracker.clone()));
+        let h3 = crate::h3::H3Shared {
+            handler: Arc::clone(&shared.handler),
+            server: shared.server.clone(),
+            stop: shared.stop.clone(),
+        };
+        tracker.spawn(crate::h3::accept_loop(endpoint, Arc::new(h3), tracker.clone()));
     }
     let shutdown = pin!(shutdown);
 

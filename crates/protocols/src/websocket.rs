@@ -91,6 +91,12 @@ pub struct WsSession {
     pub outgoing: mpsc::Sender<WsOutgoing>,
 }
 
+impl std::fmt::Debug for WsSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsSession").finish_non_exhaustive()
+    }
+}
+
 /// A request asking to become a WebSocket.
 pub struct WebSocketUpgrade {
     on_upgrade: OnUpgrade,
