@@ -8,7 +8,6 @@ protocol, interface detection and traceback formatting.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -61,27 +60,21 @@ def format_exception(exc: BaseException, tb: types.TracebackType | None = None) 
     return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__)).rstrip()
 
 
-_EAGER_START = sys.version_info >= (3, 12)
-
-
-async def _await(awaitable: Awaitable[Any]) -> Any:
-    # asyncio.Task takes only coroutines; an app may return any awaitable.
+async def await_any(awaitable: Awaitable[Any]) -> Any:
+    """Wrap an awaitable that is not a coroutine: asyncio.Task takes only coroutines."""
     return await awaitable
 
 
 class Tasks:
-    """Starts every ASGI call as its own asyncio Task, each in a fresh copy of the base context.
+    """The Tasks of one event-loop thread: the server's main Task and the calls still running.
 
-    The Task's first step runs at once, inside :meth:`start`, as Python 3.12's eager tasks do: a
-    handler that never waits finishes before :meth:`start` returns, with no trip through the event
-    loop, yet it runs as a real Task (``asyncio.current_task()``, cancellation, ``asyncio.timeout``,
-    anyio and sniffio all see one). On 3.11, where ``Task`` has no ``eager_start``, the loop's
-    ``call_soon`` is shadowed for the duration of the constructor so the step it schedules runs now.
+    Calls are started as Tasks from Rust (``event_loop/tasks.rs``), each in a fresh copy of the base
+    context and stepped at once; those still pending after their first step are kept in
+    :attr:`pending` until they finish.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, base: contextvars.Context) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.base = base
         self.pending: set[asyncio.Task[Any]] = set()
         self._stopped: asyncio.Future[None] = loop.create_future()
 
@@ -99,34 +92,6 @@ class Tasks:
         """End :meth:`serve`, which stops the event loop."""
         if not self._stopped.done():
             self._stopped.set_result(None)
-
-    def start(self, coro: Any) -> asyncio.Task[Any]:
-        """Create the Task for ``coro`` and run its first step now; track it while it is pending."""
-        if not asyncio.iscoroutine(coro):
-            coro = _await(coro)
-        context = self.base.copy()
-        loop = self.loop
-        if _EAGER_START:
-            task = asyncio.Task(coro, loop=loop, context=context, eager_start=True)  # type: ignore[call-arg]
-        elif asyncio.current_task(loop) is not None:
-            # Inside another Task the first step cannot run here; let the loop schedule it.
-            task = asyncio.Task(coro, loop=loop, context=context)
-        else:
-            loop.call_soon = self._step_now  # type: ignore[method-assign, assignment]
-            try:
-                task = asyncio.Task(coro, loop=loop, context=context)
-            finally:
-                loop.__dict__.pop("call_soon", None)
-        if not task.done():
-            self.pending.add(task)
-            task.add_done_callback(self.pending.discard)
-        return task
-
-    def _step_now(self, callback: Callable[..., object], *args: Any, context: contextvars.Context) -> None:
-        # Called once, by Task.__init__ scheduling its first step. Every later call_soon (including
-        # those made during this step) goes to the loop again.
-        del self.loop.call_soon
-        context.run(callback, *args)
 
     def cancel_pending(self, message: str) -> list[asyncio.Task[Any]]:
         """Cancel every Task still running (server shutdown past its graceful timeout)."""

@@ -14,31 +14,53 @@ pub(crate) fn copy_current(py: Python<'_>) -> PyResult<Py<PyAny>> {
     unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent()) }.map(Bound::unbind)
 }
 
-/// Runs `f` inside a fresh copy of `base`. If the copy cannot be made or entered (which would mean
-/// `base` is not a context), `f` runs in the thread's current context and the error is logged.
-pub(crate) fn in_copy<R>(py: Python<'_>, base: &Py<PyAny>, f: impl FnOnce() -> R) -> R {
+/// A fresh copy of `base`, which must be a `contextvars.Context`.
+pub(crate) fn copy<'py>(py: Python<'py>, base: &Py<PyAny>) -> PyResult<Bound<'py, PyAny>> {
     // SAFETY: `base` is a contextvars.Context (LoadedApp::context); PyContext_Copy returns a new
     // reference or NULL with an exception set.
-    let copy = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_Copy(base.as_ptr())) };
-    let copy = match copy {
-        Ok(copy) => copy,
-        Err(e) => {
-            tracing::error!("could not copy the base context: {e}");
-            return f();
-        }
-    };
-    // SAFETY: a valid context object, entered and exited on this thread with the GIL held.
-    if unsafe { ffi::PyContext_Enter(copy.as_ptr()) } != 0 {
-        let e = PyErr::fetch(py);
-        tracing::error!("could not enter the request context: {e}");
-        return f();
+    unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_Copy(base.as_ptr())) }
+}
+
+/// Runs `f` inside `context` (a `contextvars.Context`), as `context.run(f)` would.
+pub(crate) fn run_in<R>(py: Python<'_>, context: &Bound<'_, PyAny>, f: impl FnOnce() -> PyResult<R>) -> PyResult<R> {
+    // SAFETY: entered and exited on this thread with the GIL held; Enter type-checks its argument and
+    // fails with an exception set (for a non-context, or one already entered elsewhere).
+    if unsafe { ffi::PyContext_Enter(context.as_ptr()) } != 0 {
+        return Err(PyErr::fetch(py));
     }
     let result = f();
     // SAFETY: the context entered above, on this thread; every enter is matched by this exit even when
-    // `f` raised, since Python errors come back as values here.
+    // `f` failed, since Python errors come back as values here.
+    let exited = unsafe { ffi::PyContext_Exit(context.as_ptr()) };
+    if exited != 0 {
+        let e = PyErr::fetch(py);
+        tracing::error!("could not leave a context: {e}");
+    }
+    result
+}
+
+/// Runs `f` inside a fresh copy of `base`. If the copy cannot be made or entered (which would mean
+/// `base` is not a context), `f` runs in the thread's current context and the error is logged.
+pub(crate) fn in_copy<R>(py: Python<'_>, base: &Py<PyAny>, f: impl FnOnce() -> R) -> R {
+    let entered = copy(py, base).and_then(|copy| {
+        // SAFETY: as in `run_in`.
+        if unsafe { ffi::PyContext_Enter(copy.as_ptr()) } != 0 {
+            return Err(PyErr::fetch(py));
+        }
+        Ok(copy)
+    });
+    let copy = match entered {
+        Ok(copy) => copy,
+        Err(e) => {
+            tracing::error!("could not enter a fresh context for the call: {e}");
+            return f();
+        }
+    };
+    let result = f();
+    // SAFETY: the context entered above, on this thread.
     if unsafe { ffi::PyContext_Exit(copy.as_ptr()) } != 0 {
         let e = PyErr::fetch(py);
-        tracing::error!("could not leave the request context: {e}");
+        tracing::error!("could not leave a context: {e}");
     }
     result
 }

@@ -1,8 +1,11 @@
 //! What every ASGI call on the event-loop thread shares.
 
+use std::sync::Arc;
+
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
+use crate::event_loop::tasks::Starter;
 use crate::event_loop::LoopSender;
 
 /// Per-application state built once on the interpreter thread after lifespan startup.
@@ -17,8 +20,8 @@ pub(crate) struct AsgiContext {
     pub(crate) state: Py<PyDict>,
     /// `loop.create_future`, bound once.
     pub(crate) create_future: Py<PyAny>,
-    /// The `_covetpy_runtime.Tasks` that runs each call as its own Task.
-    pub(crate) tasks: Py<PyAny>,
+    /// Runs each call as its own Task.
+    pub(crate) tasks: Arc<Starter>,
     /// `_covetpy_runtime.ClientDisconnected`.
     pub(crate) client_disconnected: Py<PyAny>,
     /// Where background Tokio tasks post their results.

@@ -119,7 +119,7 @@ pub(crate) fn prepare(
             root_path_str: pyo3::types::PyString::new(py, &options.root_path).unbind(),
             state: state.unbind(),
             create_future: env.event_loop.getattr("create_future")?.unbind(),
-            tasks: env.tasks.clone().unbind(),
+            tasks: Arc::clone(&env.starter),
             client_disconnected: runtime.getattr("ClientDisconnected")?.unbind(),
             sender: env.sender.clone(),
             tokio,

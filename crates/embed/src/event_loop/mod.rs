@@ -9,12 +9,14 @@
 pub(crate) mod queue;
 pub(crate) mod tasks;
 
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use pyo3::prelude::*;
 
 pub(crate) use self::queue::{Job, LoopSender};
 use self::queue::{LoopReceiver, Message};
+use self::tasks::Starter;
 use crate::StartupError;
 
 /// How long Tasks still running at shutdown get to finish once cancelled.
@@ -27,8 +29,10 @@ const CANCEL_MESSAGE: &str = "Task cancelled, timeout graceful shutdown exceeded
 pub(crate) struct LoopEnv<'py> {
     /// The asyncio event loop (not running yet while set-up runs).
     pub(crate) event_loop: Bound<'py, PyAny>,
-    /// The `_covetpy_runtime.Tasks` that starts every call as a Task in its own context copy.
+    /// The `_covetpy_runtime.Tasks` of this loop: its main Task and the calls still running.
     pub(crate) tasks: Bound<'py, PyAny>,
+    /// Starts every call as a Task in its own context copy.
+    pub(crate) starter: Arc<Starter>,
     /// The context every Task's context is copied from: the one the app was imported in.
     pub(crate) base_context: Bound<'py, PyAny>,
     /// Where to post jobs for this thread.
@@ -110,8 +114,9 @@ where
         let event_loop = asyncio.call_method0("new_event_loop")?;
         asyncio.call_method1("set_event_loop", (&event_loop,))?;
         let base_context = base_context.into_bound(py);
-        let tasks = py.import("_covetpy_runtime")?.getattr("Tasks")?.call1((&event_loop, &base_context))?;
-        Ok(LoopEnv { event_loop, tasks, base_context, sender })
+        let tasks = py.import("_covetpy_runtime")?.getattr("Tasks")?.call1((&event_loop,))?;
+        let starter = Arc::new(Starter::new(py, &event_loop, &base_context, &tasks)?);
+        Ok(LoopEnv { event_loop, tasks, starter, base_context, sender })
     };
     let env = match create() {
         Ok(env) => env,

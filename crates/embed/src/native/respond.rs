@@ -228,7 +228,7 @@ fn recover_async(py: Python<'_>, ctx: Arc<NativeContext>, call: Box<NativeCall>,
             Err(e) => deliver_fallback(py, &ctx, call, &err, &e),
         };
     }
-    let tasks = ctx.asgi.tasks.clone_ref(py);
+    let tasks = Arc::clone(&ctx.asgi.tasks);
     tasks::drive(
         py,
         &tasks,
