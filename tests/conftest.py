@@ -219,9 +219,22 @@ class ServerFactory:
             args = serve_args(app, *extra_args, port=port, app_dir=app_dir)
         else:
             args = serve_args(app, "--uds", uds, *extra_args, app_dir=app_dir)
+        return self.spawn(args, port=port, uds=uds, env=env, wait=wait)
+
+    def spawn(
+        self,
+        args: list[str],
+        *,
+        port: int | None = None,
+        uds: str | None = None,
+        env: Mapping[str, str] | None = None,
+        wait: bool = True,
+        name: str = "covetpy",
+    ) -> Server:
+        """Start any server command line (output to files in tmp_dir) and track it."""
         index = len(self.servers)
-        stdout_path = self.tmp_dir / f"covetpy-{index}.stdout"
-        stderr_path = self.tmp_dir / f"covetpy-{index}.stderr"
+        stdout_path = self.tmp_dir / f"{name}-{index}.stdout"
+        stderr_path = self.tmp_dir / f"{name}-{index}.stderr"
         with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
             proc = subprocess.Popen(
                 args,

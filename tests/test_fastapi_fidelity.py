@@ -21,7 +21,6 @@ import importlib.util
 import json
 import os
 import re
-import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -32,7 +31,7 @@ from typing import Any
 import httpx
 import pytest
 import requests
-from conftest import APPS_DIR, Server, ServerFactory, free_port, server_env
+from conftest import APPS_DIR, Server, ServerFactory, free_port
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
@@ -67,23 +66,7 @@ def start_uvicorn(factory: ServerFactory, target: str) -> Server:
         sys.executable, "-m", "uvicorn", target, "--app-dir", str(APPS_DIR),
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
     ]  # fmt: skip
-    index = len(factory.servers)
-    stdout_path = factory.tmp_dir / f"uvicorn-{index}.stdout"
-    stderr_path = factory.tmp_dir / f"uvicorn-{index}.stderr"
-    with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
-        proc = subprocess.Popen(
-            args,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            env=server_env(),
-            cwd=factory.tmp_dir,
-            start_new_session=True,
-        )
-    server = Server(proc, args, stdout_path, stderr_path, port=port)
-    factory.servers.append(server)
-    server.wait_ready()
-    return server
+    return factory.spawn(args, port=port, name="uvicorn")
 
 
 @dataclass

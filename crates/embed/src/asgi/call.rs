@@ -15,6 +15,7 @@ use pyo3::types::{PyBytes, PyDict};
 use tokio::sync::oneshot;
 
 use super::context::AsgiContext;
+use super::wake::{Resolve, Settled, WakeJob};
 use crate::event_loop::{tasks, Job};
 
 /// Bytes of request body gathered into one `http.request` message at most.
@@ -80,7 +81,7 @@ impl CallShared {
 
     /// Resolves `fut` on the event-loop thread.
     fn wake(&self, fut: Py<PyAny>, outcome: Outcome) {
-        self.ctx.sender.post(Box::new(WakeJob { ctx: Arc::clone(&self.ctx), fut, outcome }));
+        WakeJob::post(Arc::clone(&self.ctx), fut, outcome);
     }
 
     fn is_disconnected(&self) -> bool {
@@ -260,43 +261,15 @@ impl Job for HttpJob {
     }
 }
 
-/// A future a request waits on, with what to resolve it with.
-struct WakeJob {
-    ctx: Arc<AsgiContext>,
-    fut: Py<PyAny>,
-    outcome: Outcome,
-}
-
-impl Job for WakeJob {
-    fn run(self: Box<Self>, py: Python<'_>) {
-        if let Err(e) = wake(py, &self.ctx, self.fut, self.outcome) {
-            tracing::error!("could not resume a request: {}", crate::bootstrap::format_error(py, &e));
-        }
+impl Resolve for Outcome {
+    fn settle<'py>(self, py: Python<'py>, ctx: &AsgiContext) -> PyResult<Settled<'py>> {
+        Ok(match self {
+            Outcome::Body { data, more } => Settled::Value(request_message(py, &data, more)?.into_any()),
+            Outcome::Disconnect => Settled::Value(disconnect_message(py)?.into_any()),
+            Outcome::Sent => Settled::Value(py.None().into_bound(py)),
+            Outcome::SendFailed => Settled::Raise(ctx.client_disconnected.bind(py).call1(("client disconnected",))?),
+        })
     }
-}
-
-/// Resolves a future that a background wait was for.
-fn wake(py: Python<'_>, ctx: &AsgiContext, fut: Py<PyAny>, outcome: Outcome) -> PyResult<()> {
-    let fut = fut.bind(py);
-    if fut.call_method0(intern!(py, "done"))?.is_truthy()? {
-        return Ok(()); // cancelled meanwhile
-    }
-    match outcome {
-        Outcome::Body { data, more } => {
-            fut.call_method1(intern!(py, "set_result"), (request_message(py, &data, more)?,))?;
-        }
-        Outcome::Disconnect => {
-            fut.call_method1(intern!(py, "set_result"), (disconnect_message(py)?,))?;
-        }
-        Outcome::Sent => {
-            fut.call_method1(intern!(py, "set_result"), (py.None(),))?;
-        }
-        Outcome::SendFailed => {
-            let exc = ctx.client_disconnected.call1(py, ("client disconnected",))?;
-            fut.call_method1(intern!(py, "set_exception"), (exc,))?;
-        }
-    }
-    Ok(())
 }
 
 fn request_message<'py>(py: Python<'py>, data: &[u8], more: bool) -> PyResult<Bound<'py, PyDict>> {

@@ -8,6 +8,7 @@
 pub(crate) mod call;
 pub(crate) mod context;
 mod scope;
+mod wake;
 pub(crate) mod websocket;
 
 use std::sync::Arc;

@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::call::Finish;
 use super::context::AsgiContext;
+use super::wake::{Resolve, Settled, WakeJob};
 use crate::event_loop::Job;
 
 /// A WebSocket handshake on its way to the interpreter thread.
@@ -107,40 +108,14 @@ impl Job for WsJob {
     }
 }
 
-/// A future a WebSocket call waits on, with what to resolve it with.
-struct WsWakeJob {
-    ctx: Arc<AsgiContext>,
-    fut: Py<PyAny>,
-    outcome: WsWake,
-}
-
-impl Job for WsWakeJob {
-    fn run(self: Box<Self>, py: Python<'_>) {
-        if let Err(e) = wake(py, &self.ctx, self.fut, self.outcome) {
-            tracing::error!("could not resume a websocket: {}", crate::bootstrap::format_error(py, &e));
-        }
+impl Resolve for WsWake {
+    fn settle<'py>(self, py: Python<'py>, ctx: &AsgiContext) -> PyResult<Settled<'py>> {
+        Ok(match self {
+            WsWake::Event(event) => Settled::Value(event_message(py, event)?.into_any()),
+            WsWake::Sent => Settled::Value(py.None().into_bound(py)),
+            WsWake::SendFailed => Settled::Raise(ctx.client_disconnected.bind(py).call1(("websocket closed",))?),
+        })
     }
-}
-
-/// Resolves a future a WebSocket call was waiting on.
-fn wake(py: Python<'_>, ctx: &AsgiContext, fut: Py<PyAny>, outcome: WsWake) -> PyResult<()> {
-    let fut = fut.bind(py);
-    if fut.call_method0(intern!(py, "done"))?.is_truthy()? {
-        return Ok(());
-    }
-    match outcome {
-        WsWake::Event(event) => {
-            fut.call_method1(intern!(py, "set_result"), (event_message(py, event)?,))?;
-        }
-        WsWake::Sent => {
-            fut.call_method1(intern!(py, "set_result"), (py.None(),))?;
-        }
-        WsWake::SendFailed => {
-            let exc = ctx.client_disconnected.call1(py, ("websocket closed",))?;
-            fut.call_method1(intern!(py, "set_exception"), (exc,))?;
-        }
-    }
-    Ok(())
 }
 
 fn event_message(py: Python<'_>, event: WsEvent) -> PyResult<Bound<'_, PyDict>> {
@@ -202,8 +177,7 @@ impl AsgiWebSocket {
                 self.ctx.tokio.spawn(async move {
                     let event = incoming.lock().await.recv().await;
                     let event = event.unwrap_or(WsEvent::Closed { code: 1006, reason: String::new() });
-                    let sender = ctx.sender.clone();
-                    sender.post(Box::new(WsWakeJob { ctx, fut: waiting, outcome: WsWake::Event(event) }));
+                    WakeJob::post(ctx, waiting, WsWake::Event(event));
                 });
                 Ok(fut)
             }
@@ -322,8 +296,7 @@ impl AsgiWebSocket {
                 let ctx = Arc::clone(&self.ctx);
                 self.ctx.tokio.spawn(async move {
                     let outcome = if outgoing.send(item).await.is_ok() { WsWake::Sent } else { WsWake::SendFailed };
-                    let sender = ctx.sender.clone();
-                    sender.post(Box::new(WsWakeJob { ctx, fut: waiting, outcome }));
+                    WakeJob::post(ctx, waiting, outcome);
                 });
                 Ok(fut)
             }
