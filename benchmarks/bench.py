@@ -595,7 +595,7 @@ def make_scenarios(
             name=name,
             group="fastapi",
             title=(
-                f"FastAPI: `GET {target.path}`, a `{kind}` endpoint of "
+                f"FastAPI: `GET {target.path}`, the `{kind}` endpoint of "
                 f"`{FASTAPI_ROUTES_APP}`, served as ASGI"
             ),
             protocols=(H1,),
