@@ -492,6 +492,19 @@ mod tests {
     }
 
     #[test]
+    fn heads_over_the_limit_are_reported() {
+        let (mut scanner, reports) = scanner();
+        scanner.max_head = 40;
+        let short = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        let long = b"GET / HTTP/1.1\r\nHost: a\r\nX-Long: 0123456789\r\n\r\n";
+        assert_eq!(scanner.feed(short), Ok(()));
+        assert_eq!(scanner.feed(long), Ok(()));
+        assert_eq!(reports.next_request(), None);
+        assert_eq!(reports.next_request(), Some(HeadDefect::TooLarge));
+        assert_eq!(scanner.state, State::Off);
+    }
+
+    #[test]
     fn space_after_chunk_size_is_refused() {
         let mut data = CHUNKED.to_vec();
         data.extend_from_slice(b"5\r\nhello\r\n5 \r\nworld\r\n0\r\n\r\n");
