@@ -431,7 +431,8 @@ def test_limit_concurrency_answers_503_and_recovers(start_server: ServerFactory)
         assert response.text == "Service Unavailable"
         assert response.headers["content-type"] == "text/plain; charset=utf-8"
         assert response.headers["connection"] == "close"
-        assert "Exceeded concurrency limit." in server.stderr
+        # The log is written by a background thread: wait for the line rather than expect it at once.
+        assert "Exceeded concurrency limit." in server.wait_for_stderr("Exceeded concurrency limit.")
         finish_held(first)
         finish_held(second)
     # The held connections are closed; once the server has noticed, requests are served again.
