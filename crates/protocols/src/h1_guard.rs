@@ -5,7 +5,9 @@
 //!   reads as "5" while other parsers may not, so a proxy in front could frame the body differently;
 //! * a request that carries both `Transfer-Encoding` and `Content-Length` (hyper drops the latter before
 //!   the request is visible);
-//! * header lines ended by a bare LF instead of CRLF.
+//! * header lines ended by a bare LF instead of CRLF;
+//! * a head longer than `--h11-max-incomplete-event-size` but short enough for hyper's read buffer,
+//!   which cannot be made smaller than 8 KiB.
 //!
 //! The watcher follows the message framing itself (head, then a sized or chunked body) and never changes
 //! a byte. A bad chunk-size line ends the byte stream just before it and then fails the read, which hyper
@@ -34,6 +36,8 @@ pub(crate) enum HeadDefect {
     BareLf,
     /// Both `Transfer-Encoding` and `Content-Length` are present.
     LengthWithTransferEncoding,
+    /// The head is longer than the configured maximum.
+    TooLarge,
 }
 
 /// Head defects found on one connection, matched to requests by their position on the connection.
@@ -127,6 +131,10 @@ struct Scanner {
     chunk_size: u64,
     heads: u64,
     reports: Arc<HeadReports>,
+    /// Heads longer than this are reported as too large.
+    max_head: usize,
+    /// Past this many bytes of one head the watcher steps aside: hyper has refused the head by then.
+    give_up: usize,
 }
 
 impl Scanner {
@@ -164,7 +172,7 @@ impl Scanner {
         while at < data.len() {
             let Some(lf) = data[at..].iter().position(|&b| b == b'\n') else {
                 self.head.extend_from_slice(&data[at..]);
-                if self.head.len() > MAX_HEAD {
+                if self.head.len() > self.give_up {
                     self.state = State::Off;
                 }
                 return data.len();
@@ -190,6 +198,11 @@ impl Scanner {
     }
 
     fn framing(&self, head: &[u8], index: u64) -> State {
+        if head.len() > self.max_head {
+            // The request is refused and the connection closed, so the framing no longer matters.
+            self.reports.record(index, HeadDefect::TooLarge);
+            return State::Off;
+        }
         let bare_lf = head.iter().enumerate().any(|(i, &b)| b == b'\n' && (i == 0 || head[i - 1] != b'\r'));
         let mut lines = head.split(|&b| b == b'\n').map(|line| line.strip_suffix(b"\r").unwrap_or(line));
         let request_line = lines.next().unwrap_or_default();
@@ -368,8 +381,11 @@ pub(crate) struct Guarded<I> {
 }
 
 impl<I> Guarded<I> {
-    pub(crate) fn new(inner: I, reports: Arc<HeadReports>) -> Self {
-        let scanner = Scanner { state: State::Head, head: Vec::new(), chunk_size: 0, heads: 0, reports };
+    /// Watches `inner`; heads longer than `max_head` bytes are reported as too large.
+    pub(crate) fn new(inner: I, reports: Arc<HeadReports>, max_head: usize) -> Self {
+        let give_up = MAX_HEAD.max(max_head.saturating_add(1));
+        let scanner =
+            Scanner { state: State::Head, head: Vec::new(), chunk_size: 0, heads: 0, reports, max_head, give_up };
         Guarded { inner, scanner, failed: false }
     }
 }
@@ -431,8 +447,15 @@ mod tests {
 
     fn scanner() -> (Scanner, Arc<HeadReports>) {
         let reports = Arc::new(HeadReports::default());
-        let scanner =
-            Scanner { state: State::Head, head: Vec::new(), chunk_size: 0, heads: 0, reports: Arc::clone(&reports) };
+        let scanner = Scanner {
+            state: State::Head,
+            head: Vec::new(),
+            chunk_size: 0,
+            heads: 0,
+            reports: Arc::clone(&reports),
+            max_head: usize::MAX,
+            give_up: MAX_HEAD,
+        };
         (scanner, reports)
     }
 
@@ -466,6 +489,19 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(reports.next_request(), None);
         }
+    }
+
+    #[test]
+    fn heads_over_the_limit_are_reported() {
+        let (mut scanner, reports) = scanner();
+        scanner.max_head = 40;
+        let short = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        let long = b"GET / HTTP/1.1\r\nHost: a\r\nX-Long: 0123456789\r\n\r\n";
+        assert_eq!(scanner.feed(short), Ok(()));
+        assert_eq!(scanner.feed(long), Ok(()));
+        assert_eq!(reports.next_request(), None);
+        assert_eq!(reports.next_request(), Some(HeadDefect::TooLarge));
+        assert_eq!(scanner.state, State::Off);
     }
 
     #[test]

@@ -11,6 +11,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::body::RequestBody;
+use crate::concurrency::{service_unavailable, Concurrency};
+use crate::proxy::ProxyConfig;
+use crate::response_headers::DefaultHeaders;
 use crate::{Handler, HttpVersion, LocalAddr, Request, RequestHead, Scheme};
 
 /// HTTP/3 settings, checked when made so a configuration QUIC cannot use fails at start-up.
@@ -71,6 +74,12 @@ pub(crate) struct H3Shared<H> {
     pub(crate) server: LocalAddr,
     /// Cancelled when the server stops accepting.
     pub(crate) stop: CancellationToken,
+    /// Forwarding headers from trusted proxies, as on TCP.
+    pub(crate) proxy: ProxyConfig,
+    /// `--limit-concurrency`, shared with the TCP side.
+    pub(crate) concurrency: Option<Arc<Concurrency>>,
+    /// `server`, `date` and `--header` fields, as on TCP.
+    pub(crate) default_headers: DefaultHeaders,
 }
 
 /// Accepts QUIC connections until the server stops; each connection serves its requests concurrently.
@@ -98,6 +107,7 @@ async fn connection<H: Handler>(incoming: quinn::Incoming, shared: Arc<H3Shared<
         Err(e) => return tracing::debug!("QUIC handshake failed: {e}"),
     };
     let client = conn.remote_address();
+    let _counted = shared.concurrency.as_ref().map(Concurrency::connection);
     let mut h3 = match h3::server::Connection::<_, Bytes>::new(h3_quinn::Connection::new(conn)).await {
         Ok(h3) => h3,
         Err(e) => return tracing::debug!("HTTP/3 connection setup failed: {e}"),
@@ -145,7 +155,7 @@ async fn request<H: Handler>(
     let (parts, ()) = req.into_parts();
     let is_head = parts.method == http::Method::HEAD;
     let (mut send, recv) = stream.split();
-    let head = RequestHead {
+    let mut head = RequestHead {
         method: parts.method,
         uri: parts.uri,
         version: HttpVersion::Http3,
@@ -154,11 +164,20 @@ async fn request<H: Handler>(
         client: Some(client),
         server: shared.server.clone(),
     };
-    let response = shared.handler.call(Request { head, body: RequestBody::h3(recv), websocket: None }).await;
+    if shared.proxy.reads_headers() {
+        shared.proxy.apply(&mut head);
+    }
+    // Held until the response is written, as on TCP.
+    let task = shared.concurrency.as_ref().map(Concurrency::task);
+    let response = match &task {
+        Some(None) => service_unavailable(),
+        _ => shared.handler.call(Request { head, body: RequestBody::h3(recv), websocket: None }).await,
+    };
     let mut body = response.body;
     let mut out = http::Response::new(());
     *out.status_mut() = response.status;
     *out.headers_mut() = response.headers;
+    shared.default_headers.apply(out.headers_mut());
     for name in CONNECTION_HEADERS {
         out.headers_mut().remove(name);
     }

@@ -8,12 +8,16 @@
 
 mod activity;
 mod body;
+mod concurrency;
 mod h1_guard;
 mod h3;
 mod handler;
 mod listener;
+mod proxy;
+mod proxy_protocol;
 mod request;
 mod response;
+mod response_headers;
 mod server;
 mod tls;
 mod websocket;
@@ -22,10 +26,12 @@ pub use body::{BodyError, RequestBody};
 pub use h3::H3Settings;
 pub use handler::Handler;
 pub use listener::{BindError, Endpoint, Listener, LocalAddr};
+pub use proxy::{ProxyConfig, TrustedProxies};
 pub use request::{HttpVersion, RequestHead, Scheme};
 pub use response::{BodySender, Response, ResponseBody, StreamClosed, TrySendError};
+pub use response_headers::{BadHeader, DefaultHeaders};
 pub use rustls::ServerConfig as RustlsConfig;
-pub use server::{serve, RequestLimits, ServeOutcome, ServerConfig};
+pub use server::{serve, RequestLimits, ServeOutcome, ServerConfig, DEFAULT_BACKLOG, DEFAULT_MAX_HEAD_SIZE};
 pub use tls::{server_config as tls_server_config, ClientAuth, TlsError, TlsOptions};
 pub use websocket::{WebSocketUpgrade, WsConfig, WsEvent, WsOutgoing, WsSession};
 

@@ -78,8 +78,6 @@ pub struct Listener {
     socket: Socket,
 }
 
-const BACKLOG: i32 = 2048;
-
 impl Listener {
     /// Binds and listens. With `reuse_port`, several processes may bind the same TCP port and the kernel
     /// spreads connections across them. A stale Unix socket file is replaced, as uvicorn does.
@@ -95,9 +93,10 @@ impl Listener {
         .map_err(|source| BindError::Bind { endpoint: endpoint.clone(), source })
     }
 
-    /// Starts accepting connections. Calling it again is harmless.
-    pub fn listen(&self) -> io::Result<()> {
-        self.socket.listen(BACKLOG)
+    /// Starts accepting connections, with room for `backlog` connections the server has not accepted
+    /// yet (the kernel caps it at `net.core.somaxconn`). Calling it again is harmless.
+    pub fn listen(&self, backlog: i32) -> io::Result<()> {
+        self.socket.listen(backlog)
     }
 
     /// True for a Unix domain socket.
@@ -197,14 +196,14 @@ mod tests {
         let l = Listener::bind(&Endpoint::Tcp { host: "127.0.0.1".into(), port: 0 }, false).unwrap();
         let LocalAddr::Tcp(addr) = l.local_addr().unwrap() else { panic!("tcp") };
         assert!(std::net::TcpStream::connect(addr).is_err());
-        l.listen().unwrap();
+        l.listen(crate::DEFAULT_BACKLOG).unwrap();
         assert!(std::net::TcpStream::connect(addr).is_ok());
     }
 
     #[test]
     fn port_in_use_names_the_address() {
         let l = Listener::bind(&Endpoint::Tcp { host: "127.0.0.1".into(), port: 0 }, false).unwrap();
-        l.listen().unwrap();
+        l.listen(crate::DEFAULT_BACKLOG).unwrap();
         let LocalAddr::Tcp(addr) = l.local_addr().unwrap() else { panic!("tcp") };
         let err = Listener::bind(&Endpoint::Tcp { host: "127.0.0.1".into(), port: addr.port() }, false)
             .unwrap_err()

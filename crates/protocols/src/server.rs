@@ -19,8 +19,12 @@ use tokio_util::task::TaskTracker;
 
 use crate::activity::{Activity, ActivityGuard};
 use crate::body::{BodyFailure, BodyOutcome};
-use crate::h1_guard::{Guarded, HeadReports};
+use crate::concurrency::{self, Concurrency, Counted};
+use crate::h1_guard::{Guarded, HeadDefect, HeadReports};
 use crate::h3::H3Settings;
+use crate::proxy::ProxyConfig;
+use crate::proxy_protocol;
+use crate::response_headers::DefaultHeaders;
 use crate::websocket::{self, WebSocketUpgrade, WsConfig, WsContext};
 use crate::{Handler, HttpVersion, Listener, LocalAddr, Request, RequestBody, RequestHead, ResponseBody, Scheme};
 use http::header::{ALLOW, CONNECTION, CONTENT_TYPE, HOST, TRANSFER_ENCODING};
@@ -46,7 +50,29 @@ pub struct ServerConfig {
     /// A request body read that waits this long for data fails, and the connection closes; `None`
     /// waits for ever.
     pub body_timeout: Option<Duration>,
+
+    // Proxies, limits and default response headers (uvicorn's options of the same names).
+    /// What trusted proxies may report about the client (`--proxy-headers`, `--forwarded-allow-ips`,
+    /// `--forwarded-header`, `--proxy-protocol`).
+    pub proxy: ProxyConfig,
+    /// `--limit-concurrency`: past this many open connections or requests in progress, requests get 503.
+    pub limit_concurrency: Option<usize>,
+    /// `--backlog`: the listen(2) queue length.
+    pub backlog: i32,
+    /// `--server-header`, `--date-header`, `--header`.
+    pub default_headers: DefaultHeaders,
+    /// `--h11-max-incomplete-event-size`: the largest HTTP/1 request head in bytes; larger gets 431.
+    pub max_head_size: usize,
 }
+
+/// uvicorn's `--h11-max-incomplete-event-size` default (h11's own).
+pub const DEFAULT_MAX_HEAD_SIZE: usize = 16 * 1024;
+
+/// uvicorn's `--backlog` default.
+pub const DEFAULT_BACKLOG: i32 = 2048;
+
+/// The smallest read buffer hyper accepts; heads below it are bounded by the watcher instead.
+const HYPER_MIN_BUF: usize = 8192;
 
 /// Size limits on HTTP/1 request heads, as gunicorn's `--limit-request-*` options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +116,7 @@ struct Shared<H> {
     ws: Option<WsContext>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     alt_svc: Option<HeaderValue>,
+    concurrency: Option<Arc<Concurrency>>,
 }
 
 /// Accepts connections on `listener` and serves HTTP/1.1 and HTTP/2 (prior knowledge) on each until
@@ -102,12 +129,19 @@ pub async fn serve<H: Handler>(
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<ServeOutcome> {
     let server = listener.local_addr()?;
-    listener.listen()?;
+    listener.listen(config.backlog)?;
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // pipeline_flush is left off: it lets hyper buffer a streaming body without bound, which would take
     // backpressure away from a slow client.
     builder.http1().timer(TokioTimer::new()).keep_alive(true).max_headers(config.limits.fields.max(1));
-    builder.http2().timer(TokioTimer::new());
+    // hyper answers 431 itself when a head does not fit its read buffer; a smaller limit than hyper
+    // allows is enforced by the watcher on complete heads (see `check_http1`). The date switch covers
+    // the answers hyper makes on its own; every other response gets its headers from `DefaultHeaders`.
+    builder
+        .http1()
+        .max_buf_size(config.max_head_size.max(HYPER_MIN_BUF))
+        .auto_date_header(config.default_headers.date());
+    builder.http2().timer(TokioTimer::new()).auto_date_header(config.default_headers.date());
     let tracker = TaskTracker::new();
     let stop = CancellationToken::new();
     let close_websockets = CancellationToken::new();
@@ -125,12 +159,16 @@ pub async fn serve<H: Handler>(
         (Some(_), LocalAddr::Tcp(addr)) => HeaderValue::from_str(&format!("h3=\":{}\"; ma=86400", addr.port())).ok(),
         _ => None,
     };
-    let shared = Arc::new(Shared { handler, builder, config, server, stop, ws, tls, alt_svc });
+    let concurrency = config.limit_concurrency.map(Concurrency::new);
+    let shared = Arc::new(Shared { handler, builder, config, server, stop, ws, tls, alt_svc, concurrency });
     if let Some(endpoint) = quic {
         let h3 = crate::h3::H3Shared {
             handler: Arc::clone(&shared.handler),
             server: shared.server.clone(),
             stop: shared.stop.clone(),
+            proxy: shared.config.proxy.clone(),
+            concurrency: shared.concurrency.clone(),
+            default_headers: shared.config.default_headers.clone(),
         };
         tracker.spawn(crate::h3::accept_loop(endpoint, Arc::new(h3), tracker.clone()));
     }
@@ -189,22 +227,55 @@ async fn accept_loop<H, S, F, Fut>(
             biased;
             () = &mut shutdown => break,
             accepted = accept() => match accepted {
-                Ok((stream, peer)) => match &shared.tls {
-                    Some(acceptor) => {
-                        tracker.spawn(handshake(acceptor.clone(), stream, peer, Arc::clone(shared)));
-                    }
-                    None => {
-                        tracker.spawn(run_connection(stream, peer, Arc::clone(shared)));
-                    }
-                },
+                Ok((stream, peer)) => {
+                    tracker.spawn(accepted_connection(stream, peer, Arc::clone(shared)));
+                }
                 Err(e) => accept_failed(e).await,
             },
         }
     }
 }
 
-/// How long a client may take to complete the TLS handshake.
+/// How long a client may take to complete the TLS handshake (and to send a PROXY protocol header).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A new connection, on its own task: with `--proxy-protocol` its PROXY header first (from a trusted
+/// peer only; otherwise the connection is closed), then TLS if configured, then HTTP.
+async fn accepted_connection<H, S>(stream: S, peer: Option<SocketAddr>, shared: Arc<Shared<H>>)
+where
+    H: Handler,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    if !shared.config.proxy.proxy_protocol {
+        return secure_connection(stream, peer, shared).await;
+    }
+    if !shared.config.proxy.trusted.trusts_peer(peer.as_ref()) {
+        return tracing::debug!("closed a connection from {peer:?}: not allowed to send a PROXY protocol header");
+    }
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, proxy_protocol::read_header(stream)).await {
+        Ok(Ok((header, stream))) => {
+            let client = match header {
+                proxy_protocol::Header::Client(addr) => Some(addr),
+                proxy_protocol::Header::Unknown => peer,
+            };
+            secure_connection(stream, client, shared).await
+        }
+        Ok(Err(e)) => tracing::debug!("closed a connection without a valid PROXY protocol header: {e}"),
+        Err(_) => tracing::debug!("closed a connection that sent no PROXY protocol header in time"),
+    }
+}
+
+/// Runs the TLS handshake if TLS is on, then serves HTTP.
+async fn secure_connection<H, S>(stream: S, peer: Option<SocketAddr>, shared: Arc<Shared<H>>)
+where
+    H: Handler,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    match shared.tls.clone() {
+        Some(acceptor) => handshake(acceptor, stream, peer, shared).await,
+        None => run_connection(stream, peer, shared).await,
+    }
+}
 
 /// Runs the TLS handshake on the connection's own task, so a slow client never holds up accepting.
 async fn handshake<H, S>(
@@ -235,6 +306,7 @@ where
     H: Handler,
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let _counted = shared.concurrency.as_ref().map(Concurrency::connection);
     let activity = Activity::new();
     let reports = Arc::new(HeadReports::default());
     let service = {
@@ -245,10 +317,14 @@ where
             let guard = activity.begin();
             let shared = Arc::clone(&shared);
             let reports = Arc::clone(&reports);
-            async move { Ok::<_, Infallible>(respond(req, client, &shared, guard, &reports).await) }
+            async move {
+                let mut response = respond(req, client, &shared, guard, &reports).await;
+                shared.config.default_headers.apply(response.headers_mut());
+                Ok::<_, Infallible>(response)
+            }
         })
     };
-    let io = TokioIo::new(Guarded::new(io, reports));
+    let io = TokioIo::new(Guarded::new(io, reports, shared.config.max_head_size));
     let mut conn = pin!(shared.builder.serve_connection_with_upgrades(io, service));
     let keep_alive = shared.config.keep_alive;
     let mut closing = false;
@@ -301,7 +377,7 @@ async fn respond<H: Handler>(
         http::Version::HTTP_10 | http::Version::HTTP_09 => HttpVersion::Http10,
         _ => HttpVersion::Http11,
     };
-    let head = RequestHead {
+    let mut head = RequestHead {
         method: parts.method,
         uri: parts.uri,
         version,
@@ -309,6 +385,23 @@ async fn respond<H: Handler>(
         scheme: shared.config.scheme,
         client,
         server: shared.server.clone(),
+    };
+    if shared.config.proxy.reads_headers() {
+        shared.config.proxy.apply(&mut head);
+    }
+    // As in uvicorn, WebSocket handshakes are not refused at the concurrency limit.
+    let task = match (&shared.concurrency, &websocket) {
+        (Some(limit), None) => match limit.task() {
+            Some(task) => Some(task),
+            None => {
+                let mut out = response_of(concurrency::service_unavailable(), None, guard, None);
+                if http1 {
+                    out.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+                }
+                return out;
+            }
+        },
+        _ => None,
     };
     // Empty bodies cannot fail, so they need no outcome to watch.
     let outcome = (!body.is_end_stream()).then(|| Arc::new(BodyOutcome::default()));
@@ -319,12 +412,23 @@ async fn respond<H: Handler>(
     if let Some(failure) = outcome.as_ref().and_then(|o| o.failure()) {
         return Refusal::for_body(failure, http1).into_response(guard);
     }
-    let mut out = http::Response::new(TrackedBody { inner: response.body, outcome, _guard: guard });
-    *out.status_mut() = response.status;
-    *out.headers_mut() = response.headers;
+    let mut out = response_of(response, outcome, guard, task);
     if let Some(alt_svc) = &shared.alt_svc {
         out.headers_mut().insert(http::header::ALT_SVC, alt_svc.clone());
     }
+    out
+}
+
+/// The hyper response for a protocol-neutral one.
+fn response_of(
+    response: crate::Response,
+    outcome: Option<Arc<BodyOutcome>>,
+    guard: ActivityGuard,
+    task: Option<Counted>,
+) -> http::Response<TrackedBody> {
+    let mut out = http::Response::new(TrackedBody { inner: response.body, outcome, _guard: guard, _task: task });
+    *out.status_mut() = response.status;
+    *out.headers_mut() = response.headers;
     out
 }
 
@@ -360,7 +464,7 @@ impl Refusal {
 
     fn into_response(self, guard: ActivityGuard) -> http::Response<TrackedBody> {
         let body = ResponseBody::full(Bytes::from_static(self.text.as_bytes()));
-        let mut out = http::Response::new(TrackedBody { inner: body, outcome: None, _guard: guard });
+        let mut out = http::Response::new(TrackedBody { inner: body, outcome: None, _guard: guard, _task: None });
         *out.status_mut() = self.status;
         let headers = out.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
@@ -377,8 +481,14 @@ impl Refusal {
 /// The RFC 9112 rules hyper leaves to the server, and the configured size limits, checked on an
 /// HTTP/1 request head before the application sees it.
 fn check_http1<B>(req: &http::Request<B>, reports: &HeadReports, limits: &RequestLimits) -> Result<(), Refusal> {
-    if reports.next_request().is_some() {
-        return Err(Refusal::bad_request("Bad Request: malformed request head"));
+    match reports.next_request() {
+        Some(HeadDefect::TooLarge) => {
+            return Err(Refusal::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "Request Header Fields Too Large"));
+        }
+        Some(HeadDefect::BareLf | HeadDefect::LengthWithTransferEncoding) => {
+            return Err(Refusal::bad_request("Bad Request: malformed request head"));
+        }
+        None => {}
     }
     let uri = req.uri();
     let headers = req.headers();
@@ -490,6 +600,8 @@ struct TrackedBody {
     /// response is cut off (the connection aborted) rather than completed as if all were well.
     outcome: Option<Arc<BodyOutcome>>,
     _guard: ActivityGuard,
+    /// The request's place under `--limit-concurrency`, given back once the response is written.
+    _task: Option<Counted>,
 }
 
 impl Body for TrackedBody {

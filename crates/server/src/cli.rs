@@ -99,7 +99,7 @@ pub struct ServeArgs {
     pub limit_request_fields: u32,
 
     /// Longest HTTP/1 header line in bytes (name, ": ", value and CRLF); longer ones get 431. 0 removes the
-    /// limit (hyper still bounds the whole head at about 400 KiB).
+    /// limit (the whole head is still bounded by --h11-max-incomplete-event-size).
     #[arg(long, value_name = "BYTES", default_value_t = 8190)]
     pub limit_request_field_size: usize,
 
@@ -155,6 +155,82 @@ pub struct ServeArgs {
     /// Also serve HTTP/3 over QUIC on the UDP port of the same number (needs --ssl-certfile).
     #[arg(long, requires = "ssl_certfile")]
     pub http3: bool,
+
+    // Proxies, limits and default response headers (uvicorn's names and defaults).
+    /// Take the client address, scheme and host from X-Forwarded-For, X-Forwarded-Proto and
+    /// X-Forwarded-Host sent by a peer in --forwarded-allow-ips (the default).
+    #[arg(long, overrides_with = "no_proxy_headers")]
+    pub proxy_headers: bool,
+
+    /// Ignore X-Forwarded-* headers.
+    #[arg(long, overrides_with = "proxy_headers")]
+    pub no_proxy_headers: bool,
+
+    /// Comma-separated IP addresses, CIDR networks and literals (such as `unix:`) trusted to send proxy
+    /// headers and PROXY protocol headers; `*` trusts every peer (defaults to $FORWARDED_ALLOW_IPS, else
+    /// 127.0.0.1).
+    #[arg(long, value_name = "LIST", env = "FORWARDED_ALLOW_IPS", default_value = "127.0.0.1")]
+    pub forwarded_allow_ips: String,
+
+    /// Also read the RFC 7239 Forwarded header from trusted peers; when a request has one, its
+    /// X-Forwarded-* headers are ignored.
+    #[arg(long)]
+    pub forwarded_header: bool,
+
+    /// Every connection must start with a PROXY protocol (v1 or v2) header from a peer in
+    /// --forwarded-allow-ips; the client address comes from it. Other connections are closed.
+    #[arg(long)]
+    pub proxy_protocol: bool,
+
+    /// Past this many open connections, or requests in progress, answer new requests with 503.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit_concurrency: Option<u32>,
+
+    /// Connections the kernel may queue before they are accepted (listen(2) backlog).
+    #[arg(long, value_name = "N", default_value_t = 2048, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64))]
+    pub backlog: u32,
+
+    /// An extra response header as NAME:VALUE, sent unless the response sets that name; repeatable.
+    #[arg(long = "header", value_name = "NAME:VALUE")]
+    pub headers: Vec<String>,
+
+    /// Send `server: covetpy` (the default).
+    #[arg(long, overrides_with = "no_server_header")]
+    pub server_header: bool,
+
+    /// Send no default server header.
+    #[arg(long, overrides_with = "server_header")]
+    pub no_server_header: bool,
+
+    /// Send a date header on every response (the default).
+    #[arg(long, overrides_with = "no_date_header")]
+    pub date_header: bool,
+
+    /// Send no default date header.
+    #[arg(long, overrides_with = "date_header")]
+    pub no_date_header: bool,
+
+    /// Largest HTTP/1 request head in bytes (request line and header fields); larger ones get 431 and
+    /// the connection is closed.
+    #[arg(long, value_name = "BYTES", default_value_t = 16384, value_parser = clap::value_parser!(u32).range(1..))]
+    pub h11_max_incomplete_event_size: u32,
+}
+
+impl ServeArgs {
+    /// `--proxy-headers`/`--no-proxy-headers`, last one wins; on by default.
+    pub fn proxy_headers_enabled(&self) -> bool {
+        !self.no_proxy_headers
+    }
+
+    /// `--server-header`/`--no-server-header`, last one wins; on by default.
+    pub fn server_header_enabled(&self) -> bool {
+        !self.no_server_header
+    }
+
+    /// `--date-header`/`--no-date-header`, last one wins; on by default.
+    pub fn date_header_enabled(&self) -> bool {
+        !self.no_date_header
+    }
 }
 
 /// `--ws`.
@@ -250,6 +326,19 @@ mod tests {
         assert_eq!((s.limit_request_line, s.limit_request_fields, s.limit_request_field_size), (4094, 100, 8190));
         assert_eq!(s.timeout_request_body, 30.0);
         assert!(Cli::try_parse_from(["covetpy", "serve", "main:app", "--limit-request-fields", "32769"]).is_err());
+    }
+
+    #[test]
+    fn proxy_and_header_options_default_to_uvicorns() {
+        let s = serve(&["main:app"]);
+        assert!(s.proxy_headers_enabled() && s.server_header_enabled() && s.date_header_enabled());
+        assert!(!s.forwarded_header && !s.proxy_protocol);
+        assert_eq!((s.backlog, s.h11_max_incomplete_event_size, s.limit_concurrency), (2048, 16384, None));
+        let s = serve(&["main:app", "--no-proxy-headers", "--no-server-header", "--no-date-header"]);
+        assert!(!s.proxy_headers_enabled() && !s.server_header_enabled() && !s.date_header_enabled());
+        let s = serve(&["main:app", "--no-date-header", "--date-header", "--header", "a:1", "--header", "b: 2"]);
+        assert!(s.date_header_enabled());
+        assert_eq!(s.headers, ["a:1", "b: 2"]);
     }
 
     #[test]

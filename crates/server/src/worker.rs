@@ -11,8 +11,8 @@ use covetpy_embed::{
     WsgiOptions, WsgiServer,
 };
 use covetpy_protocols::{
-    serve, tls_server_config, ClientAuth, Endpoint, H3Settings, Handler, Listener, LocalAddr, RequestLimits, Scheme,
-    ServeOutcome, ServerConfig, TlsOptions, WsConfig,
+    serve, tls_server_config, ClientAuth, DefaultHeaders, Endpoint, H3Settings, Handler, Listener, LocalAddr,
+    ProxyConfig, RequestLimits, Scheme, ServeOutcome, ServerConfig, TlsOptions, TrustedProxies, WsConfig,
 };
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::Notify;
@@ -66,6 +66,7 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
         args.timeout_graceful_shutdown.map(|s| seconds(s, "--timeout-graceful-shutdown")).transpose()?;
     let tls = tls_config(args)?;
     let http3 = http3_config(args)?;
+    let default_headers = DefaultHeaders::new(args.server_header_enabled(), args.date_header_enabled(), &args.headers)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("covetpy-io")
@@ -161,6 +162,11 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
         http3,
         limits,
         body_timeout,
+        proxy: proxy_config(args),
+        limit_concurrency: args.limit_concurrency.map(|n| n as usize),
+        backlog: i32::try_from(args.backlog).unwrap_or(i32::MAX),
+        default_headers,
+        max_head_size: args.h11_max_incomplete_event_size as usize,
     };
     let shutdown = async move {
         stop.notified().await;
@@ -236,6 +242,16 @@ fn tls_options(args: &ServeArgs) -> Option<TlsOptions> {
         },
         ciphers: Some(args.ssl_ciphers.clone()),
     })
+}
+
+/// `--proxy-headers`, `--forwarded-allow-ips`, `--forwarded-header` and `--proxy-protocol`.
+fn proxy_config(args: &ServeArgs) -> ProxyConfig {
+    ProxyConfig {
+        trusted: TrustedProxies::parse(&args.forwarded_allow_ips),
+        x_forwarded: args.proxy_headers_enabled(),
+        forwarded: args.forwarded_header,
+        proxy_protocol: args.proxy_protocol,
+    }
 }
 
 /// The WebSocket settings from `--ws*`, or `None` with `--ws none`.
