@@ -107,6 +107,12 @@ def test_bad_boolean_is_refused() -> None:
     assert "COVETPY_FACTORY" in line
 
 
+def test_bad_value_from_environment_names_its_source() -> None:
+    result = run_to_exit(APP, env={"COVETPY_TIMEOUT_KEEP_ALIVE": "soon"})
+    assert result.returncode == 2, result.stderr
+    assert "--timeout-keep-alive=soon (COVETPY_TIMEOUT_KEEP_ALIVE)" in result.stderr
+
+
 # --- settings files --------------------------------------------------------------------------------
 
 

@@ -8,7 +8,6 @@ mod settings;
 mod supervisor;
 mod worker;
 
-use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
@@ -54,8 +53,8 @@ fn main() -> ExitCode {
 fn parse() -> Result<(Cli, Option<(std::path::PathBuf, usize)>), String> {
     let cwd = std::env::current_dir().map_err(|e| format!("could not read the current directory: {e}"))?;
     let read = || -> Result<Cli, String> {
-        let argv = settings::effective_argv(std::env::args_os().collect(), &cwd, |name| std::env::var(name).ok())?;
-        Ok(parse_argv(argv))
+        let effective = settings::effective_argv(std::env::args_os().collect(), &cwd, |name| std::env::var(name).ok())?;
+        Ok(parse_argv(effective))
     };
     let cli = read()?;
     let Command::Serve(args) = &cli.command;
@@ -70,9 +69,20 @@ fn parse() -> Result<(Cli, Option<(std::path::PathBuf, usize)>), String> {
     Ok((read()?, Some((path, skipped))))
 }
 
-/// Parses the effective command line, noting whether `--log-level` was given by some source.
-fn parse_argv(argv: Vec<OsString>) -> Cli {
-    let matches = Cli::command().get_matches_from(argv);
+/// Parses the effective command line, noting whether `--log-level` was given by some source. A clap
+/// error exits as clap exits, with a line saying which arguments came from elsewhere.
+fn parse_argv(effective: settings::Effective) -> Cli {
+    let matches = match Cli::command().try_get_matches_from(effective.argv) {
+        Ok(matches) => matches,
+        Err(e) => {
+            let is_usage_error = e.use_stderr();
+            let _ = e.print();
+            if is_usage_error && !effective.origins.is_empty() {
+                eprintln!("note: from the environment and settings files: {}", effective.origins.join(", "));
+            }
+            std::process::exit(e.exit_code());
+        }
+    };
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let Command::Serve(args) = &mut cli.command;
     let given = matches

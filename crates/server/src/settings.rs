@@ -209,26 +209,39 @@ fn given_on_command_line(argv: &[OsString], specs: &[OptionSpec]) -> Option<Vec<
     )
 }
 
+/// The command line as clap is given it, and where the arguments that did not come from the command
+/// line came from (`--port=9000 (COVETPY_PORT)`), for a clap error to point at.
+#[derive(Debug, Default)]
+pub struct Effective {
+    /// The arguments.
+    pub argv: Vec<OsString>,
+    /// One entry per setting taken from the environment or a file.
+    pub origins: Vec<String>,
+}
+
 /// The command line with the settings of the environment and of the files in `cwd` put in front of
 /// the user's arguments. Anything but `covetpy serve ...` is returned as it is.
 pub fn effective_argv(
     argv: Vec<OsString>,
     cwd: &Path,
     env: impl Fn(&str) -> Option<String>,
-) -> Result<Vec<OsString>, String> {
+) -> Result<Effective, String> {
     if argv.get(1).is_none_or(|a| a != "serve") {
-        return Ok(argv);
+        return Ok(Effective { argv, origins: Vec::new() });
     }
     let specs = options();
     // click ignores an environment variable set to the empty string.
     let env = |name: &str| env(name).filter(|v| !v.is_empty());
-    let mut chosen = file_settings(&specs, &cwd.join(PYPROJECT_TOML), Some(&["tool", "covetpy"]))?;
-    chosen.extend(file_settings(&specs, &cwd.join(COVETPY_TOML), None)?);
+    let mut chosen = BTreeMap::new();
+    for (file, table) in [(PYPROJECT_TOML, Some(&["tool", "covetpy"][..])), (COVETPY_TOML, None)] {
+        let settings = file_settings(&specs, &cwd.join(file), table)?;
+        chosen.extend(settings.into_iter().map(|(name, setting)| (name, (setting, file.to_owned()))));
+    }
     for prefix in ["UVICORN", "COVETPY"] {
         for spec in &specs {
             let var = env_name(prefix, &spec.name);
             if let Some(text) = env(&var) {
-                chosen.insert(spec.name.clone(), from_env(spec, &var, &text)?);
+                chosen.insert(spec.name.clone(), (from_env(spec, &var, &text)?, var));
             }
         }
     }
@@ -237,11 +250,12 @@ pub fn effective_argv(
     if !workers_from_env && env("WEB_CONCURRENCY").is_some() {
         chosen.remove("workers");
     }
-    let Some(given) = given_on_command_line(&argv, &specs) else { return Ok(argv) };
+    let Some(given) = given_on_command_line(&argv, &specs) else { return Ok(Effective { argv, origins: Vec::new() }) };
     let is_given = |name: &str| specs.iter().any(|s| s.name == name && given.contains(&s.id));
     let mut inserted = Vec::new();
+    let mut origins = Vec::new();
     for spec in &specs {
-        let Some(setting) = chosen.get(&spec.name) else { continue };
+        let Some((setting, origin)) = chosen.get(&spec.name) else { continue };
         // A flag and its `no-` form are one setting: either on the command line beats both.
         let pair = match spec.name.strip_prefix("no-") {
             Some(positive) => positive.to_owned(),
@@ -250,14 +264,19 @@ pub fn effective_argv(
         if is_given(&spec.name) || (spec.kind == Kind::Flag && is_given(&pair)) {
             continue;
         }
-        inserted.extend(arguments(spec, setting, &specs));
+        let arguments = arguments(spec, setting, &specs);
+        let shown: Vec<_> = arguments.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        if !shown.is_empty() {
+            origins.push(format!("{} ({origin})", shown.join(" ")));
+        }
+        inserted.extend(arguments);
     }
     let mut out = Vec::with_capacity(argv.len() + inserted.len());
     let mut rest = argv.into_iter();
     out.extend(rest.by_ref().take(2));
     out.extend(inserted);
     out.extend(rest);
-    Ok(out)
+    Ok(Effective { argv: out, origins })
 }
 
 #[cfg(test)]
@@ -268,8 +287,8 @@ mod tests {
         args.iter().map(OsString::from).collect()
     }
 
-    fn strings(argv: Vec<OsString>) -> Vec<String> {
-        argv.into_iter().map(|a| a.to_string_lossy().into_owned()).collect()
+    fn strings(effective: Effective) -> Vec<String> {
+        effective.argv.into_iter().map(|a| a.to_string_lossy().into_owned()).collect()
     }
 
     fn temp_dir(name: &str) -> std::path::PathBuf {
