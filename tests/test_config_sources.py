@@ -431,3 +431,21 @@ def test_implementation_selectors_are_accepted(
 def test_auto_selectors_say_nothing(start_server: ServerFactory) -> None:
     server = stopped(start_server(APP, "--http", "auto", "--ws", "auto"))
     assert "served by covetpy's own" not in server.stderr
+
+
+@pytest.mark.parametrize("impl", ["websockets", "websockets-sansio", "wsproto"])
+def test_uvicorn_ws_implementations_serve_websockets(start_server: ServerFactory, impl: str) -> None:
+    from websockets.sync.client import connect
+
+    server = start_server("ws_echo:app", "--ws", impl)
+    with connect(f"ws://127.0.0.1:{server.port}/echo", open_timeout=10) as ws:
+        ws.send("hello")
+        assert ws.recv(timeout=10) == "hello"
+
+
+def test_ws_none_keeps_its_meaning(start_server: ServerFactory) -> None:
+    server = start_server("ws_echo:app", "--ws", "none")
+    headers = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+               "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}  # fmt: skip
+    reply = requests.get(server.url("/echo"), headers=headers, timeout=10).json()
+    assert reply == {"type": "http", "upgrade": "websocket"}
