@@ -272,6 +272,15 @@ def module_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerF
     factory.cleanup()
 
 
+LOOP_IMPLS = ["asyncio", "uvloop"]
+
+
+@pytest.fixture(scope="module", params=LOOP_IMPLS)
+def loop_impl(request: pytest.FixtureRequest) -> str:
+    """`--loop` value: tests that use it run once on asyncio's event loop and once on uvloop's."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="session")
 def echo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One scope-echo server shared by the whole session."""

@@ -54,17 +54,19 @@ needs_native_streams = pytest.mark.skipif(
 
 
 def load_app(name: str) -> FastAPI:
-    app = importlib.import_module(f"fidelity.{name}").app
+    # Re-executed for every pool (one per --loop), so module state such as counters starts afresh just
+    # as it does in the new server process.
+    app = importlib.reload(importlib.import_module(f"fidelity.{name}")).app
     assert isinstance(app, FastAPI)
     return app
 
 
-def start_uvicorn(factory: ServerFactory, target: str) -> Server:
+def start_uvicorn(factory: ServerFactory, target: str, loop: str) -> Server:
     """Like `factory(target)`, but `python -m uvicorn` serves the app."""
     port = free_port()
     args = [
         sys.executable, "-m", "uvicorn", target, "--app-dir", str(APPS_DIR),
-        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--loop", loop,
     ]  # fmt: skip
     return factory.spawn(args, port=port, name="uvicorn")
 
@@ -84,6 +86,7 @@ class Pair:
 @dataclass
 class Pool:
     factory: ServerFactory
+    loop: str
     stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     pairs: dict[str, Pair] = field(default_factory=dict)
 
@@ -91,9 +94,9 @@ class Pool:
         if name not in self.pairs:
             target = f"fidelity.{name}:app"
             if SERVER_KIND == "uvicorn":
-                server = start_uvicorn(self.factory, target)
+                server = start_uvicorn(self.factory, target, self.loop)
             elif SERVER_KIND == "covetpy":
-                server = self.factory(target)
+                server = self.factory(target, "--loop", self.loop)
             else:
                 pytest.fail(f"FIDELITY_SERVER={SERVER_KIND!r}: use covetpy or uvicorn")
             http = self.stack.enter_context(
@@ -115,8 +118,8 @@ class Pool:
 
 
 @pytest.fixture(scope="module")
-def pool(module_servers: ServerFactory) -> Iterator[Pool]:
-    apps = Pool(module_servers)
+def pool(module_servers: ServerFactory, loop_impl: str) -> Iterator[Pool]:
+    apps = Pool(module_servers, loop_impl)
     with apps.stack:
         yield apps
 

@@ -24,13 +24,13 @@ APP = "task_semantics_app"
 
 
 @pytest.fixture(scope="module")
-def asgi(module_servers: ServerFactory) -> Server:
-    return module_servers(f"{APP}:asgi_app", "--interface", "asgi")
+def asgi(module_servers: ServerFactory, loop_impl: str) -> Server:
+    return module_servers(f"{APP}:asgi_app", "--interface", "asgi", "--loop", loop_impl)
 
 
 @pytest.fixture(scope="module")
-def native(module_servers: ServerFactory) -> Server:
-    return module_servers(f"{APP}:native_app", "--interface", "covet")
+def native(module_servers: ServerFactory, loop_impl: str) -> Server:
+    return module_servers(f"{APP}:native_app", "--interface", "covet", "--loop", loop_impl)
 
 
 @pytest.fixture(scope="module")
@@ -142,9 +142,11 @@ def test_wsgi_call_gets_a_fresh_context(wsgi: Server) -> None:
 
 
 def test_shutdown_cancels_tasks_past_the_graceful_timeout(
-    start_server: ServerFactory, tmp_path: Path
+    start_server: ServerFactory, tmp_path: Path, loop_impl: str
 ) -> None:
-    server = start_server(f"{APP}:asgi_app", "--interface", "asgi", "--timeout-graceful-shutdown", "1")
+    server = start_server(
+        f"{APP}:asgi_app", "--interface", "asgi", "--timeout-graceful-shutdown", "1", "--loop", loop_impl
+    )
     marker = tmp_path / "cancelled.txt"
     threading.Timer(0.5, server.send_signal, args=(signal.SIGTERM,)).start()
     try:

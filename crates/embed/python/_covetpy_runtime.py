@@ -215,3 +215,97 @@ class Lifespan:
                 native.log(native.ERROR, str(message["message"]))
         else:
             raise RuntimeError(f"Unexpected ASGI lifespan message {kind!r}.")
+
+
+TRACE_LOG_LEVEL = 5
+"""uvicorn's TRACE level, below DEBUG."""
+
+
+class LogConfigError(Exception):
+    """``--log-config`` could not be applied; the message is one line for the server log."""
+
+
+def _one_line(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    if exc.__cause__ is not None:
+        text += f" ({type(exc.__cause__).__name__}: {exc.__cause__})"
+    return " ".join(text.split())
+
+
+def configure_logging(path: str, level: int | None) -> tuple[int | None, int | None]:
+    """Apply ``--log-config`` as uvicorn's ``Config.configure_logging`` does: ``.json`` and
+    ``.yaml``/``.yml`` through ``logging.config.dictConfig``, anything else through
+    ``logging.config.fileConfig(path, disable_existing_loggers=False)``; then, if ``--log-level`` was
+    given (``level``), set it on uvicorn's loggers.
+
+    Returns the effective levels of the loggers that stand for covetpy's own server and access lines,
+    ``None`` for a disabled one: ``covetpy.error``/``covetpy.access`` when the configuration names them
+    (or ``covetpy``), else ``uvicorn.error``/``uvicorn.access``.
+    """
+    import json
+    import logging
+    import logging.config
+
+    logging.addLevelName(TRACE_LOG_LEVEL, "TRACE")
+    # In uvicorn these loggers exist before the configuration is applied, so a dictConfig that leaves
+    # disable_existing_loggers at true disables the ones it does not name; the same happens here.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi"):
+        logging.getLogger(name)
+    try:
+        if path.endswith(".json"):
+            with open(path, encoding="utf-8") as file:
+                logging.config.dictConfig(json.load(file))
+        elif path.endswith((".yaml", ".yml")):
+            try:
+                yaml = importlib.import_module("yaml")
+            except ImportError:
+                raise LogConfigError(
+                    f"--log-config {path}: reading YAML needs PyYAML in this Python environment "
+                    "(pip install PyYAML)"
+                ) from None
+            with open(path, encoding="utf-8") as file:
+                logging.config.dictConfig(yaml.safe_load(file))
+        else:
+            logging.config.fileConfig(path, disable_existing_loggers=False)
+    except LogConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure of the user's configuration is reported
+        raise LogConfigError(f"--log-config {path}: {_one_line(exc)}") from exc
+    names = ("uvicorn.error", "uvicorn.access", "uvicorn.asgi", "covetpy.error", "covetpy.access")
+    if level is not None:
+        for name in names:
+            logging.getLogger(name).setLevel(level)
+    known = logging.Logger.manager.loggerDict
+    ours = "covetpy" in known or "covetpy.error" in known or "covetpy.access" in known
+    prefix = "covetpy" if ours else "uvicorn"
+
+    def effective(kind: str) -> int | None:
+        logger = logging.getLogger(f"{prefix}.{kind}")
+        return None if logger.disabled else logger.getEffectiveLevel()
+
+    return effective("error"), effective("access")
+
+
+def resolve_loop(kind: str) -> str:
+    """``--loop``: ``auto`` becomes ``uvloop`` when uvloop can be imported, else ``asyncio``, as in
+    uvicorn; ``uvloop`` raises ``ImportError`` when it cannot be imported."""
+    if kind not in ("auto", "uvloop"):
+        return kind
+    try:
+        importlib.import_module("uvloop")
+    except ImportError:
+        if kind == "uvloop":
+            raise
+        return "asyncio"
+    return "uvloop"
+
+
+def new_event_loop(kind: str) -> asyncio.AbstractEventLoop:
+    """A new event loop of a kind :func:`resolve_loop` returned: uvloop's, asyncio's selector loop
+    (uvicorn's ``asyncio`` factory), or for ``none`` whatever the current policy makes."""
+    if kind == "uvloop":
+        loop: asyncio.AbstractEventLoop = importlib.import_module("uvloop").new_event_loop()
+        return loop
+    if kind == "asyncio":
+        return asyncio.SelectorEventLoop()
+    return asyncio.new_event_loop()

@@ -29,6 +29,10 @@ fn log(level: u32, message: &str) {
 /// Registers `_covetpy_native`, imports `_covetpy_runtime` and makes the embedded `covetpy` package
 /// importable; returns `_covetpy_runtime`.
 pub(crate) fn install(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
+    // --log-config runs before the app is loaded and needs the helpers too; install them only once.
+    if let Ok(runtime) = py.import("sys")?.getattr("modules")?.get_item("_covetpy_runtime") {
+        return Ok(runtime.cast_into::<PyModule>()?);
+    }
     let native = PyModule::new(py, "_covetpy_native")?;
     native.add_function(wrap_pyfunction!(log, &native)?)?;
     native.add("ERROR", ERROR)?;

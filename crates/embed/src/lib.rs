@@ -13,6 +13,7 @@ mod event_loop;
 mod first_chunk;
 pub mod interpreter;
 pub mod loader;
+pub mod logconfig;
 pub mod native;
 mod pool;
 pub mod scheduling;
@@ -20,6 +21,7 @@ mod stock_responses;
 pub mod wsgi;
 
 pub use asgi::{AsgiHandler, AsgiOptions, AsgiServer, LifespanMode};
+pub use event_loop::{resolve_event_loop, EventLoopKind};
 pub use interpreter::{InterpreterError, InterpreterOptions};
 pub use loader::{AppSpec, Interface, LoadError, LoadedApp};
 pub use native::{NativeHandler, NativeOptions, NativeServer};

@@ -214,6 +214,64 @@ pub struct ServeArgs {
     /// the connection is closed.
     #[arg(long, value_name = "BYTES", default_value_t = 16384, value_parser = clap::value_parser!(u32).range(1..))]
     pub h11_max_incomplete_event_size: u32,
+
+    // Configuration sources, logging and the implementation selectors of uvicorn. Every option can also
+    // be set through COVETPY_*/UVICORN_* variables and settings files: see settings.rs.
+    /// Load environment variables from this dotenv file before the app is imported (variables already
+    /// set are kept).
+    #[arg(long, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
+
+    /// Configure Python's logging from this file before the app is imported: .json or .yaml/.yml
+    /// (logging.config.dictConfig) or else INI (logging.config.fileConfig). The levels of the
+    /// uvicorn.error and uvicorn.access loggers also apply to covetpy's own log lines.
+    #[arg(long, value_name = "PATH")]
+    pub log_config: Option<PathBuf>,
+
+    /// Colour the level names of log lines (default: when writing to a terminal).
+    #[arg(long, overrides_with = "no_use_colors")]
+    pub use_colors: bool,
+
+    /// Never colour log lines.
+    #[arg(long, overrides_with = "use_colors")]
+    pub no_use_colors: bool,
+
+    /// The event loop that runs the application: `auto` is uvloop when it is installed, else asyncio.
+    #[arg(long = "loop", id = "loop", value_enum, default_value_t = LoopArg::Auto)]
+    pub event_loop: LoopArg,
+
+    /// Accepted for uvicorn command lines: covetpy always serves HTTP with its own implementation.
+    #[arg(long, value_enum, default_value_t = HttpArg::Auto)]
+    pub http: HttpArg,
+
+    /// Whether `--log-level` was given (on the command line, in the environment or a settings file),
+    /// so that it overrides the levels a `--log-config` sets, as in uvicorn. Set by main, not by clap.
+    #[arg(skip)]
+    pub log_level_given: bool,
+}
+
+/// `--loop`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LoopArg {
+    /// uvloop if it can be imported, else asyncio.
+    Auto,
+    /// asyncio's selector event loop.
+    Asyncio,
+    /// uvloop; start-up fails if it is not installed.
+    Uvloop,
+    /// Whatever `asyncio.new_event_loop()` makes under the current event loop policy.
+    None,
+}
+
+/// `--http`: uvicorn's choice of HTTP parser. covetpy has one HTTP implementation (hyper) for all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HttpArg {
+    /// The default.
+    Auto,
+    /// uvicorn's h11 protocol; served by covetpy's own HTTP implementation.
+    H11,
+    /// uvicorn's httptools protocol; served by covetpy's own HTTP implementation.
+    Httptools,
 }
 
 impl ServeArgs {
@@ -231,6 +289,18 @@ impl ServeArgs {
     pub fn date_header_enabled(&self) -> bool {
         !self.no_date_header
     }
+
+    /// `Some(true)` for `--use-colors`, `Some(false)` for `--no-use-colors` (last one wins), `None`
+    /// to decide by whether the output is a terminal.
+    pub fn use_colors(&self) -> Option<bool> {
+        if self.use_colors {
+            Some(true)
+        } else if self.no_use_colors {
+            Some(false)
+        } else {
+            None
+        }
+    }
 }
 
 /// `--ws`.
@@ -240,6 +310,12 @@ pub enum WsArg {
     Auto,
     /// Treat handshakes as ordinary requests.
     None,
+    /// uvicorn's websockets protocol; served like `auto`, by covetpy's own WebSocket implementation.
+    Websockets,
+    /// uvicorn's sans-I/O websockets protocol; served like `auto`.
+    WebsocketsSansio,
+    /// uvicorn's wsproto protocol; served like `auto`.
+    Wsproto,
 }
 
 impl ServeArgs {

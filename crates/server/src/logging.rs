@@ -2,6 +2,8 @@
 //! stdout, both through background writers so a slow terminal or pipe never stalls a request.
 
 use std::fmt;
+use std::io::IsTerminal;
+use std::sync::OnceLock;
 
 use tracing::{Event, Level, Subscriber};
 use tracing_appender::non_blocking::WorkerGuard;
@@ -10,6 +12,7 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::reload;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
@@ -24,27 +27,102 @@ pub struct LogGuards {
     _stdout: WorkerGuard,
 }
 
-/// Installs the global subscriber.
-pub fn init(level: LogLevel) -> LogGuards {
-    let filter = match level {
+/// Installs the global subscriber. `colors` says whether level names are coloured on stderr (server
+/// lines) and on stdout (access lines).
+pub fn init(level: LogLevel, colors: Colors) -> LogGuards {
+    let filter = level_filter(level);
+    let (stderr, stderr_guard) = tracing_appender::non_blocking(std::io::stderr());
+    let (stdout, stdout_guard) = tracing_appender::non_blocking(std::io::stdout());
+    // Each kind of line has its own level, so that a --log-config can set uvicorn.error and
+    // uvicorn.access apart; reload layers let worker.rs change them once Python's logging is set up.
+    let (server_level, server_handle) = reload::Layer::new(filter);
+    let (access_level, access_handle) = reload::Layer::new(filter);
+    let server = tracing_subscriber::fmt::layer()
+        .event_format(UvicornStyle { colors: colors.stderr })
+        .with_writer(stderr)
+        .with_filter(filter_fn(|meta| meta.target() != ACCESS_TARGET && is_ours(meta.target())))
+        .with_filter(server_level);
+    let access = tracing_subscriber::fmt::layer()
+        .event_format(UvicornStyle { colors: colors.stdout })
+        .with_writer(stdout)
+        .with_filter(filter_fn(|meta| meta.target() == ACCESS_TARGET))
+        .with_filter(access_level);
+    tracing_subscriber::registry().with(server).with(access).init();
+    let set: Box<dyn Fn(LevelFilter, LevelFilter) + Send + Sync> =
+        Box::new(move |server: LevelFilter, access: LevelFilter| {
+            // Fails only if the subscriber is gone, when there is nothing left to filter.
+            let _ = server_handle.reload(server);
+            let _ = access_handle.reload(access);
+        });
+    let _ = SET_LEVELS.set(set);
+    LogGuards { _stderr: stderr_guard, _stdout: stdout_guard }
+}
+
+/// Changes the levels of server lines and of access lines.
+static SET_LEVELS: OnceLock<Box<dyn Fn(LevelFilter, LevelFilter) + Send + Sync>> = OnceLock::new();
+
+/// Sets the levels of server and access lines, after `--log-config` has set those of Python's
+/// `uvicorn.error` and `uvicorn.access` loggers.
+pub fn set_levels(server: LevelFilter, access: LevelFilter) {
+    if let Some(set) = SET_LEVELS.get() {
+        set(server, access);
+    }
+}
+
+/// The filter for `--log-level`; `critical` keeps errors, since covetpy logs nothing as critical.
+fn level_filter(level: LogLevel) -> LevelFilter {
+    match level {
         LogLevel::Critical | LogLevel::Error => LevelFilter::ERROR,
         LogLevel::Warning => LevelFilter::WARN,
         LogLevel::Info => LevelFilter::INFO,
         LogLevel::Debug => LevelFilter::DEBUG,
         LogLevel::Trace => LevelFilter::TRACE,
-    };
-    let (stderr, stderr_guard) = tracing_appender::non_blocking(std::io::stderr());
-    let (stdout, stdout_guard) = tracing_appender::non_blocking(std::io::stdout());
-    let server = tracing_subscriber::fmt::layer()
-        .event_format(UvicornStyle)
-        .with_writer(stderr)
-        .with_filter(filter_fn(|meta| meta.target() != ACCESS_TARGET && is_ours(meta.target())));
-    let access = tracing_subscriber::fmt::layer()
-        .event_format(UvicornStyle)
-        .with_writer(stdout)
-        .with_filter(filter_fn(|meta| meta.target() == ACCESS_TARGET));
-    tracing_subscriber::registry().with(server.and_then(access).with_filter(filter)).init();
-    LogGuards { _stderr: stderr_guard, _stdout: stdout_guard }
+    }
+}
+
+/// The filter for a level number of Python's logging (`None`: the logger is disabled). As with
+/// `--log-level critical`, levels above ERROR keep errors.
+pub fn python_level_filter(level: Option<u32>) -> LevelFilter {
+    match level {
+        None => LevelFilter::OFF,
+        Some(l) if l <= 5 => LevelFilter::TRACE,
+        Some(l) if l <= 10 => LevelFilter::DEBUG,
+        Some(l) if l <= 20 => LevelFilter::INFO,
+        Some(l) if l <= 30 => LevelFilter::WARN,
+        Some(_) => LevelFilter::ERROR,
+    }
+}
+
+/// Python's number for a `--log-level`, as uvicorn's LOG_LEVELS has it.
+pub fn python_level(level: LogLevel) -> u32 {
+    match level {
+        LogLevel::Critical => 50,
+        LogLevel::Error => 40,
+        LogLevel::Warning => 30,
+        LogLevel::Info => 20,
+        LogLevel::Debug => 10,
+        LogLevel::Trace => 5,
+    }
+}
+
+/// Whether to colour level names, per stream.
+#[derive(Debug, Clone, Copy)]
+pub struct Colors {
+    /// Server lines.
+    pub stderr: bool,
+    /// Access lines.
+    pub stdout: bool,
+}
+
+impl Colors {
+    /// `--use-colors`/`--no-use-colors`, else colours on each stream that is a terminal. (uvicorn
+    /// looks at stdout for both; asking each stream keeps escape codes out of a redirected one.)
+    pub fn choose(forced: Option<bool>) -> Colors {
+        match forced {
+            Some(on) => Colors { stderr: on, stdout: on },
+            None => Colors { stderr: std::io::stderr().is_terminal(), stdout: std::io::stdout().is_terminal() },
+        }
+    }
 }
 
 /// Library crates log plenty at debug level; only our own crates speak unless tracing everything.
@@ -52,8 +130,11 @@ fn is_ours(target: &str) -> bool {
     target.starts_with("covetpy")
 }
 
-/// `INFO:     message`, the level and colon padded to ten columns as uvicorn prints them.
-struct UvicornStyle;
+/// `INFO:     message`, the level and colon padded to ten columns as uvicorn prints them; with colours
+/// the level name is coloured as uvicorn's DefaultFormatter colours it (click's ANSI codes).
+struct UvicornStyle {
+    colors: bool,
+}
 
 impl<S, N> FormatEvent<S, N> for UvicornStyle
 where
@@ -61,14 +142,19 @@ where
     N: for<'a> FormatFields<'a> + 'static,
 {
     fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
-        let level = match *event.metadata().level() {
-            Level::ERROR => "ERROR:",
-            Level::WARN => "WARNING:",
-            Level::INFO => "INFO:",
-            Level::DEBUG => "DEBUG:",
-            Level::TRACE => "TRACE:",
+        let (name, color) = match *event.metadata().level() {
+            Level::ERROR => ("ERROR", "31"),
+            Level::WARN => ("WARNING", "33"),
+            Level::INFO => ("INFO", "32"),
+            Level::DEBUG => ("DEBUG", "36"),
+            Level::TRACE => ("TRACE", "34"),
         };
-        write!(writer, "{level:<10}")?;
+        let pad = 9usize.saturating_sub(name.len());
+        if self.colors {
+            write!(writer, "\x1b[{color}m{name}\x1b[0m:{:pad$}", "")?;
+        } else {
+            write!(writer, "{name}:{:pad$}", "")?;
+        }
         ctx.field_format().format_fields(writer.by_ref(), event)?;
         writeln!(writer)
     }

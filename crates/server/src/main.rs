@@ -2,21 +2,39 @@
 
 mod access_log;
 mod cli;
+mod dotenv;
 mod logging;
+mod settings;
 mod supervisor;
 mod worker;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let (cli, env_file) = match parse() {
+        Ok(parsed) => parsed,
+        Err(message) => {
+            // Logging is not set up yet; this is its format.
+            eprintln!("{:<10}{message}", "ERROR:");
+            return ExitCode::from(1);
+        }
+    };
     match cli.command {
         Command::Serve(args) => {
-            let _guards = logging::init(args.log_level);
+            let _guards = logging::init(args.log_level, logging::Colors::choose(args.use_colors()));
+            if let Some((path, skipped)) = env_file.filter(|_| !worker::is_worker_process()) {
+                tracing::info!("Loading environment from '{}'", path.display());
+                if skipped > 0 {
+                    tracing::warn!(
+                        "{skipped} statement(s) in '{}' could not be parsed and were skipped",
+                        path.display()
+                    );
+                }
+            }
             let code = if args.workers > 1 && !worker::is_worker_process() {
                 supervisor::run(&args)
             } else {
@@ -25,4 +43,52 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
+}
+
+/// The command line with the settings of the environment and of the settings files applied; with
+/// `--env-file` (from any of those), the file is loaded first and everything read again, so the
+/// variables it sets count like any other (`WEB_CONCURRENCY`, `COVETPY_*`). Returns the env file and
+/// how many of its statements were skipped, for the log. Clap's own errors (bad values, `--help`)
+/// exit here as usual.
+fn parse() -> Result<(Cli, Option<(std::path::PathBuf, usize)>), String> {
+    let cwd = std::env::current_dir().map_err(|e| format!("could not read the current directory: {e}"))?;
+    let read = || -> Result<Cli, String> {
+        let effective = settings::effective_argv(std::env::args_os().collect(), &cwd, |name| std::env::var(name).ok())?;
+        Ok(parse_argv(effective))
+    };
+    let cli = read()?;
+    let Command::Serve(args) = &cli.command;
+    if let Some(path) = args.log_config.as_ref().filter(|p| !p.is_file()) {
+        return Err(format!("--log-config {}: no such file", path.display()));
+    }
+    let Some(path) = args.env_file.clone() else { return Ok((cli, None)) };
+    if !path.is_file() {
+        return Err(format!("--env-file {}: no such file", path.display()));
+    }
+    let skipped = dotenv::load(&path)?;
+    Ok((read()?, Some((path, skipped))))
+}
+
+/// Parses the effective command line, noting whether `--log-level` was given by some source. A clap
+/// error exits as clap exits, with a line saying which arguments came from elsewhere.
+fn parse_argv(effective: settings::Effective) -> Cli {
+    let matches = match Cli::command().try_get_matches_from(effective.argv) {
+        Ok(matches) => matches,
+        Err(e) => {
+            let is_usage_error = e.use_stderr();
+            let _ = e.print();
+            if is_usage_error && !effective.origins.is_empty() {
+                eprintln!("note: from the environment and settings files: {}", effective.origins.join(", "));
+            }
+            std::process::exit(e.exit_code());
+        }
+    };
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let Command::Serve(args) = &mut cli.command;
+    let given = matches
+        .subcommand_matches("serve")
+        .and_then(|serve| serve.value_source("log_level"))
+        .is_some_and(|source| source == clap::parser::ValueSource::CommandLine);
+    args.log_level_given = given;
+    cli
 }

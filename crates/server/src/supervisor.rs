@@ -101,6 +101,7 @@ async fn supervise(args: &ServeArgs) -> anyhow::Result<u8> {
     let mut term = signal(SignalKind::terminate()).context("could not install the SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("could not install the SIGINT handler")?;
     tracing::info!("Started parent process [{}]", std::process::id());
+    worker::announce_implementations(args);
     let endpoint = worker::endpoint(args);
     // Checked here too, so a bad certificate fails once with one message instead of once per worker.
     let tls = worker::tls_config(args)?.is_some();

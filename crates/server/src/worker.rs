@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use covetpy_embed::interpreter::{self, InterpreterOptions};
+use covetpy_embed::logconfig;
 use covetpy_embed::{
-    loader, AppSpec, AsgiOptions, AsgiServer, Interface, LifespanMode, NativeOptions, NativeServer, StartupError,
-    WsgiOptions, WsgiServer,
+    loader, resolve_event_loop, AppSpec, AsgiOptions, AsgiServer, EventLoopKind, Interface, LifespanMode,
+    NativeOptions, NativeServer, StartupError, WsgiOptions, WsgiServer,
 };
 use covetpy_protocols::{
     serve, tls_server_config, ClientAuth, DefaultHeaders, Endpoint, H3Settings, Handler, Listener, LocalAddr,
@@ -18,7 +19,8 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::Notify;
 
 use crate::access_log::AccessLog;
-use crate::cli::{InterfaceArg, LifespanArg, ServeArgs, WsArg};
+use crate::cli::{HttpArg, InterfaceArg, LifespanArg, LoopArg, ServeArgs, WsArg};
+use crate::logging;
 
 /// Set in the environment of worker processes started by the supervisor.
 pub const WORKER_ENV: &str = "COVETPY_WORKER";
@@ -90,6 +92,28 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
     let local = listener.local_addr().context("could not read the bound address")?;
 
     interpreter::initialize(&InterpreterOptions { argv: std::env::args().collect() })?;
+    // Both before the app is imported: its module may log at import, and uvicorn sets up logging and
+    // the loop first too.
+    if let Some(path) = &args.log_config {
+        let forced = args.log_level_given.then(|| logging::python_level(args.log_level));
+        match logconfig::configure(path, forced) {
+            Ok(levels) => logging::set_levels(
+                logging::python_level_filter(levels.error),
+                logging::python_level_filter(levels.access),
+            ),
+            Err(e) => {
+                tracing::error!("{e}");
+                return Ok(1);
+            }
+        }
+    }
+    let event_loop = resolve_event_loop(match args.event_loop {
+        LoopArg::Auto => None,
+        LoopArg::Asyncio => Some(EventLoopKind::Asyncio),
+        LoopArg::Uvloop => Some(EventLoopKind::Uvloop),
+        LoopArg::None => Some(EventLoopKind::PolicyDefault),
+    })
+    .map_err(|e| anyhow!(e))?;
     let spec: AppSpec = args.app.parse()?;
     let interface = match args.interface {
         InterfaceArg::Auto => Interface::Auto,
@@ -116,6 +140,7 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
             LifespanArg::Off => LifespanMode::Off,
         },
         root_path: args.root_path.clone(),
+        event_loop,
     };
     let app = match loaded.interface {
         Interface::Wsgi => {
@@ -141,6 +166,7 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
         },
     };
     if !is_worker_process() {
+        announce_implementations(args);
         tracing::info!("CovetPy running on {} (Press CTRL+C to quit)", describe(&local, tls.is_some()));
     }
     signal_ready();
@@ -251,6 +277,28 @@ fn proxy_config(args: &ServeArgs) -> ProxyConfig {
         x_forwarded: args.proxy_headers_enabled(),
         forwarded: args.forwarded_header,
         proxy_protocol: args.proxy_protocol,
+    }
+}
+
+/// `--http h11` and `--ws wsproto` name uvicorn's protocol implementations; they are accepted so
+/// uvicorn command lines keep working, and one line says what serves instead.
+pub fn announce_implementations(args: &ServeArgs) {
+    let http = match args.http {
+        HttpArg::Auto => None,
+        HttpArg::H11 => Some("h11"),
+        HttpArg::Httptools => Some("httptools"),
+    };
+    if let Some(name) = http {
+        tracing::info!("--http {name}: HTTP is served by covetpy's own HTTP/1.1 and HTTP/2 implementation");
+    }
+    let ws = match args.ws {
+        WsArg::Auto | WsArg::None => None,
+        WsArg::Websockets => Some("websockets"),
+        WsArg::WebsocketsSansio => Some("websockets-sansio"),
+        WsArg::Wsproto => Some("wsproto"),
+    };
+    if let Some(name) = ws {
+        tracing::info!("--ws {name}: WebSockets are served by covetpy's own WebSocket implementation");
     }
 }
 

@@ -52,6 +52,8 @@ pub struct AsgiOptions {
     pub lifespan: LifespanMode,
     /// `--root-path`.
     pub root_path: String,
+    /// `--loop`, resolved by [`crate::resolve_event_loop`].
+    pub event_loop: crate::EventLoopKind,
 }
 
 /// The running event-loop thread serving an ASGI app.
@@ -74,7 +76,7 @@ impl AsgiServer {
         tokio: tokio::runtime::Handle,
     ) -> Result<AsgiServer, StartupError> {
         let handle = tokio.clone();
-        let (thread, ctx) = LoopThread::spawn(app.context, &handle, move |py, env| {
+        let (thread, ctx) = LoopThread::spawn(app.context, options.event_loop, &handle, move |py, env| {
             let (ctx, teardown) = prepare(py, env, app.app, &options, tokio)?;
             Ok(Started { shared: ctx, teardown })
         })?;

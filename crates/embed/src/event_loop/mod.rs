@@ -25,6 +25,49 @@ const CANCEL_GRACE: f64 = 5.0;
 /// What uvicorn says to the Tasks it cancels when the graceful timeout has run out; an app may look.
 const CANCEL_MESSAGE: &str = "Task cancelled, timeout graceful shutdown exceeded";
 
+/// Which event loop runs the application (`--loop`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventLoopKind {
+    /// asyncio's selector event loop, as uvicorn's `asyncio` loop factory makes it.
+    Asyncio,
+    /// `uvloop.new_event_loop()`.
+    Uvloop,
+    /// `asyncio.new_event_loop()`, whatever the current event loop policy makes (uvicorn's `none`).
+    PolicyDefault,
+}
+
+impl EventLoopKind {
+    /// The name `_covetpy_runtime.new_event_loop` takes.
+    fn name(self) -> &'static str {
+        match self {
+            EventLoopKind::Asyncio => "asyncio",
+            EventLoopKind::Uvloop => "uvloop",
+            EventLoopKind::PolicyDefault => "none",
+        }
+    }
+}
+
+/// Decides the event loop before the app is imported: `requested`, or for `None` (`--loop auto`)
+/// uvloop when it can be imported, else asyncio, as uvicorn decides. Asking for uvloop when it cannot
+/// be imported is an error, reported in one line.
+pub fn resolve_event_loop(requested: Option<EventLoopKind>) -> Result<EventLoopKind, String> {
+    let asked = requested.map_or("auto", EventLoopKind::name);
+    Python::attach(|py| {
+        let resolved: String = crate::bootstrap::install(py)
+            .and_then(|runtime| runtime.call_method1("resolve_loop", (asked,)))
+            .and_then(|name| name.extract())
+            .map_err(|e| {
+                let detail = e.value(py).str().map(|s| s.to_string()).unwrap_or_default();
+                format!("--loop {asked}: uvloop cannot be imported ({detail}); install it with `pip install uvloop`")
+            })?;
+        Ok(match resolved.as_str() {
+            "uvloop" => EventLoopKind::Uvloop,
+            "none" => EventLoopKind::PolicyDefault,
+            _ => EventLoopKind::Asyncio,
+        })
+    })
+}
+
 /// The event loop as the set-up function sees it.
 pub(crate) struct LoopEnv<'py> {
     /// The asyncio event loop (not running yet while set-up runs).
@@ -62,6 +105,7 @@ impl LoopThread {
     /// `setup` has finished, with its value.
     pub(crate) fn spawn<T, F>(
         base_context: Py<PyAny>,
+        kind: EventLoopKind,
         tokio: &tokio::runtime::Handle,
         setup: F,
     ) -> Result<(LoopThread, T), StartupError>
@@ -76,7 +120,7 @@ impl LoopThread {
             .name("covetpy-python".into())
             .spawn(move || {
                 crate::scheduling::batch_current_thread();
-                Python::attach(|py| run(py, base_context, thread_sender, receiver, setup, ready_tx))
+                Python::attach(|py| run(py, base_context, kind, thread_sender, receiver, setup, ready_tx))
             })
             .map_err(|e| StartupError::Internal(e.to_string()))?;
         match ready_rx.recv() {
@@ -101,6 +145,7 @@ impl LoopThread {
 fn run<T, F>(
     py: Python<'_>,
     base_context: Py<PyAny>,
+    kind: EventLoopKind,
     sender: LoopSender,
     receiver: LoopReceiver,
     setup: F,
@@ -111,7 +156,7 @@ where
 {
     let create = || -> PyResult<LoopEnv<'_>> {
         let asyncio = py.import("asyncio")?;
-        let event_loop = asyncio.call_method0("new_event_loop")?;
+        let event_loop = py.import("_covetpy_runtime")?.call_method1("new_event_loop", (kind.name(),))?;
         asyncio.call_method1("set_event_loop", (&event_loop,))?;
         let base_context = base_context.into_bound(py);
         let tasks = py.import("_covetpy_runtime")?.getattr("Tasks")?.call1((&event_loop,))?;

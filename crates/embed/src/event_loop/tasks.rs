@@ -9,7 +9,9 @@
 //! Python 3.12+ has `Task(..., eager_start=True)`. On 3.11 `Task.__init__` schedules its first step with
 //! `loop.call_soon`; [`Starter`] shadows that method on the loop instance for the duration of the
 //! constructor with [`EagerStep`], which runs the step there and then and removes itself first, so every
-//! other `call_soon` (including those the step makes) reaches the loop as usual.
+//! other `call_soon` (including those the step makes) reaches the loop as usual. This works for uvloop
+//! (`--loop uvloop`) as it is: `uvloop.Loop` is a Python subclass of the Cython loop, so its instances
+//! have a `__dict__`, and `_asyncio.Task` looks `call_soon` up as an ordinary attribute.
 
 use pyo3::ffi;
 use pyo3::prelude::*;

@@ -62,7 +62,7 @@ impl NativeServer {
     ) -> Result<NativeServer, StartupError> {
         let handle = tokio.clone();
         let asgi_options = options.asgi.clone();
-        let (loop_thread, ctx) = LoopThread::spawn(app.context, &handle, move |py, env| {
+        let (loop_thread, ctx) = LoopThread::spawn(app.context, asgi_options.event_loop, &handle, move |py, env| {
             let app = app.app;
             let (asgi, teardown) = crate::asgi::prepare(py, env, app.clone_ref(py), &asgi_options, tokio)?;
             let ctx = NativeContext::load(py, app.bind(py), env, asgi)
