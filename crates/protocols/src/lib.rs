@@ -25,7 +25,7 @@ pub use listener::{BindError, Endpoint, Listener, LocalAddr};
 pub use request::{HttpVersion, RequestHead, Scheme};
 pub use response::{BodySender, Response, ResponseBody, StreamClosed, TrySendError};
 pub use rustls::ServerConfig as RustlsConfig;
-pub use server::{serve, RequestLimits, ServeOutcome, ServerConfig};
+pub use server::{serve, serve_retiring, RequestLimits, ServeOutcome, ServerConfig};
 pub use tls::{server_config as tls_server_config, ClientAuth, TlsError, TlsOptions};
 pub use websocket::{WebSocketUpgrade, WsConfig, WsEvent, WsOutgoing, WsSession};
 
