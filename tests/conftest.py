@@ -67,7 +67,7 @@ def pid_alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
             stat = handle.read()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # gone before, or while, reading
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
@@ -211,6 +211,7 @@ class ServerFactory:
         env: Mapping[str, str] | None = None,
         wait: bool = True,
         app_dir: Path = APPS_DIR,
+        pass_fds: tuple[int, ...] = (),
     ) -> Server:
         """Start `covetpy serve APP --app-dir tests/apps [--port N | --uds P] EXTRA`
         (`app_dir` replaces tests/apps)."""
@@ -219,7 +220,7 @@ class ServerFactory:
             args = serve_args(app, *extra_args, port=port, app_dir=app_dir)
         else:
             args = serve_args(app, "--uds", uds, *extra_args, app_dir=app_dir)
-        return self.spawn(args, port=port, uds=uds, env=env, wait=wait)
+        return self.spawn(args, port=port, uds=uds, env=env, wait=wait, pass_fds=pass_fds)
 
     def spawn(
         self,
@@ -230,8 +231,10 @@ class ServerFactory:
         env: Mapping[str, str] | None = None,
         wait: bool = True,
         name: str = "covetpy",
+        pass_fds: tuple[int, ...] = (),
     ) -> Server:
-        """Start any server command line (output to files in tmp_dir) and track it."""
+        """Start any server command line (output to files in tmp_dir) and track it;
+        `pass_fds` are inherited by the server (e.g. a listening socket for --fd)."""
         index = len(self.servers)
         stdout_path = self.tmp_dir / f"{name}-{index}.stdout"
         stderr_path = self.tmp_dir / f"{name}-{index}.stderr"
@@ -244,6 +247,7 @@ class ServerFactory:
                 env=server_env(env),
                 cwd=self.tmp_dir,
                 start_new_session=True,
+                pass_fds=pass_fds,
             )
         server = Server(proc, args, stdout_path, stderr_path, port=port, uds=uds)
         self.servers.append(server)

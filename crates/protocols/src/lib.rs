@@ -31,7 +31,9 @@ pub use request::{HttpVersion, RequestHead, Scheme};
 pub use response::{BodySender, Response, ResponseBody, StreamClosed, TrySendError};
 pub use response_headers::{BadHeader, DefaultHeaders};
 pub use rustls::ServerConfig as RustlsConfig;
-pub use server::{serve, RequestLimits, ServeOutcome, ServerConfig, DEFAULT_BACKLOG, DEFAULT_MAX_HEAD_SIZE};
+pub use server::{
+    serve, serve_retiring, RequestLimits, ServeOutcome, ServerConfig, DEFAULT_BACKLOG, DEFAULT_MAX_HEAD_SIZE,
+};
 pub use tls::{server_config as tls_server_config, ClientAuth, TlsError, TlsOptions};
 pub use websocket::{WebSocketUpgrade, WsConfig, WsEvent, WsOutgoing, WsSession};
 

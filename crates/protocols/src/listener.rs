@@ -1,10 +1,10 @@
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use socket2::{Domain, SockAddr, Socket, Type};
+use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 
 /// Where to listen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,16 +112,36 @@ impl Listener {
         self.socket.into()
     }
 
-    /// Adopts a listening socket inherited from a parent process.
+    /// Adopts a stream socket inherited from a parent process (the supervisor, `--fd`, or systemd socket
+    /// activation). It may be bound only: [`Listener::listen`] puts it into listening state. The descriptor
+    /// is marked close-on-exec, so programs the application runs do not inherit it.
+    ///
+    /// A descriptor that is not open, or not a bound stream socket, is refused and left as it was.
     ///
     /// # Safety
-    /// `fd` must be an open socket descriptor that nothing else in this process owns.
+    /// If `fd` is an open socket, nothing else in this process may own it: on success it is taken over.
     pub unsafe fn from_inherited(fd: RawFd) -> Result<Listener, BindError> {
-        // SAFETY: the caller guarantees `fd` is an open socket owned by no one else.
+        let refuse = |source| BindError::Inherited { fd, source };
+        if fd < 0 {
+            return Err(refuse(io::Error::new(io::ErrorKind::InvalidInput, "negative descriptor")));
+        }
+        {
+            // Checked through a borrow first, so a descriptor given by mistake (a file, a pipe, stdout) is
+            // reported without being closed.
+            // SAFETY: `fd` is not -1 and stays open for this block; on a closed descriptor the calls below
+            // just fail with EBADF.
+            let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+            let socket = SockRef::from(&borrowed);
+            socket.local_addr().map_err(refuse)?;
+            if socket.r#type().map_err(refuse)? != Type::STREAM {
+                return Err(refuse(io::Error::new(io::ErrorKind::InvalidInput, "not a stream (TCP or Unix) socket")));
+            }
+        }
+        // SAFETY: the caller guarantees nobody else owns the open socket `fd`.
         let owned = unsafe { OwnedFd::from_raw_fd(fd) };
         let socket = Socket::from(owned);
-        socket.local_addr().map_err(|source| BindError::Inherited { fd, source })?;
-        socket.set_nonblocking(true).map_err(|source| BindError::Inherited { fd, source })?;
+        socket.set_nonblocking(true).map_err(refuse)?;
+        socket.set_cloexec(true).map_err(refuse)?;
         Ok(Listener { socket })
     }
 
@@ -209,6 +229,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains(&format!("127.0.0.1:{}", addr.port())), "{err}");
+    }
+
+    #[test]
+    fn inherited_descriptor_must_be_a_stream_socket() {
+        let file = std::fs::File::open("/dev/null").unwrap();
+        // SAFETY: the descriptor is refused (not a socket), so it is not taken over.
+        let err = unsafe { Listener::from_inherited(file.as_raw_fd()) }.unwrap_err();
+        assert!(err.to_string().contains("not a usable listening socket"), "{err}");
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        // SAFETY: as above: a datagram socket is refused.
+        assert!(unsafe { Listener::from_inherited(udp.as_raw_fd()) }.is_err());
+        // Both descriptors are still open and usable.
+        assert!(udp.local_addr().is_ok());
+        assert!(file.metadata().is_ok());
+    }
+
+    #[test]
+    fn inherited_bound_socket_listens() {
+        let bound = Listener::bind(&Endpoint::Tcp { host: "127.0.0.1".into(), port: 0 }, false).unwrap();
+        let LocalAddr::Tcp(addr) = bound.local_addr().unwrap() else { panic!("tcp") };
+        let fd = std::os::fd::IntoRawFd::into_raw_fd(bound.socket);
+        // SAFETY: `fd` was released from its owner above.
+        let adopted = unsafe { Listener::from_inherited(fd) }.unwrap();
+        adopted.listen(crate::DEFAULT_BACKLOG).unwrap();
+        assert!(std::net::TcpStream::connect(addr).is_ok());
     }
 
     #[test]

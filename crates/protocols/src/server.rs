@@ -3,6 +3,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -113,6 +114,9 @@ struct Shared<H> {
     config: ServerConfig,
     server: LocalAddr,
     stop: CancellationToken,
+    /// Cancelled when the server retires (see [`serve_retiring`]): HTTP/2 connections get GOAWAY, and
+    /// HTTP/1 responses from then on carry `Connection: close`.
+    retire: CancellationToken,
     ws: Option<WsContext>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     alt_svc: Option<HeaderValue>,
@@ -127,6 +131,26 @@ pub async fn serve<H: Handler>(
     handler: Arc<H>,
     config: ServerConfig,
     shutdown: impl Future<Output = ()>,
+) -> io::Result<ServeOutcome> {
+    serve_retiring(listener, handler, config, shutdown, std::future::pending()).await
+}
+
+/// As [`serve`], and also retires when `retire` resolves: a gentler stop for a worker being replaced
+/// (`--limit-max-requests`) while its siblings keep serving.
+///
+/// Retiring stops accepting at once, like a shutdown, but does not cut idle HTTP/1 keep-alive connections:
+/// closing one just as its client sends the next request would lose that request. Instead every HTTP/1
+/// response from then on carries `Connection: close`, so each connection ends cleanly after its current
+/// (or next) response, and a connection that stays idle closes at the keep-alive timeout as usual. HTTP/2
+/// connections get GOAWAY, which clients handle by moving new streams to a fresh connection. WebSockets and
+/// the graceful timeout are handled as for a shutdown. If `shutdown` resolves during the retirement, the
+/// remaining connections are shut down as usual.
+pub async fn serve_retiring<H: Handler>(
+    listener: Listener,
+    handler: Arc<H>,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+    retire: impl Future<Output = ()>,
 ) -> io::Result<ServeOutcome> {
     let server = listener.local_addr()?;
     listener.listen(config.backlog)?;
@@ -144,6 +168,7 @@ pub async fn serve<H: Handler>(
     builder.http2().timer(TokioTimer::new()).auto_date_header(config.default_headers.date());
     let tracker = TaskTracker::new();
     let stop = CancellationToken::new();
+    let retiring = CancellationToken::new();
     let close_websockets = CancellationToken::new();
     let ws = config.websocket.map(|ws| WsContext {
         config: ws,
@@ -160,32 +185,69 @@ pub async fn serve<H: Handler>(
         _ => None,
     };
     let concurrency = config.limit_concurrency.map(Concurrency::new);
-    let shared = Arc::new(Shared { handler, builder, config, server, stop, ws, tls, alt_svc, concurrency });
+    let shared =
+        Arc::new(Shared { handler, builder, config, server, stop, retire: retiring, ws, tls, alt_svc, concurrency });
+    // HTTP/3 has no keep-alive race (GOAWAY is graceful), so it stops the same way on retirement.
+    let h3_stop = CancellationToken::new();
     if let Some(endpoint) = quic {
         let h3 = crate::h3::H3Shared {
             handler: Arc::clone(&shared.handler),
             server: shared.server.clone(),
-            stop: shared.stop.clone(),
+            stop: h3_stop.clone(),
             proxy: shared.config.proxy.clone(),
             concurrency: shared.concurrency.clone(),
             default_headers: shared.config.default_headers.clone(),
         };
         tracker.spawn(crate::h3::accept_loop(endpoint, Arc::new(h3), tracker.clone()));
     }
-    let shutdown = pin!(shutdown);
+    let mut shutdown = pin!(shutdown);
+    let mut retire = pin!(retire);
 
-    if listener.is_unix() {
+    // The listener is dropped at the end of its block, so a retiring worker stops accepting before it
+    // drains. (With several workers the supervisor keeps its own copy of the socket, so connections
+    // already queued on it are not reset but wait for the replacement.)
+    let ended = if listener.is_unix() {
         let l = tokio::net::UnixListener::from_std(listener.into_unix())?;
         let l = &l;
-        accept_loop(|| async move { l.accept().await.map(|(s, _)| (s, None)) }, shutdown, &tracker, &shared).await;
+        let accept = || async move { l.accept().await.map(|(s, _)| (s, None)) };
+        accept_loop(accept, shutdown.as_mut(), retire.as_mut(), &tracker, &shared).await
     } else {
         let l = tokio::net::TcpListener::from_std(listener.into_tcp())?;
         let l = &l;
-        accept_loop(|| async move { l.accept().await.map(|(s, p)| (s, Some(p))) }, shutdown, &tracker, &shared).await;
-    }
+        let accept = || async move { l.accept().await.map(|(s, p)| (s, Some(p))) };
+        accept_loop(accept, shutdown.as_mut(), retire.as_mut(), &tracker, &shared).await
+    };
 
     tracker.close();
-    shared.stop.cancel();
+    h3_stop.cancel();
+    match ended {
+        Ended::Shutdown => shared.stop.cancel(),
+        Ended::Retire => shared.retire.cancel(),
+    }
+    let mut drained = pin!(drain(&shared, &tracker, &close_websockets));
+    if ended == Ended::Retire {
+        // `shutdown` has not resolved yet (the accept loop ended on `retire`), so it may still be polled.
+        tokio::select! {
+            outcome = &mut drained => return outcome,
+            () = &mut shutdown => shared.stop.cancel(),
+        }
+    }
+    drained.await
+}
+
+/// Why the accept loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    Shutdown,
+    Retire,
+}
+
+/// Waits for the connections to finish, up to the graceful timeout.
+async fn drain<H>(
+    shared: &Shared<H>,
+    tracker: &TaskTracker,
+    close_websockets: &CancellationToken,
+) -> io::Result<ServeOutcome> {
     match shared.config.graceful_timeout {
         None => {
             // Without a time limit, open WebSockets would hold shutdown up forever: close them now.
@@ -210,13 +272,15 @@ pub async fn serve<H: Handler>(
 /// After the graceful timeout, how long closing WebSockets get to send their close frames.
 const WEBSOCKET_CLOSE_GRACE: Duration = Duration::from_secs(2);
 
-/// Accepts connections until `shutdown` resolves, serving each on its own task.
+/// Accepts connections until `shutdown` or `retire` resolves, serving each on its own task.
 async fn accept_loop<H, S, F, Fut>(
     mut accept: F,
     mut shutdown: Pin<&mut impl Future<Output = ()>>,
+    mut retire: Pin<&mut impl Future<Output = ()>>,
     tracker: &TaskTracker,
     shared: &Arc<Shared<H>>,
-) where
+) -> Ended
+where
     H: Handler,
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     F: FnMut() -> Fut,
@@ -225,7 +289,8 @@ async fn accept_loop<H, S, F, Fut>(
     loop {
         tokio::select! {
             biased;
-            () = &mut shutdown => break,
+            () = &mut shutdown => return Ended::Shutdown,
+            () = &mut retire => return Ended::Retire,
             accepted = accept() => match accepted {
                 Ok((stream, peer)) => {
                     tracker.spawn(accepted_connection(stream, peer, Arc::clone(shared)));
@@ -309,11 +374,17 @@ where
     let _counted = shared.concurrency.as_ref().map(Concurrency::connection);
     let activity = Activity::new();
     let reports = Arc::new(HeadReports::default());
+    // Set by the first HTTP/2 request: on retirement only HTTP/2 connections are shut down at once.
+    let http2 = Arc::new(AtomicBool::new(false));
     let service = {
         let shared = Arc::clone(&shared);
         let activity = Arc::clone(&activity);
         let reports = Arc::clone(&reports);
-        service_fn(move |req| {
+        let http2 = Arc::clone(&http2);
+        service_fn(move |req: http::Request<Incoming>| {
+            if req.version() == http::Version::HTTP_2 {
+                http2.store(true, Ordering::Relaxed);
+            }
             let guard = activity.begin();
             let shared = Arc::clone(&shared);
             let reports = Arc::clone(&reports);
@@ -328,6 +399,7 @@ where
     let mut conn = pin!(shared.builder.serve_connection_with_upgrades(io, service));
     let keep_alive = shared.config.keep_alive;
     let mut closing = false;
+    let mut retired = false;
     loop {
         // Re-armed only when the timer fires, so the cost is one timer per keep-alive period.
         let idle_at =
@@ -342,6 +414,14 @@ where
             () = shared.stop.cancelled(), if !closing => {
                 conn.as_mut().graceful_shutdown();
                 closing = true;
+            }
+            // HTTP/1 connections are left to `Connection: close` (see `respond`) and the idle timer.
+            () = shared.retire.cancelled(), if !closing && !retired => {
+                retired = true;
+                if http2.load(Ordering::Relaxed) {
+                    conn.as_mut().graceful_shutdown();
+                    closing = true;
+                }
             }
             () = tokio::time::sleep_until(idle_at.into()), if !closing => {
                 if activity.idle_deadline(keep_alive).is_some_and(|at| at <= std::time::Instant::now()) {
@@ -415,6 +495,11 @@ async fn respond<H: Handler>(
     let mut out = response_of(response, outcome, guard, task);
     if let Some(alt_svc) = &shared.alt_svc {
         out.headers_mut().insert(http::header::ALT_SVC, alt_svc.clone());
+    }
+    // A retiring server ends each HTTP/1 connection after this response; hyper closes the connection once
+    // it has written a response that says so. A 101 must keep its `Connection: upgrade`.
+    if http1 && shared.retire.is_cancelled() && out.status() != StatusCode::SWITCHING_PROTOCOLS {
+        out.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
     }
     out
 }

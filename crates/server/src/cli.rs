@@ -244,6 +244,26 @@ pub struct ServeArgs {
     #[arg(long, value_enum, default_value_t = HttpArg::Auto)]
     pub http: HttpArg,
 
+    // Worker lifecycle: inherited sockets, worker recycling and health checks.
+    /// Serve the already bound socket on this inherited file descriptor instead of binding (as uvicorn).
+    #[arg(long, value_name = "N", conflicts_with = "uds", value_parser = clap::value_parser!(i32).range(0..))]
+    pub fd: Option<i32>,
+
+    /// Replace a worker after it has served this many requests (0: never). The worker finishes its
+    /// requests and exits once a fresh worker is serving. gunicorn's --max-requests is accepted too.
+    #[arg(long, value_name = "N", visible_alias = "max-requests")]
+    pub limit_max_requests: Option<u64>,
+
+    /// Add a random 0..=N to each worker's --limit-max-requests, so workers are not all replaced at once.
+    /// gunicorn's --max-requests-jitter is accepted too.
+    #[arg(long, value_name = "N", default_value_t = 0, visible_alias = "max-requests-jitter")]
+    pub limit_max_requests_jitter: u64,
+
+    /// How long a worker may take to answer the supervisor's health check before it is killed and
+    /// replaced.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    pub timeout_worker_healthcheck: f64,
+
     /// Whether `--log-level` was given (on the command line, in the environment or a settings file),
     /// so that it overrides the levels a `--log-config` sets, as in uvicorn. Set by main, not by clap.
     #[arg(skip)]
@@ -322,6 +342,17 @@ impl ServeArgs {
     /// Whether access logging is on, after `--access-log`/`--no-access-log` (last one wins).
     pub fn access_log_enabled(&self) -> bool {
         !self.no_access_log
+    }
+
+    /// `--limit-max-requests`, with 0 read as "no limit" (gunicorn's meaning of 0).
+    pub fn max_requests(&self) -> Option<u64> {
+        self.limit_max_requests.filter(|n| *n > 0)
+    }
+
+    /// True when a supervisor process runs the workers: with several workers, and with
+    /// `--limit-max-requests`, so that a retiring worker is replaced even when there is only one.
+    pub fn supervised(&self) -> bool {
+        self.workers > 1 || self.max_requests().is_some()
     }
 }
 
@@ -415,6 +446,22 @@ mod tests {
         let s = serve(&["main:app", "--no-date-header", "--date-header", "--header", "a:1", "--header", "b: 2"]);
         assert!(s.date_header_enabled());
         assert_eq!(s.headers, ["a:1", "b: 2"]);
+    }
+
+    #[test]
+    fn worker_lifecycle_options_take_uvicorn_and_gunicorn_names() {
+        let s = serve(&["main:app"]);
+        assert_eq!((s.fd, s.max_requests(), s.limit_max_requests_jitter), (None, None, 0));
+        assert_eq!(s.timeout_worker_healthcheck, 5.0);
+        assert!(!s.supervised());
+        let s = serve(&["main:app", "--limit-max-requests", "200", "--limit-max-requests-jitter", "20"]);
+        assert_eq!((s.max_requests(), s.limit_max_requests_jitter), (Some(200), 20));
+        assert!(s.supervised());
+        let s = serve(&["main:app", "--max-requests", "7", "--max-requests-jitter", "3", "--fd", "3"]);
+        assert_eq!((s.max_requests(), s.limit_max_requests_jitter, s.fd), (Some(7), 3, Some(3)));
+        assert_eq!(serve(&["main:app", "--max-requests", "0"]).max_requests(), None);
+        assert!(Cli::try_parse_from(["covetpy", "serve", "main:app", "--fd", "3", "--uds", "/tmp/s"]).is_err());
+        assert!(Cli::try_parse_from(["covetpy", "serve", "main:app", "--fd", "-1"]).is_err());
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The `covetpy` executable.
 
 mod access_log;
+mod activation;
 mod cli;
+mod control;
 mod dotenv;
 mod logging;
 mod settings;
@@ -15,6 +17,8 @@ use clap::{CommandFactory, FromArgMatches};
 use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
+    // First, while the process still has one thread (see the function).
+    activation::take_systemd_sockets();
     let (cli, env_file) = match parse() {
         Ok(parsed) => parsed,
         Err(message) => {
@@ -35,7 +39,7 @@ fn main() -> ExitCode {
                     );
                 }
             }
-            let code = if args.workers > 1 && !worker::is_worker_process() {
+            let code = if args.supervised() && !worker::is_worker_process() {
                 supervisor::run(&args)
             } else {
                 worker::run(&args)

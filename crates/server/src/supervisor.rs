@@ -1,21 +1,35 @@
-//! `--workers N`: a parent process that starts N workers, restarts any that die, and passes SIGTERM and
-//! SIGINT on to them.
+//! The supervisor: a parent process that starts the workers (`--workers N`, or one worker with
+//! `--limit-max-requests`), replaces any that die, stop answering health checks or use up their request
+//! limit, and passes SIGTERM and SIGINT on to them.
 //!
-//! Workers bind the TCP port themselves with `SO_REUSEPORT`, so the kernel spreads connections across
-//! them. A Unix socket cannot be shared that way, so the parent binds it once and the workers inherit it.
+//! The supervisor opens every listening socket and keeps it open for its whole life; workers inherit them.
+//! For TCP it binds one `SO_REUSEPORT` socket per worker slot, so the kernel spreads connections across the
+//! slots. A Unix socket, `--fd` or a socket from systemd is a single socket that every worker shares.
+//!
+//! Holding the sockets in the supervisor is what makes replacing a worker lossless. On Linux, closing the
+//! last descriptor of a `SO_REUSEPORT` listener resets the connections queued on it that no one accepted
+//! yet. Here a worker that stops accepting only closes its own copy: the socket stays open, and what is
+//! queued on it is accepted by the worker's replacement, which inherits the same socket. A retiring worker
+//! is also only told to stop once its replacement is serving, so the slot never goes without an acceptor.
+//!
+//! Each worker has a control socket (see [`crate::control`]) on which it reports readiness and its request
+//! limit, and answers health-check pings.
 
-use std::io::Read;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use covetpy_protocols::{Endpoint, Listener, LocalAddr};
+use tokio::io::AsyncReadExt;
+use tokio::net::unix::OwnedWriteHalf;
 use tokio::process::Command;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
 use crate::cli::ServeArgs;
-use crate::worker::{self, LISTEN_FD_ENV, READY_FD_ENV, WORKER_ENV};
+use crate::control::{CONTROL_FD_ENV, LIMIT_REACHED, PING, PONG, READY, RETIRE};
+use crate::worker::{self, LISTEN_FD_ENV, WORKER_ENV};
 
 /// Runs the supervisor and returns the exit code.
 pub fn run(args: &ServeArgs) -> u8 {
@@ -35,33 +49,67 @@ pub fn run(args: &ServeArgs) -> u8 {
     }
 }
 
-struct Exit {
-    slot: usize,
+/// Something a worker did.
+enum Event {
+    /// The process exited (`code` is `None` when a signal killed it).
+    Exit { slot: usize, pid: u32, code: Option<i32> },
+    /// It sent a byte on its control socket.
+    Message { slot: usize, pid: u32, message: u8 },
+}
+
+/// One worker process.
+struct Proc {
     pid: u32,
-    code: Option<i32>,
+    control: OwnedWriteHalf,
+    /// When the unanswered health-check ping was sent.
+    ping_sent: Option<Instant>,
+    /// Killed for not answering; its exit is awaited.
+    killed: bool,
+}
+
+/// A worker slot: the worker serving it, and any earlier workers still finishing their requests.
+#[derive(Default)]
+struct Slot {
+    current: Option<Proc>,
+    ready: bool,
+    retiring: Vec<Proc>,
+}
+
+/// Where workers accept connections.
+enum Sockets {
+    /// One socket shared by every worker.
+    Shared(Listener),
+    /// One `SO_REUSEPORT` TCP socket per slot.
+    PerSlot(Vec<Listener>),
 }
 
 struct Workers {
     exe: std::path::PathBuf,
     args: Vec<std::ffi::OsString>,
-    ready_fd: RawFd,
-    listen_fd: Option<RawFd>,
-    pids: Vec<Option<u32>>,
-    exits: mpsc::UnboundedSender<Exit>,
+    sockets: Sockets,
+    slots: Vec<Slot>,
+    events: mpsc::UnboundedSender<Event>,
 }
 
 impl Workers {
     fn spawn(&mut self, slot: usize) -> anyhow::Result<()> {
+        let listen_fd = match &self.sockets {
+            Sockets::Shared(listener) => listener.raw_fd(),
+            Sockets::PerSlot(listeners) => listeners.get(slot).context("no socket for the worker slot")?.raw_fd(),
+        };
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().context("could not create a control socket")?;
+        let control_fd = theirs.as_raw_fd();
         let mut cmd = Command::new(&self.exe);
-        cmd.args(&self.args).env(WORKER_ENV, "1").env(READY_FD_ENV, self.ready_fd.to_string()).stdin(Stdio::null());
-        if let Some(fd) = self.listen_fd {
-            cmd.env(LISTEN_FD_ENV, fd.to_string());
-        }
-        let inherit = [Some(self.ready_fd), self.listen_fd];
+        cmd.args(&self.args)
+            .env(WORKER_ENV, "1")
+            .env(CONTROL_FD_ENV, control_fd.to_string())
+            .env(LISTEN_FD_ENV, listen_fd.to_string())
+            .stdin(Stdio::null());
+        let inherit = [control_fd, listen_fd];
         // SAFETY: only async-signal-safe calls (fcntl, prctl) run between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
-                for fd in inherit.into_iter().flatten() {
+                for fd in inherit {
                     let flags = libc::fcntl(fd, libc::F_GETFD);
                     if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
                         return Err(std::io::Error::last_os_error());
@@ -73,28 +121,103 @@ impl Workers {
             });
         }
         let mut child = cmd.spawn().context("could not start a worker process")?;
+        // Only the worker keeps its end, so the supervisor sees end-of-file when the worker is gone.
+        drop(theirs);
         let pid = child.id().unwrap_or(0);
-        self.pids[slot] = Some(pid);
-        let exits = self.exits.clone();
+        ours.set_nonblocking(true).context("could not set up a control socket")?;
+        let (mut read, control) =
+            tokio::net::UnixStream::from_std(ours).context("could not set up a control socket")?.into_split();
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 64];
+            while let Ok(n @ 1..) = read.read(&mut buf).await {
+                for &message in &buf[..n] {
+                    let _ = events.send(Event::Message { slot, pid, message });
+                }
+            }
+        });
+        let events = self.events.clone();
         tokio::spawn(async move {
             let code = child.wait().await.ok().and_then(|s| s.code());
-            let _ = exits.send(Exit { slot, pid, code });
+            let _ = events.send(Event::Exit { slot, pid, code });
         });
+        if let Some(entry) = self.slots.get_mut(slot) {
+            entry.current = Some(Proc { pid, control, ping_sent: None, killed: false });
+            entry.ready = false;
+        }
         Ok(())
     }
 
-    fn signal_all(&self, sig: libc::c_int) {
-        for pid in self.pids.iter().flatten() {
-            // SAFETY: kill(2) with a pid of our own child; at worst it has already exited.
-            unsafe {
-                libc::kill(*pid as libc::pid_t, sig);
-            }
+    fn procs_mut(&mut self) -> impl Iterator<Item = &mut Proc> {
+        self.slots.iter_mut().flat_map(|s| s.current.iter_mut().chain(s.retiring.iter_mut()))
+    }
+
+    fn signal_all(&mut self, sig: libc::c_int) {
+        for proc in self.procs_mut() {
+            kill(proc.pid, sig);
         }
     }
 
     fn running(&self) -> usize {
-        self.pids.iter().flatten().count()
+        self.slots.iter().map(|s| usize::from(s.current.is_some()) + s.retiring.len()).sum()
     }
+
+    fn ready(&self) -> usize {
+        self.slots.iter().filter(|s| s.ready).count()
+    }
+
+    /// Forgets an exited worker; true if it was the slot's current worker (not a retiring one).
+    fn remove(&mut self, slot: usize, pid: u32) -> bool {
+        let Some(entry) = self.slots.get_mut(slot) else { return false };
+        if entry.current.as_ref().is_some_and(|p| p.pid == pid) {
+            entry.current = None;
+            entry.ready = false;
+            return true;
+        }
+        entry.retiring.retain(|p| p.pid != pid);
+        false
+    }
+
+    fn find(&mut self, slot: usize, pid: u32) -> Option<&mut Proc> {
+        let entry = self.slots.get_mut(slot)?;
+        entry.current.iter_mut().chain(entry.retiring.iter_mut()).find(|p| p.pid == pid)
+    }
+
+    /// Pings every worker without an unanswered ping, and kills those whose ping is older than `timeout`.
+    fn check_health(&mut self, timeout: Duration) {
+        let now = Instant::now();
+        for proc in self.procs_mut() {
+            match proc.ping_sent {
+                _ if proc.killed => {}
+                Some(sent) if now.duration_since(sent) > timeout => {
+                    tracing::warn!(
+                        "Worker process [{}] did not answer a health check within {timeout:?}; killing it",
+                        proc.pid
+                    );
+                    kill(proc.pid, libc::SIGKILL);
+                    proc.killed = true;
+                }
+                Some(_) => {}
+                None => {
+                    // A full or broken socket counts as an unanswered ping: the worker is stuck or gone.
+                    let _ = proc.control.try_write(&[PING]);
+                    proc.ping_sent = Some(now);
+                }
+            }
+        }
+    }
+}
+
+fn kill(pid: u32, sig: libc::c_int) {
+    // SAFETY: kill(2) with a pid of our own child; at worst it has already exited.
+    unsafe {
+        libc::kill(pid as libc::pid_t, sig);
+    }
+}
+
+/// How often health checks run: often enough that a stuck worker is found soon after its timeout.
+fn check_interval(timeout: Duration) -> Duration {
+    (timeout / 2).clamp(Duration::from_millis(100), Duration::from_secs(1))
 }
 
 async fn supervise(args: &ServeArgs) -> anyhow::Result<u8> {
@@ -102,77 +225,113 @@ async fn supervise(args: &ServeArgs) -> anyhow::Result<u8> {
     let mut int = signal(SignalKind::interrupt()).context("could not install the SIGINT handler")?;
     tracing::info!("Started parent process [{}]", std::process::id());
     worker::announce_implementations(args);
+    let health_timeout = worker::seconds(args.timeout_worker_healthcheck, "--timeout-worker-healthcheck")?;
+    if health_timeout.is_zero() {
+        bail!("--timeout-worker-healthcheck must be greater than 0");
+    }
     let endpoint = worker::endpoint(args);
     // Checked here too, so a bad certificate fails once with one message instead of once per worker.
     let tls = worker::tls_config(args)?.is_some();
-    if matches!(endpoint, Endpoint::Tcp { port: 0, .. }) {
-        bail!("--port 0 cannot be combined with --workers: each worker would get a different port");
-    }
-    let shared_socket = match &endpoint {
-        Endpoint::Unix(_) => Some(Listener::bind(&endpoint, false)?),
-        Endpoint::Tcp { .. } => None,
-    };
-    let (mut ready_reader, ready_writer) = std::io::pipe().context("could not create the readiness pipe")?;
-    let (ready_tx, mut ready_rx) = mpsc::unbounded_channel();
-    std::thread::spawn(move || {
-        let mut byte = [0u8; 1];
-        while matches!(ready_reader.read(&mut byte), Ok(1)) {
-            if ready_tx.send(()).is_err() {
-                break;
-            }
-        }
-    });
-
     let count = args.workers as usize;
-    let (exits_tx, mut exits) = mpsc::unbounded_channel();
+    let inherited = crate::activation::socket_to_serve(args);
+    let sockets = match (inherited, &endpoint) {
+        // SAFETY: `--fd` or systemd passed this socket to us, and nothing else in this process uses it.
+        (Some(fd), _) => Sockets::Shared(unsafe { Listener::from_inherited(fd) }?),
+        (None, Endpoint::Unix(_)) => Sockets::Shared(Listener::bind(&endpoint, false)?),
+        (None, Endpoint::Tcp { port: 0, .. }) => {
+            bail!("--port 0 cannot be combined with --workers or --limit-max-requests: each worker would get a different port")
+        }
+        (None, Endpoint::Tcp { .. }) => {
+            Sockets::PerSlot((0..count).map(|_| Listener::bind(&endpoint, true)).collect::<Result<_, _>>()?)
+        }
+    };
+    let shown = match (&sockets, &endpoint) {
+        (Sockets::Shared(listener), _) => {
+            worker::describe(&listener.local_addr().context("could not read the socket's address")?, tls)
+        }
+        (Sockets::PerSlot(_), Endpoint::Tcp { host, port }) => {
+            let scheme = if tls { "https" } else { "http" };
+            format!("{scheme}://{}", Endpoint::Tcp { host: host.clone(), port: *port })
+        }
+        (Sockets::PerSlot(_), Endpoint::Unix(path)) => worker::describe(&LocalAddr::Unix(path.clone()), tls),
+    };
+
+    let (events_tx, mut events) = mpsc::unbounded_channel();
     let mut workers = Workers {
         exe: std::env::current_exe().context("could not find the covetpy executable")?,
         args: std::env::args_os().skip(1).collect(),
-        ready_fd: ready_writer.as_raw_fd(),
-        listen_fd: shared_socket.as_ref().map(Listener::raw_fd),
-        pids: vec![None; count],
-        exits: exits_tx,
+        sockets,
+        slots: (0..count).map(|_| Slot::default()).collect(),
+        events: events_tx,
     };
     for slot in 0..count {
         workers.spawn(slot)?;
     }
 
-    let mut ready = 0usize;
     let mut started = false;
+    let mut health = tokio::time::interval(check_interval(health_timeout));
+    health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let forwarded = loop {
         tokio::select! {
             _ = term.recv() => break libc::SIGTERM,
             _ = int.recv() => break libc::SIGINT,
-            Some(()) = ready_rx.recv() => {
-                ready += 1;
-                if ready == count && !started {
-                    started = true;
-                    let shown = match &endpoint {
-                        Endpoint::Unix(path) => worker::describe(&LocalAddr::Unix(path.clone()), tls),
-                        Endpoint::Tcp { host, port } => {
-                            let scheme = if tls { "https" } else { "http" };
-                            format!("{scheme}://{}", Endpoint::Tcp { host: host.clone(), port: *port })
-                        }
-                    };
-                    tracing::info!("CovetPy running on {shown} with {count} workers (Press CTRL+C to quit)");
-                }
-            }
-            Some(exit) = exits.recv() => {
-                workers.pids[exit.slot] = None;
-                if !started {
-                    tracing::error!("Worker process [{}] exited during startup; stopping", exit.pid);
-                    workers.signal_all(libc::SIGTERM);
-                    while workers.running() > 0 {
-                        match exits.recv().await {
-                            Some(other) => workers.pids[other.slot] = None,
-                            None => break,
-                        }
+            _ = health.tick() => workers.check_health(health_timeout),
+            Some(event) = events.recv() => match event {
+                Event::Message { slot, pid, message: PONG } => {
+                    if let Some(proc) = workers.find(slot, pid) {
+                        proc.ping_sent = None;
                     }
-                    return Ok(exit.code.and_then(|c| u8::try_from(c).ok()).filter(|c| *c != 0).unwrap_or(1));
                 }
-                tracing::warn!("Worker process [{}] died (exit code {:?}); starting a new one", exit.pid, exit.code);
-                ready = ready.saturating_sub(1);
-                workers.spawn(exit.slot)?;
+                Event::Message { slot, pid, message: READY } => {
+                    let Some(entry) = workers.slots.get_mut(slot) else { continue };
+                    if entry.current.as_ref().is_none_or(|p| p.pid != pid) {
+                        continue;
+                    }
+                    entry.ready = true;
+                    // The replacement accepts now, so the workers it replaces may stop.
+                    for old in &entry.retiring {
+                        let _ = old.control.try_write(&[RETIRE]);
+                    }
+                    if workers.ready() == count && !started {
+                        started = true;
+                        let n = if count == 1 { "1 worker".to_owned() } else { format!("{count} workers") };
+                        tracing::info!("CovetPy running on {shown} with {n} (Press CTRL+C to quit)");
+                    }
+                }
+                Event::Message { slot, pid, message: LIMIT_REACHED } => {
+                    let Some(entry) = workers.slots.get_mut(slot) else { continue };
+                    let Some(old) = entry.current.take_if(|p| p.pid == pid) else { continue };
+                    tracing::info!("Worker process [{pid}] reached its request limit; starting its replacement");
+                    entry.retiring.push(old);
+                    entry.ready = false;
+                    workers.spawn(slot)?;
+                }
+                Event::Message { .. } => {}
+                Event::Exit { slot, pid, code } => {
+                    if !workers.remove(slot, pid) {
+                        match code {
+                            Some(0) => tracing::info!("Worker process [{pid}] retired"),
+                            _ => tracing::warn!("Retiring worker process [{pid}] ended with exit code {code:?}"),
+                        }
+                        continue;
+                    }
+                    if !started {
+                        tracing::error!("Worker process [{pid}] exited during startup; stopping");
+                        workers.signal_all(libc::SIGTERM);
+                        while workers.running() > 0 {
+                            match events.recv().await {
+                                Some(Event::Exit { slot, pid, .. }) => {
+                                    workers.remove(slot, pid);
+                                }
+                                Some(Event::Message { .. }) => {}
+                                None => break,
+                            }
+                        }
+                        return Ok(code.and_then(|c| u8::try_from(c).ok()).filter(|c| *c != 0).unwrap_or(1));
+                    }
+                    tracing::warn!("Worker process [{pid}] died (exit code {code:?}); starting a new one");
+                    workers.spawn(slot)?;
+                }
             }
         }
     };
@@ -181,15 +340,17 @@ async fn supervise(args: &ServeArgs) -> anyhow::Result<u8> {
     workers.signal_all(forwarded);
     while workers.running() > 0 {
         tokio::select! {
-            Some(exit) = exits.recv() => {
-                workers.pids[exit.slot] = None;
+            Some(event) = events.recv() => {
+                if let Event::Exit { slot, pid, .. } = event {
+                    workers.remove(slot, pid);
+                }
             }
             // A second signal is passed on too: workers treat it as "stop now".
             _ = term.recv() => workers.signal_all(libc::SIGTERM),
             _ = int.recv() => workers.signal_all(libc::SIGINT),
         }
     }
-    if let Endpoint::Unix(path) = &endpoint {
+    if let (None, Endpoint::Unix(path)) = (inherited, &endpoint) {
         let _ = std::fs::remove_file(path);
     }
     tracing::info!("Finished parent process [{}]", std::process::id());

@@ -12,7 +12,7 @@ use covetpy_embed::{
     NativeOptions, NativeServer, StartupError, WsgiOptions, WsgiServer,
 };
 use covetpy_protocols::{
-    serve, tls_server_config, ClientAuth, DefaultHeaders, Endpoint, H3Settings, Handler, Listener, LocalAddr,
+    serve_retiring, tls_server_config, ClientAuth, DefaultHeaders, Endpoint, H3Settings, Handler, Listener, LocalAddr,
     ProxyConfig, RequestLimits, Scheme, ServeOutcome, ServerConfig, TlsOptions, TrustedProxies, WsConfig,
 };
 use tokio::signal::unix::{signal, SignalKind};
@@ -20,14 +20,14 @@ use tokio::sync::Notify;
 
 use crate::access_log::AccessLog;
 use crate::cli::{HttpArg, InterfaceArg, LifespanArg, LoopArg, ServeArgs, WsArg};
+use crate::control::{Control, Counted, RequestBudget, READY};
 use crate::logging;
 
 /// Set in the environment of worker processes started by the supervisor.
 pub const WORKER_ENV: &str = "COVETPY_WORKER";
-/// A listening socket inherited from the supervisor (Unix sockets with several workers).
+/// The socket inherited from the supervisor: its own bound TCP socket for the worker's slot, or the one
+/// socket all workers share (`--uds`, `--fd`, socket activation).
 pub const LISTEN_FD_ENV: &str = "COVETPY_LISTEN_FD";
-/// A pipe on which the worker writes one byte once it is serving.
-pub const READY_FD_ENV: &str = "COVETPY_READY_FD";
 
 /// Exit code for a lifespan startup failure, as uvicorn uses.
 const EXIT_STARTUP_FAILED: u8 = 3;
@@ -81,11 +81,15 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
         let _enter = runtime.enter();
         watch_signals()?
     };
+    // Started before the app is imported, so the supervisor's health checks are answered during a slow
+    // start-up too.
+    let control = Control::connect(runtime.handle())?;
     tracing::info!("Started server process [{}]", std::process::id());
 
     // Bind before importing the app, so a busy port is reported without running any application code.
-    let listener = match inherited_fd(LISTEN_FD_ENV) {
-        // SAFETY: the supervisor passes a listening socket it opened for us and nothing else uses it.
+    let listener = match inherited_fd(LISTEN_FD_ENV).or_else(|| crate::activation::socket_to_serve(args)) {
+        // SAFETY: the supervisor, the process manager (`--fd`) or systemd passed this socket to us, and
+        // nothing else in this process uses it.
         Some(fd) => unsafe { Listener::from_inherited(fd) }?,
         None => Listener::bind(&endpoint(args), is_worker_process())?,
     };
@@ -169,7 +173,9 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
         announce_implementations(args);
         tracing::info!("CovetPy running on {} (Press CTRL+C to quit)", describe(&local, tls.is_some()));
     }
-    signal_ready();
+    if let Some(control) = &control {
+        control.send(READY);
+    }
 
     let scheme = if tls.is_some() { Scheme::Https } else { Scheme::Http };
     let limits = RequestLimits {
@@ -198,11 +204,30 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
         stop.notified().await;
         tracing::info!("Shutting down");
     };
+    let budget = match (args.max_requests(), &control) {
+        (Some(limit), Some(control)) => {
+            Some(RequestBudget::new(limit, args.limit_max_requests_jitter, control.clone()))
+        }
+        _ => None,
+    };
+    let retire = {
+        let control = control.clone();
+        async move {
+            match control {
+                Some(control) => control.retired().await,
+                None => std::future::pending().await,
+            }
+            tracing::info!("Retiring: a replacement worker is serving");
+        }
+    };
     let access_log = args.access_log_enabled();
+    let ends = Ends { shutdown, retire };
     let outcome = match &app {
-        App::Asgi(server) => runtime.block_on(serve_with(listener, server.handler(), access_log, config, shutdown)),
-        App::Wsgi(server) => runtime.block_on(serve_with(listener, server.handler(), access_log, config, shutdown)),
-        App::Native(server) => runtime.block_on(serve_with(listener, server.handler(), access_log, config, shutdown)),
+        App::Asgi(server) => runtime.block_on(serve_with(listener, server.handler(), access_log, budget, config, ends)),
+        App::Wsgi(server) => runtime.block_on(serve_with(listener, server.handler(), access_log, budget, config, ends)),
+        App::Native(server) => {
+            runtime.block_on(serve_with(listener, server.handler(), access_log, budget, config, ends))
+        }
     }?;
     if let ServeOutcome::TimedOut { open } = outcome {
         tracing::warn!("Graceful shutdown timed out; closing {open} connection(s) that were still open");
@@ -228,17 +253,26 @@ enum App {
     Native(NativeServer),
 }
 
+/// What ends serving: a shutdown signal, or retirement (`--limit-max-requests`, once a replacement serves).
+struct Ends<S, R> {
+    shutdown: S,
+    retire: R,
+}
+
 async fn serve_with<H: Handler>(
     listener: Listener,
     handler: H,
     access_log: bool,
+    budget: Option<RequestBudget>,
     config: ServerConfig,
-    shutdown: impl std::future::Future<Output = ()>,
+    ends: Ends<impl std::future::Future<Output = ()>, impl std::future::Future<Output = ()>>,
 ) -> anyhow::Result<ServeOutcome> {
+    let Ends { shutdown, retire } = ends;
+    let handler = Counted::new(handler, budget);
     let outcome = if access_log {
-        serve(listener, Arc::new(AccessLog::new(handler)), config, shutdown).await
+        serve_retiring(listener, Arc::new(AccessLog::new(handler)), config, shutdown, retire).await
     } else {
-        serve(listener, Arc::new(handler), config, shutdown).await
+        serve_retiring(listener, Arc::new(handler), config, shutdown, retire).await
     };
     outcome.context("the server failed")
 }
@@ -352,16 +386,4 @@ pub fn describe(local: &LocalAddr, tls: bool) -> String {
 
 fn inherited_fd(var: &str) -> Option<RawFd> {
     std::env::var(var).ok()?.parse().ok()
-}
-
-/// Tells the supervisor this worker is serving.
-fn signal_ready() {
-    if let Some(fd) = inherited_fd(READY_FD_ENV) {
-        // SAFETY: writing one byte from a valid buffer to a descriptor the supervisor gave us; a failed
-        // write only delays the supervisor's start-up message.
-        unsafe {
-            libc::write(fd, b"1".as_ptr().cast(), 1);
-            libc::close(fd);
-        }
-    }
 }
