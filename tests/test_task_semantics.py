@@ -141,12 +141,12 @@ def test_wsgi_call_gets_a_fresh_context(wsgi: Server) -> None:
             _assert_fresh(session.get(wsgi.url("/"), params={"v": value}, timeout=10).json())
 
 
+@pytest.mark.parametrize("option", ["--timeout-graceful-shutdown", "--graceful-timeout"])
 def test_shutdown_cancels_tasks_past_the_graceful_timeout(
-    start_server: ServerFactory, tmp_path: Path, loop_impl: str
+    start_server: ServerFactory, tmp_path: Path, loop_impl: str, option: str
 ) -> None:
-    server = start_server(
-        f"{APP}:asgi_app", "--interface", "asgi", "--timeout-graceful-shutdown", "1", "--loop", loop_impl
-    )
+    # gunicorn's --graceful-timeout is the same option.
+    server = start_server(f"{APP}:asgi_app", "--interface", "asgi", option, "1", "--loop", loop_impl)
     marker = tmp_path / "cancelled.txt"
     threading.Timer(0.5, server.send_signal, args=(signal.SIGTERM,)).start()
     try:

@@ -164,6 +164,13 @@ def test_sigint_stops_workers(start_server: ServerFactory) -> None:
     assert not [pid for pid in pids if pid_alive(pid)]
 
 
+def test_gunicorn_w_sets_workers(start_server: ServerFactory) -> None:
+    server = start_server("pid_app:app", "-w", "2")
+    pids = collect_pids(server, 2)
+    assert len(pids) == 2, pids
+    assert server.stop() == 0
+
+
 def test_web_concurrency_sets_default_workers(start_server: ServerFactory) -> None:
     server = start_server("pid_app:app", env={"WEB_CONCURRENCY": "2"})
     pids = collect_pids(server, 2)

@@ -56,8 +56,8 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub threads: u32,
 
-    /// Number of worker processes (defaults to $WEB_CONCURRENCY, else 1).
-    #[arg(long, env = "WEB_CONCURRENCY", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    /// Number of worker processes (defaults to $WEB_CONCURRENCY, else 1). `-w` as in gunicorn.
+    #[arg(short = 'w', long, env = "WEB_CONCURRENCY", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub workers: u32,
 
     /// ASGI lifespan protocol.
@@ -104,7 +104,8 @@ pub struct ServeArgs {
     pub limit_request_field_size: usize,
 
     /// On SIGTERM/SIGINT, wait at most this many seconds for in-flight requests (default: wait for all).
-    #[arg(long, value_name = "SECONDS")]
+    /// gunicorn's --graceful-timeout is accepted too.
+    #[arg(long, value_name = "SECONDS", visible_alias = "graceful-timeout")]
     pub timeout_graceful_shutdown: Option<f64>,
 
     /// WebSocket support: `auto` serves WebSocket handshakes, `none` passes them to the app as plain
