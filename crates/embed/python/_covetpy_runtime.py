@@ -74,7 +74,6 @@ class Tasks:
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
         self.pending: set[asyncio.Task[Any]] = set()
         self._stopped: asyncio.Future[None] = loop.create_future()
 

@@ -23,33 +23,16 @@ pub(crate) fn copy<'py>(py: Python<'py>, base: &Py<PyAny>) -> PyResult<Bound<'py
 
 /// Runs `f` inside `context` (a `contextvars.Context`), as `context.run(f)` would.
 pub(crate) fn run_in<R>(py: Python<'_>, context: &Bound<'_, PyAny>, f: impl FnOnce() -> PyResult<R>) -> PyResult<R> {
-    // SAFETY: entered and exited on this thread with the GIL held; Enter type-checks its argument and
-    // fails with an exception set (for a non-context, or one already entered elsewhere).
-    if unsafe { ffi::PyContext_Enter(context.as_ptr()) } != 0 {
-        return Err(PyErr::fetch(py));
-    }
+    enter(py, context)?;
     let result = f();
-    // SAFETY: the context entered above, on this thread; every enter is matched by this exit even when
-    // `f` failed, since Python errors come back as values here.
-    let exited = unsafe { ffi::PyContext_Exit(context.as_ptr()) };
-    if exited != 0 {
-        let e = PyErr::fetch(py);
-        tracing::error!("could not leave a context: {e}");
-    }
+    exit(py, context);
     result
 }
 
 /// Runs `f` inside a fresh copy of `base`. If the copy cannot be made or entered (which would mean
 /// `base` is not a context), `f` runs in the thread's current context and the error is logged.
 pub(crate) fn in_copy<R>(py: Python<'_>, base: &Py<PyAny>, f: impl FnOnce() -> R) -> R {
-    let entered = copy(py, base).and_then(|copy| {
-        // SAFETY: as in `run_in`.
-        if unsafe { ffi::PyContext_Enter(copy.as_ptr()) } != 0 {
-            return Err(PyErr::fetch(py));
-        }
-        Ok(copy)
-    });
-    let copy = match entered {
+    let copy = match copy(py, base).and_then(|copy| enter(py, &copy).map(|()| copy)) {
         Ok(copy) => copy,
         Err(e) => {
             tracing::error!("could not enter a fresh context for the call: {e}");
@@ -57,10 +40,25 @@ pub(crate) fn in_copy<R>(py: Python<'_>, base: &Py<PyAny>, f: impl FnOnce() -> R
         }
     };
     let result = f();
-    // SAFETY: the context entered above, on this thread.
-    if unsafe { ffi::PyContext_Exit(copy.as_ptr()) } != 0 {
+    exit(py, &copy);
+    result
+}
+
+fn enter(py: Python<'_>, context: &Bound<'_, PyAny>) -> PyResult<()> {
+    // SAFETY: called with the GIL held, on the thread that will exit it; Enter type-checks its argument
+    // and fails with an exception set (for a non-context, or one already entered elsewhere).
+    if unsafe { ffi::PyContext_Enter(context.as_ptr()) } != 0 {
+        return Err(PyErr::fetch(py));
+    }
+    Ok(())
+}
+
+/// Leaves a context [`enter`] entered. Every enter is matched by an exit even when the work in between
+/// failed, since Python errors come back as values here.
+fn exit(py: Python<'_>, context: &Bound<'_, PyAny>) {
+    // SAFETY: the context entered on this thread by `enter`, with the GIL held.
+    if unsafe { ffi::PyContext_Exit(context.as_ptr()) } != 0 {
         let e = PyErr::fetch(py);
         tracing::error!("could not leave a context: {e}");
     }
-    result
 }

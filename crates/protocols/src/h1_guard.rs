@@ -23,7 +23,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, ReadBuf};
+
+use crate::read_filter::{ReadFilter, ReadFiltered};
 
 /// Larger than any head hyper accepts (its read buffer stops at about 400 KiB), so a head the watcher
 /// gives up on is one hyper refuses anyway.
@@ -374,36 +376,39 @@ fn parse_length(s: &[u8]) -> Option<u64> {
 }
 
 /// An I/O stream with the watcher on its reading side; writes pass straight through.
-pub(crate) struct Guarded<I> {
-    inner: I,
-    scanner: Scanner,
-    failed: bool,
+pub(crate) type Guarded<I> = ReadFiltered<I, Watch>;
+
+/// Watches `inner`; heads longer than `max_head` bytes are reported as too large.
+pub(crate) fn guard<I>(inner: I, reports: Arc<HeadReports>, max_head: usize) -> Guarded<I> {
+    let give_up = MAX_HEAD.max(max_head.saturating_add(1));
+    let scanner = Scanner { state: State::Head, head: Vec::new(), chunk_size: 0, heads: 0, reports, max_head, give_up };
+    ReadFiltered::new(inner, Watch { scanner, failed: false })
 }
 
-impl<I> Guarded<I> {
-    /// Watches `inner`; heads longer than `max_head` bytes are reported as too large.
-    pub(crate) fn new(inner: I, reports: Arc<HeadReports>, max_head: usize) -> Self {
-        let give_up = MAX_HEAD.max(max_head.saturating_add(1));
-        let scanner =
-            Scanner { state: State::Head, head: Vec::new(), chunk_size: 0, heads: 0, reports, max_head, give_up };
-        Guarded { inner, scanner, failed: false }
-    }
+/// The watcher: the scanner, and whether it has found a bad chunk line.
+pub(crate) struct Watch {
+    scanner: Scanner,
+    failed: bool,
 }
 
 fn malformed_chunk() -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, "invalid chunk size line")
 }
 
-impl<I: AsyncRead + Unpin> AsyncRead for Guarded<I> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if this.failed {
+impl ReadFilter for Watch {
+    fn poll_read_from<S: AsyncRead + Unpin>(
+        &mut self,
+        inner: &mut S,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.failed {
             return Poll::Ready(Err(malformed_chunk()));
         }
         let before = buf.filled().len();
-        ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
-        if let Err(at) = this.scanner.feed(&buf.filled()[before..]) {
-            this.failed = true;
+        ready!(Pin::new(inner).poll_read(cx, buf))?;
+        if let Err(at) = self.scanner.feed(&buf.filled()[before..]) {
+            self.failed = true;
             // Hand over the good bytes first, so hyper reads the head and the chunks before the bad line
             // and then meets the error while reading the body. An empty read would look like EOF.
             if at == 0 {
@@ -412,32 +417,6 @@ impl<I: AsyncRead + Unpin> AsyncRead for Guarded<I> {
             buf.set_filled(before + at);
         }
         Poll::Ready(Ok(()))
-    }
-}
-
-impl<I: AsyncWrite + Unpin> AsyncWrite for Guarded<I> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
 }
 

@@ -15,6 +15,7 @@ mod handler;
 mod listener;
 mod proxy;
 mod proxy_protocol;
+mod read_filter;
 mod request;
 mod response;
 mod response_headers;

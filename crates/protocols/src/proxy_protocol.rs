@@ -8,7 +8,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+
+use crate::read_filter::{ReadFilter, ReadFiltered};
 
 /// The version 2 signature.
 const V2_SIGNATURE: &[u8; 12] = b"\r\n\r\n\0\r\nQUIT\n";
@@ -140,7 +142,7 @@ pub(crate) async fn read_header<S: AsyncRead + Unpin>(mut stream: S) -> io::Resu
         match parse(&buf) {
             Ok(Parsed::Done(header, used)) => {
                 let rest = Bytes::from(buf).slice(used..);
-                return Ok((header, Prefixed { prefix: rest, inner: stream }));
+                return Ok((header, ReadFiltered::new(stream, Prefix(rest))));
             }
             Ok(Parsed::More) => {}
             Err(Invalid) => return Err(io::Error::new(io::ErrorKind::InvalidData, "not a PROXY protocol header")),
@@ -149,47 +151,25 @@ pub(crate) async fn read_header<S: AsyncRead + Unpin>(mut stream: S) -> io::Resu
 }
 
 /// A stream that first yields bytes already read from it.
-pub(crate) struct Prefixed<S> {
-    prefix: Bytes,
-    inner: S,
-}
+pub(crate) type Prefixed<S> = ReadFiltered<S, Prefix>;
 
-impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if !this.prefix.is_empty() {
-            let n = this.prefix.len().min(buf.remaining());
-            buf.put_slice(&this.prefix[..n]);
-            this.prefix.advance(n);
+/// Bytes to hand out before reading the stream itself.
+pub(crate) struct Prefix(Bytes);
+
+impl ReadFilter for Prefix {
+    fn poll_read_from<S: AsyncRead + Unpin>(
+        &mut self,
+        inner: &mut S,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if !self.0.is_empty() {
+            let n = self.0.len().min(buf.remaining());
+            buf.put_slice(&self.0[..n]);
+            self.0.advance(n);
             return Poll::Ready(Ok(()));
         }
-        Pin::new(&mut this.inner).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+        Pin::new(inner).poll_read(cx, buf)
     }
 }
 

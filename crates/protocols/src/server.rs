@@ -21,7 +21,7 @@ use tokio_util::task::TaskTracker;
 use crate::activity::{Activity, ActivityGuard};
 use crate::body::{BodyFailure, BodyOutcome};
 use crate::concurrency::{self, Concurrency, Counted};
-use crate::h1_guard::{Guarded, HeadDefect, HeadReports};
+use crate::h1_guard::{HeadDefect, HeadReports};
 use crate::h3::H3Settings;
 use crate::proxy::ProxyConfig;
 use crate::proxy_protocol;
@@ -395,7 +395,7 @@ where
             }
         })
     };
-    let io = TokioIo::new(Guarded::new(io, reports, shared.config.max_head_size));
+    let io = TokioIo::new(crate::h1_guard::guard(io, reports, shared.config.max_head_size));
     let mut conn = pin!(shared.builder.serve_connection_with_upgrades(io, service));
     let keep_alive = shared.config.keep_alive;
     let mut closing = false;

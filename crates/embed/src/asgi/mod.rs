@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 
 use self::call::{CallShared, DisconnectGuard, HttpCall};
 use self::context::AsgiContext;
-use crate::event_loop::{LoopEnv, LoopThread, Started, Teardown};
+use crate::event_loop::{run_until_complete_in_copy, LoopEnv, LoopThread, Started, Teardown};
 use crate::{LoadedApp, StartupError};
 
 /// `--lifespan`.
@@ -110,7 +110,12 @@ pub(crate) fn prepare(
         .getattr("Lifespan")
         .and_then(|cls| cls.call1((app.bind(py), options.lifespan.as_str())))
         .map_err(internal)?;
-    let started = run_in_copy(env, &lifespan, "startup").map_err(internal)?;
+    // Lifespan runs in a Task of its own, as in uvicorn: variables it sets never reach requests.
+    let started = lifespan
+        .call_method0("startup")
+        .and_then(|coro| run_until_complete_in_copy(&env.base_context, &env.event_loop, coro))
+        .and_then(|ok| ok.is_truthy())
+        .map_err(internal)?;
     if !started {
         return Err(StartupError::LifespanFailed);
     }
@@ -135,7 +140,7 @@ pub(crate) fn prepare(
         let stopped = lifespan
             .bind(py)
             .call_method0("shutdown")
-            .and_then(|coro| in_copy_of(base_context.bind(py), event_loop, coro))
+            .and_then(|coro| run_until_complete_in_copy(base_context.bind(py), event_loop, coro))
             .and_then(|ok| ok.is_truthy());
         match stopped {
             Ok(ok) => ok,
@@ -146,22 +151,6 @@ pub(crate) fn prepare(
         }
     });
     Ok((Arc::new(ctx), teardown))
-}
-
-/// Runs `lifespan.<method>()` to completion in a fresh copy of the base context, as uvicorn runs
-/// lifespan in a Task of its own: variables it sets never reach requests.
-fn run_in_copy(env: &LoopEnv<'_>, lifespan: &Bound<'_, PyAny>, method: &str) -> PyResult<bool> {
-    let coro = lifespan.call_method0(method)?;
-    in_copy_of(&env.base_context, &env.event_loop, coro)?.is_truthy()
-}
-
-fn in_copy_of<'py>(
-    base: &Bound<'py, PyAny>,
-    event_loop: &Bound<'py, PyAny>,
-    coro: Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let context = base.call_method0("copy")?;
-    context.call_method1("run", (event_loop.getattr("run_until_complete")?, coro))
 }
 
 /// Hands requests to the event-loop thread. Implements the network side's [`Handler`].

@@ -183,10 +183,7 @@ where
         let dispatcher = Dispatcher { receiver, tasks: env.tasks.clone().unbind() };
         env.event_loop.call_method1("add_reader", (fd, Py::new(py, dispatcher)?))?;
         let _ = ready.send(Ok(shared));
-        // The main Task runs in a context copy of its own, as every Task here does.
-        let context = env.base_context.call_method0("copy")?;
-        let main = env.tasks.call_method0("serve")?;
-        context.call_method1("run", (env.event_loop.getattr("run_until_complete")?, main))?;
+        run_until_complete_in_copy(&env.base_context, &env.event_loop, env.tasks.call_method0("serve")?)?;
         env.event_loop.call_method1("remove_reader", (fd,))?;
         Ok(())
     };
@@ -200,6 +197,20 @@ where
     let _ = env.event_loop.call_method0("close");
     flush_std_streams(py);
     ok
+}
+
+/// Runs `coro` to completion on `event_loop`, which is not running, in a fresh copy of `base_context`:
+/// the Task it becomes gets a context of its own, as every Task on this thread does (the server's main
+/// Task, lifespan startup and shutdown).
+pub(crate) fn run_until_complete_in_copy<'py>(
+    base_context: &Bound<'py, PyAny>,
+    event_loop: &Bound<'py, PyAny>,
+    coro: Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = coro.py();
+    let context = crate::contexts::copy(py, base_context.as_unbound())?;
+    let run = event_loop.getattr(pyo3::intern!(py, "run_until_complete"))?;
+    crate::contexts::run_in(py, &context, || run.call1((coro,)))
 }
 
 /// Cancels the Tasks still running when the loop stops (the server's graceful timeout is over, as in
