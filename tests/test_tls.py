@@ -521,3 +521,52 @@ def test_native_plain_http_url_is_http(start_server: ServerFactory) -> None:
     data = requests.get(server.url("/url"), timeout=10).json()
     assert data["scheme"] == "http"
     assert data["url"] == f"http://127.0.0.1:{server.port}/url"
+
+
+# --------------------------------------------------------------------- --ssl-version
+
+
+def versioned_context(certs: Certs, version: ssl.TLSVersion) -> ssl.SSLContext:
+    context = client_context(certs)
+    context.minimum_version = version
+    context.maximum_version = version
+    return context
+
+
+@pytest.mark.parametrize("number", ["17", "2"])
+def test_ssl_version_default_negotiates_tls12_and_tls13(
+    start_server: ServerFactory, tls_certs: Certs, number: str
+) -> None:
+    server = start_server("echo_app:app", *tls_certs.server_args(), "--ssl-version", number)
+    for version, name in [(ssl.TLSVersion.TLSv1_2, "TLSv1.2"), (ssl.TLSVersion.TLSv1_3, "TLSv1.3")]:
+        _, cipher = handshake(server, versioned_context(tls_certs, version))
+        assert cipher is not None and cipher[1] == name
+
+
+def test_ssl_version_5_offers_tls12_only(start_server: ServerFactory, tls_certs: Certs) -> None:
+    server = start_server("echo_app:app", *tls_certs.server_args(), "--ssl-version", "5")
+    _, cipher = handshake(server, versioned_context(tls_certs, ssl.TLSVersion.TLSv1_2))
+    assert cipher is not None and cipher[1] == "TLSv1.2"
+    with pytest.raises(ssl.SSLError):
+        handshake(server, versioned_context(tls_certs, ssl.TLSVersion.TLSv1_3))
+    # Still serving after the refused handshake.
+    assert get_json(server, tls_certs, "/after")["path"] == "/after"
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (["--ssl-version", "3"], "TLS 1.0"),
+        (["--ssl-version", "4"], "TLS 1.1"),
+        (["--ssl-version", "16"], "client protocol"),
+        (["--ssl-version", "99"], "not one of"),
+        (["--ssl-version", "5", "--http3"], "needs TLS 1.3"),
+    ],
+)
+def test_ssl_version_refused_with_one_line(
+    tls_certs: Certs, extra: list[str], expected: str
+) -> None:
+    result = run_to_exit("echo_app:app", *tls_certs.server_args(), *extra)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 1 and expected in errors[0], result.stderr

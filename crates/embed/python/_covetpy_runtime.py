@@ -111,11 +111,16 @@ def _positional_count(app: object) -> int | None:
 
 def detect_interface(app: object) -> str | None:
     """Say how ``app`` wants to be called: ``"native"`` for a CovetPy app, ``"asgi"`` for an async callable
-    of (scope, receive, send), ``"wsgi"`` for a callable of (environ, start_response), or None."""
+    of (scope, receive, send), ``"asgi2"`` for a class or a callable of (scope) whose result is awaited
+    with (receive, send), ``"wsgi"`` for a callable of (environ, start_response), or None."""
     if getattr(app, "__covetpy_native__", False) is True:
         return "native"
-    if not callable(app) or inspect.isclass(app):
+    if not callable(app):
         return None
+    if inspect.isclass(app):
+        # uvicorn's rule: a class is an ASGI 2 application (instantiated with the scope) unless its
+        # instances are awaitable.
+        return "asgi" if hasattr(app, "__await__") else "asgi2"
     if inspect.iscoroutinefunction(app):
         return "asgi"
     call = getattr(app, "__call__", None)  # noqa: B004 - instances with an async __call__ are the common case
@@ -126,7 +131,24 @@ def detect_interface(app: object) -> str | None:
         return "asgi"
     if count == 2:
         return "wsgi"
+    if count == 1:
+        return "asgi2"
     return None
+
+
+class Asgi2App:
+    """Serves an ASGI 2 application (``app(scope)`` returns an instance, awaited as
+    ``instance(receive, send)``) through the ASGI 3 calling convention, with the scope saying version 2.0."""
+
+    def __init__(self, app: Callable[[dict[str, Any]], Callable[..., Awaitable[None]]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        asgi = scope.get("asgi")
+        if isinstance(asgi, dict):
+            asgi["version"] = "2.0"
+        instance = self.app(scope)
+        await instance(receive, send)
 
 
 class Lifespan:

@@ -40,6 +40,9 @@ pub enum Interface {
     Auto,
     /// ASGI 3: `await app(scope, receive, send)`.
     Asgi,
+    /// ASGI 2: `await app(scope)(receive, send)`. Only asked for: [`load`] wraps such an app so that it is
+    /// called as ASGI 3, and reports [`Interface::Asgi`].
+    Asgi2,
     /// WSGI (PEP 3333): `app(environ, start_response)`.
     Wsgi,
     /// A CovetPy native app (`covetpy.CovetPy`), chosen with `--interface covet` and served by
@@ -52,6 +55,7 @@ impl Interface {
         match self {
             Interface::Auto => "auto",
             Interface::Asgi => "ASGI",
+            Interface::Asgi2 => "ASGI 2",
             Interface::Wsgi => "WSGI",
             Interface::Native => "a CovetPy app",
         }
@@ -199,6 +203,13 @@ pub fn load(spec: &AppSpec, app_dir: &Path, factory: bool, interface: Interface)
             .and_then(|r| r.extract())
             .map_err(|e| python_error(py, spec, &e))?;
         let resolved = match (interface, detected.as_deref()) {
+            (Interface::Auto, Some("asgi2")) | (Interface::Asgi2, _) => {
+                target = py
+                    .import("_covetpy_runtime")
+                    .and_then(|rt| rt.call_method1("Asgi2App", (&target,)))
+                    .map_err(|e| python_error(py, spec, &e))?;
+                Interface::Asgi
+            }
             (Interface::Auto, Some("asgi")) => Interface::Asgi,
             (Interface::Auto, Some("wsgi")) => Interface::Wsgi,
             (Interface::Auto, Some("native")) => Interface::Native,

@@ -35,7 +35,7 @@ pub use rustls::ServerConfig as RustlsConfig;
 pub use server::{
     serve, serve_retiring, RequestLimits, ServeOutcome, ServerConfig, DEFAULT_BACKLOG, DEFAULT_MAX_HEAD_SIZE,
 };
-pub use tls::{server_config as tls_server_config, ClientAuth, TlsError, TlsOptions};
+pub use tls::{server_config as tls_server_config, ClientAuth, TlsError, TlsOptions, TlsVersions};
 pub use websocket::{WebSocketUpgrade, WsConfig, WsEvent, WsOutgoing, WsSession};
 
 /// A request as handed to a [`Handler`]: its head and its streaming body.

@@ -38,6 +38,18 @@ pub struct TlsOptions {
     /// `--ssl-ciphers`: a colon-separated list (OpenSSL or IANA names), or `TLSv1`/`DEFAULT`/`ALL` for
     /// every suite rustls implements.
     pub ciphers: Option<String>,
+    /// `--ssl-version`: which TLS versions are offered.
+    pub versions: TlsVersions,
+}
+
+/// The TLS protocol versions a server offers. rustls implements TLS 1.2 and 1.3 only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlsVersions {
+    /// TLS 1.2 and TLS 1.3, negotiated (Python's `PROTOCOL_TLS_SERVER`, uvicorn's default).
+    #[default]
+    Negotiated,
+    /// TLS 1.2 only (Python's `PROTOCOL_TLSv1_2`).
+    Tls12Only,
 }
 
 /// TLS could not be set up. Every message names the file or value at fault.
@@ -70,8 +82,12 @@ pub fn server_config(options: &TlsOptions, alpn: &[&[u8]]) -> Result<Arc<ServerC
     let key = load_key(key_path, options.password.as_deref())?;
     let provider =
         Arc::new(CryptoProvider { cipher_suites: cipher_suites(options.ciphers.as_deref())?, ..default_provider() });
+    let versions: &[&'static rustls::SupportedProtocolVersion] = match options.versions {
+        TlsVersions::Negotiated => rustls::DEFAULT_VERSIONS,
+        TlsVersions::Tls12Only => &[&rustls::version::TLS12],
+    };
     let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .map_err(|e| TlsError::Config(e.to_string()))?;
     let builder = match (&options.ca_certs, options.client_auth) {
         (_, ClientAuth::None) => builder.with_no_client_auth(),
@@ -198,6 +214,7 @@ mod tests {
             ca_certs: None,
             client_auth: ClientAuth::None,
             ciphers: None,
+            versions: TlsVersions::default(),
         };
         let err = server_config(&options, &[]).unwrap_err().to_string();
         assert!(err.contains("/nonexistent/cert.pem"), "{err}");

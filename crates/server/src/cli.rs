@@ -153,6 +153,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "CIPHERS", default_value = "TLSv1")]
     pub ssl_ciphers: String,
 
+    /// TLS protocol as Python's `ssl.PROTOCOL_*` number, as uvicorn takes it: 17 (`PROTOCOL_TLS_SERVER`) or 2
+    /// (`PROTOCOL_TLS`) negotiate TLS 1.2 or 1.3; 5 (`PROTOCOL_TLSv1_2`) offers TLS 1.2 only.
+    #[arg(long, value_name = "N", default_value_t = 17)]
+    pub ssl_version: u32,
+
     /// Also serve HTTP/3 over QUIC on the UDP port of the same number (needs --ssl-certfile).
     #[arg(long, requires = "ssl_certfile")]
     pub http3: bool,
@@ -362,8 +367,11 @@ impl ServeArgs {
 pub enum InterfaceArg {
     /// Inspect the application and choose.
     Auto,
-    /// ASGI 3.
+    /// ASGI 3; `asgi3` is accepted too, as uvicorn spells it.
+    #[value(alias = "asgi3")]
     Asgi,
+    /// ASGI 2: `app(scope)` returns an instance awaited as `instance(receive, send)`.
+    Asgi2,
     /// WSGI (PEP 3333).
     Wsgi,
     /// A CovetPy native app (`covetpy.CovetPy`), served by the native interface; `native` is

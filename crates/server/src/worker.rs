@@ -4,7 +4,7 @@ use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, Context};
+use anyhow::{anyhow, bail, Context};
 use covetpy_embed::interpreter::{self, InterpreterOptions};
 use covetpy_embed::logconfig;
 use covetpy_embed::{
@@ -13,7 +13,7 @@ use covetpy_embed::{
 };
 use covetpy_protocols::{
     serve_retiring, tls_server_config, ClientAuth, DefaultHeaders, Endpoint, H3Settings, Handler, Listener, LocalAddr,
-    ProxyConfig, RequestLimits, Scheme, ServeOutcome, ServerConfig, TlsOptions, TrustedProxies, WsConfig,
+    ProxyConfig, RequestLimits, Scheme, ServeOutcome, ServerConfig, TlsOptions, TlsVersions, TrustedProxies, WsConfig,
 };
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::Notify;
@@ -122,6 +122,7 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
     let interface = match args.interface {
         InterfaceArg::Auto => Interface::Auto,
         InterfaceArg::Asgi => Interface::Asgi,
+        InterfaceArg::Asgi2 => Interface::Asgi2,
         InterfaceArg::Wsgi => Interface::Wsgi,
         InterfaceArg::Covet => Interface::Native,
     };
@@ -163,7 +164,7 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
                 Err(e) => return Err(e.into()),
             }
         }
-        Interface::Asgi | Interface::Auto => match AsgiServer::start(loaded, asgi_options, runtime.handle().clone()) {
+        Interface::Asgi | Interface::Asgi2 | Interface::Auto => match AsgiServer::start(loaded, asgi_options, runtime.handle().clone()) {
             Ok(app) => App::Asgi(app),
             Err(StartupError::LifespanFailed) => return Ok(EXIT_STARTUP_FAILED),
             Err(e) => return Err(e.into()),
@@ -279,18 +280,39 @@ async fn serve_with<H: Handler>(
 
 /// The rustls configuration from `--ssl-*`, or `None` without `--ssl-certfile`.
 pub fn tls_config(args: &ServeArgs) -> anyhow::Result<Option<Arc<covetpy_protocols::RustlsConfig>>> {
-    tls_options(args).map(|options| tls_server_config(&options, &[b"h2", b"http/1.1"])).transpose().map_err(Into::into)
+    tls_options(args)?
+        .map(|options| tls_server_config(&options, &[b"h2", b"http/1.1"]))
+        .transpose()
+        .map_err(Into::into)
 }
 
 /// With `--http3`: the QUIC settings, ALPN `h3` over the same certificate.
 fn http3_config(args: &ServeArgs) -> anyhow::Result<Option<H3Settings>> {
-    let Some(options) = tls_options(args).filter(|_| args.http3) else { return Ok(None) };
+    let Some(options) = tls_options(args)?.filter(|_| args.http3) else { return Ok(None) };
+    if options.versions == TlsVersions::Tls12Only {
+        bail!("--http3 needs TLS 1.3 (QUIC is built on it), but --ssl-version 5 offers TLS 1.2 only");
+    }
     Ok(Some(H3Settings::new(tls_server_config(&options, &[b"h3"])?, is_worker_process())?))
 }
 
-fn tls_options(args: &ServeArgs) -> Option<TlsOptions> {
-    let certfile = args.ssl_certfile.as_ref()?;
-    Some(TlsOptions {
+/// `--ssl-version`: Python's `ssl.PROTOCOL_*` numbers, as uvicorn passes them to `ssl.SSLContext`.
+fn tls_versions(number: u32) -> anyhow::Result<TlsVersions> {
+    match number {
+        2 | 17 => Ok(TlsVersions::Negotiated),
+        5 => Ok(TlsVersions::Tls12Only),
+        3 | 4 => bail!(
+            "--ssl-version {number} asks for TLS 1.{}, which covetpy does not offer (it implements TLS 1.2 and 1.3); use 17 or 5",
+            number - 3
+        ),
+        16 => bail!("--ssl-version 16 is ssl.PROTOCOL_TLS_CLIENT, a client protocol; a server uses 17 (PROTOCOL_TLS_SERVER)"),
+        _ => bail!("--ssl-version {number} is not one of Python's ssl.PROTOCOL_* numbers for a server: 17 (TLS 1.2 or 1.3), 2 (the same) or 5 (TLS 1.2 only)"),
+    }
+}
+
+fn tls_options(args: &ServeArgs) -> anyhow::Result<Option<TlsOptions>> {
+    let versions = tls_versions(args.ssl_version)?;
+    let Some(certfile) = args.ssl_certfile.as_ref() else { return Ok(None) };
+    Ok(Some(TlsOptions {
         certfile: certfile.clone(),
         keyfile: args.ssl_keyfile.clone(),
         password: args.ssl_keyfile_password.clone(),
@@ -301,7 +323,8 @@ fn tls_options(args: &ServeArgs) -> Option<TlsOptions> {
             _ => ClientAuth::Required,
         },
         ciphers: Some(args.ssl_ciphers.clone()),
-    })
+        versions,
+    }))
 }
 
 /// `--proxy-headers`, `--forwarded-allow-ips`, `--forwarded-header` and `--proxy-protocol`.
