@@ -212,13 +212,18 @@ def test_missing_env_file(tmp_path: Path) -> None:
 
 
 def dict_config(access_level: str, logger: str = "uvicorn.access") -> dict[str, Any]:
+    """Both loggers write through one handler on stderr with a formatter of the file's own, so a line
+    that shows that format went through Python's logging, not covetpy's writer."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "handlers": {"err": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr"}},
+        "formatters": {"f": {"format": "%(name)s|%(levelname)s|%(message)s"}},
+        "handlers": {
+            "err": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": "f"}
+        },
         "loggers": {
-            "uvicorn.error": {"level": "INFO", "handlers": ["err"]},
-            logger: {"level": access_level, "handlers": ["err"]},
+            "uvicorn.error": {"level": "INFO", "handlers": ["err"], "propagate": False},
+            logger: {"level": access_level, "handlers": ["err"], "propagate": False},
         },
     }
 
@@ -266,8 +271,13 @@ def test_json_log_config_sets_access_level(
     config = tmp_path / "log.json"
     config.write_text(json.dumps(dict_config(level)), encoding="utf-8")
     server = served_with_config(start_server, config)
-    assert (ACCESS_MARK in server.stdout) is logged, server.stdout
-    assert "Application startup complete." in server.stderr
+    assert ("uvicorn.access|INFO|127.0.0.1:" in server.stderr) is logged, server.stderr
+    assert (ACCESS_MARK in server.stderr) is logged, server.stderr
+    # The handlers got covetpy's lines; covetpy no longer writes them itself.
+    assert ACCESS_MARK not in server.stdout
+    assert "uvicorn.error|INFO|Application startup complete." in server.stderr
+    assert "uvicorn.error|INFO|Started server process" in server.stderr
+    assert "\nINFO:" not in "\n" + server.stderr, server.stderr
 
 
 @pytest.mark.parametrize(("level", "logged"), [("WARNING", False), ("INFO", True)])
@@ -277,19 +287,68 @@ def test_ini_log_config_sets_access_level(
     config = tmp_path / "log.ini"
     config.write_text(INI.format(level=level), encoding="utf-8")
     server = served_with_config(start_server, config)
-    assert (ACCESS_MARK in server.stdout) is logged, server.stdout
+    assert ("INFO 127.0.0.1:" in server.stderr) is logged, server.stderr
+    assert (ACCESS_MARK in server.stderr) is logged, server.stderr
+    assert ACCESS_MARK not in server.stdout
 
 
 def test_yaml_log_config_and_covetpy_logger_names(start_server: ServerFactory, tmp_path: Path) -> None:
     config = tmp_path / "log.yaml"
     config.write_text(
-        "version: 1\ndisable_existing_loggers: false\nloggers:\n"
+        "version: 1\ndisable_existing_loggers: false\n"
+        "formatters:\n  f:\n    format: '%(name)s:%(message)s'\n"
+        "handlers:\n  h:\n    class: logging.StreamHandler\n    formatter: f\n"
+        "root:\n  handlers: [h]\n"
+        "loggers:\n"
         "  covetpy.access:\n    level: WARNING\n  covetpy.error:\n    level: INFO\n",
         encoding="utf-8",
     )
     server = served_with_config(start_server, config)
-    assert ACCESS_MARK not in server.stdout
-    assert "Application startup complete." in server.stderr
+    assert ACCESS_MARK not in server.stdout + server.stderr
+    # Lines reach the root logger's handler by propagation, under covetpy's logger names.
+    assert "covetpy.error:Application startup complete." in server.stderr, server.stderr
+
+
+def test_log_config_access_records_carry_uvicorns_arguments(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    """Formatters written for uvicorn (its AccessFormatter among them) read the client, method, path,
+    HTTP version and status back from the record's arguments; a file handler gets every server line,
+    the last ones of the worker included."""
+    log_file = tmp_path / "server.log"
+    config = tmp_path / "log.json"
+    config.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "disable_existing_loggers": False,
+                "formatters": {
+                    "access": {"format": "ACCESS %(args)s"},
+                    "plain": {"format": "%(levelname)s %(message)s"},
+                },
+                "handlers": {
+                    "access": {"class": "logging.StreamHandler", "formatter": "access", "stream": "ext://sys.stdout"},
+                    "file": {"class": "logging.FileHandler", "filename": str(log_file), "formatter": "plain"},
+                },
+                "loggers": {
+                    "uvicorn.access": {"level": "INFO", "handlers": ["access"], "propagate": False},
+                    "uvicorn.error": {"level": "INFO", "handlers": ["file"], "propagate": False},
+                },
+            }
+        ),
+        encoding="utf-8",
+    )
+    server = start_server(APP, "--log-config", str(config))
+    assert requests.get(server.url("/probe?x=1"), timeout=10).status_code == 200
+    stopped(server)
+    access = [line for line in server.stdout.splitlines() if line.startswith("ACCESS ")]
+    assert len(access) == 1, server.stdout
+    assert access[0].startswith("ACCESS ('127.0.0.1:"), access[0]
+    assert access[0].endswith("'GET', '/probe?x=1', '1.1', 200)"), access[0]
+    lines = log_file.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("INFO Started server process [")
+    assert "INFO Application startup complete." in lines
+    assert lines[-1].startswith("INFO Finished server process ["), lines
 
 
 def test_error_logger_level_silences_server_lines(start_server: ServerFactory, tmp_path: Path) -> None:
@@ -299,14 +358,14 @@ def test_error_logger_level_silences_server_lines(start_server: ServerFactory, t
     config.write_text(json.dumps(settings), encoding="utf-8")
     server = served_with_config(start_server, config)
     assert "Application startup complete." not in server.stderr
-    assert ACCESS_MARK in server.stdout
+    assert ACCESS_MARK in server.stderr
 
 
 def test_log_level_overrides_log_config(start_server: ServerFactory, tmp_path: Path) -> None:
     config = tmp_path / "log.json"
     config.write_text(json.dumps(dict_config("WARNING")), encoding="utf-8")
     server = served_with_config(start_server, config, "--log-level", "info")
-    assert ACCESS_MARK in server.stdout
+    assert ACCESS_MARK in server.stderr
 
 
 def test_log_config_file_handler_for_the_app_logger(start_server: ServerFactory, tmp_path: Path) -> None:

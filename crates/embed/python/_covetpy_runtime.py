@@ -12,6 +12,7 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import inspect
+import logging
 import sys
 import traceback
 import types
@@ -292,19 +293,45 @@ def configure_logging(path: str, level: int | None) -> tuple[int | None, int | N
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of the user's configuration is reported
         raise LogConfigError(f"--log-config {path}: {_one_line(exc)}") from exc
+    # Which names the configuration used, before setting levels creates the loggers of both.
+    known = logging.Logger.manager.loggerDict
+    ours = "covetpy" in known or "covetpy.error" in known or "covetpy.access" in known
+    prefix = "covetpy" if ours else "uvicorn"
     names = ("uvicorn.error", "uvicorn.access", "uvicorn.asgi", "covetpy.error", "covetpy.access")
     if level is not None:
         for name in names:
             logging.getLogger(name).setLevel(level)
-    known = logging.Logger.manager.loggerDict
-    ours = "covetpy" in known or "covetpy.error" in known or "covetpy.access" in known
-    prefix = "covetpy" if ours else "uvicorn"
+    global _server_logger, _access_logger
+    _server_logger = logging.getLogger(f"{prefix}.error")
+    _access_logger = logging.getLogger(f"{prefix}.access")
 
     def effective(kind: str) -> int | None:
         logger = logging.getLogger(f"{prefix}.{kind}")
         return None if logger.disabled else logger.getEffectiveLevel()
 
     return effective("error"), effective("access")
+
+
+_server_logger: logging.Logger | None = None
+_access_logger: logging.Logger | None = None
+
+# uvicorn's access message and arguments: formatters such as uvicorn.logging.AccessFormatter read the
+# five arguments back from the record.
+_ACCESS_FORMAT = '%s - "%s %s HTTP/%s" %d'
+
+
+def emit_logs(lines: list[tuple[bool, int, str, tuple[str, str, str, str, int] | None]]) -> None:
+    """Log covetpy's own lines through the loggers ``--log-config`` configured: server lines to
+    ``uvicorn.error`` (or ``covetpy.error``), access lines to ``uvicorn.access`` (or ``covetpy.access``)
+    with uvicorn's message and arguments when the line is in uvicorn's format."""
+    for access, level, message, args in lines:
+        logger = _access_logger if access else _server_logger
+        if logger is None:
+            continue
+        if args is not None:
+            logger.log(level, _ACCESS_FORMAT, *args)
+        else:
+            logger.log(level, message)
 
 
 def resolve_loop(kind: str) -> str:

@@ -27,7 +27,17 @@ impl<H: Handler> Handler for AccessLog<H> {
         let target = head.uri.path_and_query().map_or_else(|| head.uri.path().to_owned(), |pq| pq.as_str().to_owned());
         let protocol = head.version.protocol();
         let response = self.inner.call(request).await;
-        tracing::info!(target: ACCESS_TARGET, "{client} - \"{method} {target} {protocol}\" {}", response.status.as_u16());
+        let status = response.status.as_u16();
+        // The fields are uvicorn's access record arguments, for --log-config handlers (logging.rs).
+        tracing::info!(
+            target: ACCESS_TARGET,
+            client_addr = client.as_str(),
+            method = method.as_str(),
+            full_path = target.as_str(),
+            http_version = protocol.trim_start_matches("HTTP/"),
+            status_code = status,
+            "{client} - \"{method} {target} {protocol}\" {status}"
+        );
         response
     }
 }

@@ -5,6 +5,8 @@ use std::fmt;
 use std::io::IsTerminal;
 use std::sync::OnceLock;
 
+use covetpy_embed::logconfig::{AccessArgs, LogLine, PythonLogging};
+use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::filter::{filter_fn, LevelFilter};
@@ -47,25 +49,152 @@ pub fn init(level: LogLevel, colors: Colors) -> LogGuards {
         .with_writer(stdout)
         .with_filter(filter_fn(|meta| meta.target() == ACCESS_TARGET))
         .with_filter(access_level);
-    tracing_subscriber::registry().with(server).with(access).init();
-    let set: Box<dyn Fn(LevelFilter, LevelFilter) + Send + Sync> =
-        Box::new(move |server: LevelFilter, access: LevelFilter| {
-            // Fails only if the subscriber is gone, when there is nothing left to filter.
-            let _ = server_handle.reload(server);
-            let _ = access_handle.reload(access);
-        });
+    // Off until --log-config hands covetpy's lines to Python's logging; its level filter also keeps
+    // library events (hyper's, at debug and trace) from being built for it.
+    let (forward_level, forward_handle) = reload::Layer::new(LevelFilter::OFF);
+    let forward = ToPython.with_filter(filter_fn(|meta| is_ours(meta.target()))).with_filter(forward_level);
+    tracing_subscriber::registry().with(server).with(access).with(forward).init();
+    let set: Box<dyn Fn(Levels) + Send + Sync> = Box::new(move |levels: Levels| {
+        // Fails only if the subscriber is gone, when there is nothing left to filter.
+        let _ = server_handle.reload(levels.server);
+        let _ = access_handle.reload(levels.access);
+        let _ = forward_handle.reload(levels.forward);
+    });
     let _ = SET_LEVELS.set(set);
     LogGuards { _stderr: stderr_guard, _stdout: stdout_guard }
 }
 
-/// Changes the levels of server lines and of access lines.
-static SET_LEVELS: OnceLock<Box<dyn Fn(LevelFilter, LevelFilter) + Send + Sync>> = OnceLock::new();
+/// The levels of the three outputs: server lines on stderr, access lines on stdout, and lines handed
+/// to Python's logging.
+struct Levels {
+    server: LevelFilter,
+    access: LevelFilter,
+    forward: LevelFilter,
+}
+
+/// Changes the levels of the outputs.
+static SET_LEVELS: OnceLock<Box<dyn Fn(Levels) + Send + Sync>> = OnceLock::new();
 
 /// Sets the levels of server and access lines, after `--log-config` has set those of Python's
 /// `uvicorn.error` and `uvicorn.access` loggers.
 pub fn set_levels(server: LevelFilter, access: LevelFilter) {
     if let Some(set) = SET_LEVELS.get() {
-        set(server, access);
+        set(Levels { server, access, forward: LevelFilter::OFF });
+    }
+}
+
+/// Where covetpy's lines go once `--log-config` has configured Python's logging: its loggers, through
+/// their handlers and formatters, as uvicorn's own lines go; the levels are those of `uvicorn.error` and
+/// `uvicorn.access` there.
+struct Forward {
+    sink: PythonLogging,
+    server: LevelFilter,
+    access: LevelFilter,
+}
+
+static FORWARD: OnceLock<Forward> = OnceLock::new();
+
+/// From now on, log server and access lines through Python's logging (`sink`) at these levels, and no
+/// longer on stderr and stdout.
+pub fn forward_to_python(sink: PythonLogging, server: LevelFilter, access: LevelFilter) {
+    if FORWARD.set(Forward { sink, server, access }).is_ok() {
+        if let Some(set) = SET_LEVELS.get() {
+            set(Levels { server: LevelFilter::OFF, access: LevelFilter::OFF, forward: server.max(access) });
+        }
+    }
+}
+
+/// Waits until the lines logged so far have reached Python's handlers (at most a second), so that a
+/// worker's last lines are not lost when it exits.
+pub fn flush_forwarded() {
+    if let Some(forward) = FORWARD.get() {
+        forward.sink.flush(std::time::Duration::from_secs(1));
+    }
+}
+
+/// The layer that hands events to [`FORWARD`].
+struct ToPython;
+
+impl<S: Subscriber> Layer<S> for ToPython {
+    fn on_event(&self, event: &Event<'_>, _ctx: tracing_subscriber::layer::Context<'_, S>) {
+        let Some(forward) = FORWARD.get() else { return };
+        let meta = event.metadata();
+        let access = meta.target() == ACCESS_TARGET;
+        if *meta.level() > if access { forward.access } else { forward.server } {
+            return;
+        }
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let access_args = match (fields.client_addr, fields.method, fields.full_path, fields.http_version) {
+            (Some(client), Some(method), Some(full_path), Some(http_version)) if access => {
+                fields.status_code.map(|status| AccessArgs { client, method, full_path, http_version, status })
+            }
+            _ => None,
+        };
+        forward.sink.log(LogLine {
+            access,
+            level: python_level_of(*meta.level()),
+            message: fields.message,
+            access_args,
+        });
+    }
+}
+
+/// Python's level number for a tracing level.
+fn python_level_of(level: Level) -> u32 {
+    match level {
+        Level::ERROR => 40,
+        Level::WARN => 30,
+        Level::INFO => 20,
+        Level::DEBUG => 10,
+        Level::TRACE => 5,
+    }
+}
+
+/// The fields of an event: its message, and the parts of an access line (see access_log.rs) that
+/// uvicorn passes as arguments of its access records.
+#[derive(Default)]
+struct Fields {
+    message: String,
+    client_addr: Option<String>,
+    method: Option<String>,
+    full_path: Option<String>,
+    http_version: Option<String>,
+    status_code: Option<u16>,
+}
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let text = || format!("{value:?}");
+        match field.name() {
+            "message" => self.message = text(),
+            "client_addr" => self.client_addr = Some(text()),
+            "method" => self.method = Some(text()),
+            "full_path" => self.full_path = Some(text()),
+            "http_version" => self.http_version = Some(text()),
+            _ => {}
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.record_debug(field, &format_args!("{value}"));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if field.name() == "status_code" {
+            self.status_code = u16::try_from(value).ok();
+        }
+    }
+}
+
+/// Writes only an event's message: the other fields of access lines are for [`ToPython`].
+struct MessageOnly<'a, 'w>(&'a mut Writer<'w>, fmt::Result);
+
+impl Visit for MessageOnly<'_, '_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == "message" {
+            self.1 = write!(self.0, "{value:?}");
+        }
     }
 }
 
@@ -141,7 +270,7 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    fn format_event(&self, _ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
         let (name, color) = match *event.metadata().level() {
             Level::ERROR => ("ERROR", "31"),
             Level::WARN => ("WARNING", "33"),
@@ -155,7 +284,9 @@ where
         } else {
             write!(writer, "{name}:{:pad$}", "")?;
         }
-        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        let mut message = MessageOnly(&mut writer, Ok(()));
+        event.record(&mut message);
+        message.1?;
         writeln!(writer)
     }
 }

@@ -39,13 +39,15 @@ pub fn is_worker_process() -> bool {
 
 /// Runs a worker and returns its exit code.
 pub fn run(args: &ServeArgs) -> u8 {
-    match run_inner(args) {
+    let code = match run_inner(args) {
         Ok(code) => code,
         Err(e) => {
             tracing::error!("{e:#}");
             1
         }
-    }
+    };
+    logging::flush_forwarded();
+    code
 }
 
 /// The endpoint named on the command line.
@@ -84,7 +86,10 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
     // Started before the app is imported, so the supervisor's health checks are answered during a slow
     // start-up too.
     let control = Control::connect(runtime.handle())?;
-    tracing::info!("Started server process [{}]", std::process::id());
+    // With --log-config this line waits until Python's logging is set up, so its handlers receive it.
+    if args.log_config.is_none() {
+        tracing::info!("Started server process [{}]", std::process::id());
+    }
 
     // Bind before importing the app, so a busy port is reported without running any application code.
     let listener = match inherited_fd(LISTEN_FD_ENV).or_else(|| crate::activation::socket_to_serve(args)) {
@@ -101,10 +106,19 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
     if let Some(path) = &args.log_config {
         let forced = args.log_level_given.then(|| logging::python_level(args.log_level));
         match logconfig::configure(path, forced) {
-            Ok(levels) => logging::set_levels(
-                logging::python_level_filter(levels.error),
-                logging::python_level_filter(levels.access),
-            ),
+            Ok(levels) => {
+                let (server, access) =
+                    (logging::python_level_filter(levels.error), logging::python_level_filter(levels.access));
+                match logconfig::PythonLogging::start() {
+                    Ok(sink) => logging::forward_to_python(sink, server, access),
+                    Err(e) => {
+                        // Without the thread the lines stay on stderr/stdout, at the configured levels.
+                        tracing::warn!("could not start the thread that passes log lines to Python's logging: {e}");
+                        logging::set_levels(server, access);
+                    }
+                }
+                tracing::info!("Started server process [{}]", std::process::id());
+            }
             Err(e) => {
                 tracing::error!("{e}");
                 return Ok(1);
@@ -164,11 +178,13 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
                 Err(e) => return Err(e.into()),
             }
         }
-        Interface::Asgi | Interface::Asgi2 | Interface::Auto => match AsgiServer::start(loaded, asgi_options, runtime.handle().clone()) {
-            Ok(app) => App::Asgi(app),
-            Err(StartupError::LifespanFailed) => return Ok(EXIT_STARTUP_FAILED),
-            Err(e) => return Err(e.into()),
-        },
+        Interface::Asgi | Interface::Asgi2 | Interface::Auto => {
+            match AsgiServer::start(loaded, asgi_options, runtime.handle().clone()) {
+                Ok(app) => App::Asgi(app),
+                Err(StartupError::LifespanFailed) => return Ok(EXIT_STARTUP_FAILED),
+                Err(e) => return Err(e.into()),
+            }
+        }
     };
     if !is_worker_process() {
         announce_implementations(args);
@@ -280,10 +296,7 @@ async fn serve_with<H: Handler>(
 
 /// The rustls configuration from `--ssl-*`, or `None` without `--ssl-certfile`.
 pub fn tls_config(args: &ServeArgs) -> anyhow::Result<Option<Arc<covetpy_protocols::RustlsConfig>>> {
-    tls_options(args)?
-        .map(|options| tls_server_config(&options, &[b"h2", b"http/1.1"]))
-        .transpose()
-        .map_err(Into::into)
+    tls_options(args)?.map(|options| tls_server_config(&options, &[b"h2", b"http/1.1"])).transpose().map_err(Into::into)
 }
 
 /// With `--http3`: the QUIC settings, ALPN `h3` over the same certificate.
