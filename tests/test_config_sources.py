@@ -78,27 +78,21 @@ def test_command_line_beats_environment(start_server: ServerFactory) -> None:
 
 def test_app_from_environment(start_server: ServerFactory) -> None:
     port = free_port()
-    server = start_server.spawn(
-        bare_args("--port", str(port), app=None), port=port, env={"UVICORN_APP": APP}
-    )
+    server = start_server.spawn(bare_args("--port", str(port), app=None), port=port, env={"UVICORN_APP": APP})
     assert "loop_module" in report(server)
 
 
 @pytest.mark.parametrize("value", ["false", "0", "no", "off", "F"])
 def test_boolean_env_var_spellings(start_server: ServerFactory, value: str) -> None:
     port = free_port()
-    server = start_server.spawn(
-        bare_args("--port", str(port)), port=port, env={"UVICORN_ACCESS_LOG": value}
-    )
+    server = start_server.spawn(bare_args("--port", str(port)), port=port, env={"UVICORN_ACCESS_LOG": value})
     requests.get(server.url("/probe"), timeout=10)
     assert ACCESS_MARK not in stopped(server).stdout
 
 
 def test_true_env_var_turns_a_flag_on(start_server: ServerFactory) -> None:
     port = free_port()
-    server = start_server.spawn(
-        bare_args("--port", str(port)), port=port, env={"COVETPY_USE_COLORS": "yes"}
-    )
+    server = start_server.spawn(bare_args("--port", str(port)), port=port, env={"COVETPY_USE_COLORS": "yes"})
     assert "\x1b[32mINFO\x1b[0m:" in stopped(server).stderr
 
 
@@ -327,7 +321,11 @@ def test_log_config_access_records_carry_uvicorns_arguments(
                     "plain": {"format": "%(levelname)s %(message)s"},
                 },
                 "handlers": {
-                    "access": {"class": "logging.StreamHandler", "formatter": "access", "stream": "ext://sys.stdout"},
+                    "access": {
+                        "class": "logging.StreamHandler",
+                        "formatter": "access",
+                        "stream": "ext://sys.stdout",
+                    },
                     "file": {"class": "logging.FileHandler", "filename": str(log_file), "formatter": "plain"},
                 },
                 "loggers": {
@@ -508,3 +506,35 @@ def test_ws_none_keeps_its_meaning(start_server: ServerFactory) -> None:
                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}  # fmt: skip
     reply = requests.get(server.url("/echo"), headers=headers, timeout=10).json()
     assert reply == {"type": "http", "upgrade": "websocket"}
+
+
+# --- the app's use of uvicorn's loggers without --log-config ---------------------------------------
+
+
+def test_app_logging_through_uvicorn_loggers_appears_as_under_uvicorn(start_server: ServerFactory) -> None:
+    """uvicorn's default logging configuration gives `uvicorn.error` a stderr handler and
+    `uvicorn.access` a stdout handler at --log-level in its `INFO:     message` format; apps rely on it."""
+    server = start_server("uvicorn_logger_app:app")
+    assert requests.get(server.url("/x"), timeout=10).status_code == 200
+    stopped(server)
+    err = server.stderr.splitlines()
+    assert "INFO:     app-import-info" in err, server.stderr
+    assert "INFO:     request-info /x" in err
+    assert "WARNING:  request-warning" in err
+    assert "INFO:     custom-access" in server.stdout.splitlines(), server.stdout
+
+
+def test_app_logging_through_uvicorn_loggers_follows_log_level(start_server: ServerFactory) -> None:
+    server = start_server("uvicorn_logger_app:app", "--log-level", "warning")
+    assert requests.get(server.url("/x"), timeout=10).status_code == 200
+    stopped(server)
+    assert "request-info" not in server.stderr and "app-import-info" not in server.stderr
+    assert "custom-access" not in server.stdout
+    assert "WARNING:  request-warning" in server.stderr.splitlines(), server.stderr
+
+
+def test_app_logging_colours_follow_use_colors(start_server: ServerFactory) -> None:
+    server = start_server("uvicorn_logger_app:app", "--use-colors")
+    assert requests.get(server.url("/x"), timeout=10).status_code == 200
+    stopped(server)
+    assert "\x1b[32mINFO\x1b[0m:     request-info /x" in server.stderr.splitlines(), server.stderr

@@ -312,6 +312,52 @@ def configure_logging(path: str, level: int | None) -> tuple[int | None, int | N
     return effective("error"), effective("access")
 
 
+_LEVEL_COLORS = {5: "34", 10: "36", 20: "32", 30: "33", 40: "31", 50: "91"}
+
+
+class _LevelPrefixFormatter(logging.Formatter):
+    """uvicorn's default look, ``INFO:     message``: the level name and a colon padded to nine columns,
+    the name coloured on request as uvicorn's formatters colour it."""
+
+    def __init__(self, use_colors: bool) -> None:
+        super().__init__("%(levelprefix)s %(message)s")
+        self.use_colors = use_colors
+
+    def prefix(self, record: logging.LogRecord) -> str:
+        name = record.levelname
+        padding = " " * max(0, 8 - len(name))
+        color = _LEVEL_COLORS.get(record.levelno)
+        if self.use_colors and color is not None:
+            name = f"\x1b[{color}m{name}\x1b[0m"
+        return f"{name}:{padding}"
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        record.__dict__["levelprefix"] = self.prefix(record)
+        return super().formatMessage(record)
+
+
+def configure_default_logging(level: int, colors_stderr: bool, colors_stdout: bool) -> None:
+    """Without ``--log-config``, set up the loggers uvicorn's default configuration sets up, so that an
+    application that logs through ``uvicorn.error`` or ``uvicorn.access`` (a common idiom) is seen as
+    under uvicorn: ``uvicorn`` and ``uvicorn.error`` on stderr, ``uvicorn.access`` on stdout, at
+    ``--log-level``, in uvicorn's format. covetpy's own lines are written by covetpy in the same format."""
+    logging.addLevelName(TRACE_LOG_LEVEL, "TRACE")
+    err = logging.StreamHandler(sys.stderr)
+    err.setFormatter(_LevelPrefixFormatter(colors_stderr))
+    out = logging.StreamHandler(sys.stdout)
+    out.setFormatter(_LevelPrefixFormatter(colors_stdout))
+    base = logging.getLogger("uvicorn")
+    base.handlers = [err]
+    base.setLevel(logging.INFO)
+    base.propagate = False
+    for name in ("uvicorn.error", "uvicorn.asgi"):
+        logging.getLogger(name).setLevel(level)
+    access = logging.getLogger("uvicorn.access")
+    access.handlers = [out]
+    access.setLevel(level)
+    access.propagate = False
+
+
 _server_logger: logging.Logger | None = None
 _access_logger: logging.Logger | None = None
 

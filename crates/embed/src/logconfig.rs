@@ -45,6 +45,18 @@ pub fn configure(path: &Path, level: Option<u32>) -> Result<LoggerLevels, String
     })
 }
 
+/// Without `--log-config`: sets up Python's `uvicorn`, `uvicorn.error` and `uvicorn.access` loggers as
+/// uvicorn's default configuration does (stderr, stdout, `level`, uvicorn's format and colours), so that
+/// what an application logs through them appears as it would under uvicorn.
+pub fn configure_default(level: u32, colors_stderr: bool, colors_stdout: bool) -> Result<(), String> {
+    Python::attach(|py| {
+        crate::bootstrap::install(py)
+            .and_then(|rt| rt.call_method1("configure_default_logging", (level, colors_stderr, colors_stdout)))
+            .map(|_| ())
+            .map_err(|e| format!("could not set up Python's logging: {e}"))
+    })
+}
+
 /// One of covetpy's own log lines, to be logged through Python's `logging` after `--log-config`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogLine {

@@ -103,6 +103,11 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
     interpreter::initialize(&InterpreterOptions { argv: std::env::args().collect() })?;
     // Both before the app is imported: its module may log at import, and uvicorn sets up logging and
     // the loop first too.
+    if args.log_config.is_none() {
+        let colors = logging::Colors::choose(args.use_colors());
+        logconfig::configure_default(logging::python_level(args.log_level), colors.stderr, colors.stdout)
+            .map_err(|e| anyhow!(e))?;
+    }
     if let Some(path) = &args.log_config {
         let forced = args.log_level_given.then(|| logging::python_level(args.log_level));
         match logconfig::configure(path, forced) {
