@@ -521,6 +521,24 @@ mod tests {
     }
 
     #[test]
+    fn reload_timeout_and_rss_options() {
+        let s = serve(&["main:app"]);
+        assert!(!s.reload && s.reload_dirs.is_empty() && s.reload_includes.is_empty());
+        assert_eq!((s.reload_delay, s.request_timeout(), s.workers_max_rss), (0.25, None, None));
+        assert_eq!(serve(&["main:app", "--timeout", "0"]).request_timeout(), None);
+        let s = serve(&["main:app", "--reload", "--reload-dir", "a", "--reload-dir", "b", "--workers", "4"]);
+        assert_eq!(s.reload_dirs, [PathBuf::from("a"), PathBuf::from("b")]);
+        assert!(s.supervised());
+        assert_eq!(s.worker_count(), 1, "--reload ignores --workers, as uvicorn");
+        assert!(serve(&["main:app", "--timeout", "30"]).supervised());
+        assert!(serve(&["main:app", "--workers-max-rss", "100"]).supervised());
+        for needs_reload in ["--reload-dir", "--reload-include", "--reload-exclude", "--reload-delay"] {
+            assert!(Cli::try_parse_from(["covetpy", "serve", "main:app", needs_reload, "1"]).is_err(), "{needs_reload}");
+        }
+        assert!(Cli::try_parse_from(["covetpy", "serve", "main:app", "--workers-max-rss", "0"]).is_err());
+    }
+
+    #[test]
     fn zero_workers_is_rejected() {
         assert!(Cli::try_parse_from(["covetpy", "serve", "main:app", "--workers", "0"]).is_err());
     }
