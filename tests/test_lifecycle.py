@@ -163,6 +163,7 @@ def test_reload_serves_edited_code_quickly(start_server: ServerFactory, tmp_path
     source.write_text(APP_V1.replace("version one", "version two, edited"))
     # uvicorn restarts in well under a second: 0.25 s delay plus a fresh import.
     took = wait_for_body(server, "version two, edited", 10)
+    print(f"edited code served after {took:.2f}s")
     assert took < 3.0, f"the edited code took {took:.2f}s to be served"
     assert "Detected changes in 'reload_app.py'. Reloading..." in server.stderr
     assert pid_of(server) != old
@@ -199,6 +200,23 @@ def test_reload_import_error_is_printed(start_server: ServerFactory, tmp_path: P
     found = server.wait_for_stderr("goes on serving", start=mark, timeout=15)
     assert "ModuleNotFoundError" in found and "no_such_module_for_covetpy_tests" in found, found
     assert get(server).text == "version one"
+    assert server.stop() == 0
+
+
+def test_reload_waits_for_a_fix_when_the_first_import_fails(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    """As uvicorn's reloader: an app that cannot be imported at start-up is
+    retried on the next change instead of ending the server."""
+    source = tmp_path / "reload_app.py"
+    source.write_text("raise RuntimeError('not yet')\n")
+    server = start_server("reload_app:app", "--reload", app_dir=tmp_path, env=NO_PYC, wait=False)
+    found = server.wait_for_stderr("waiting for changes", timeout=15)
+    assert "RuntimeError: not yet" in found, found
+    assert server.proc.poll() is None
+    source.write_text(APP_V1)
+    server.wait_ready()
+    wait_for_body(server, "version one", 10)
     assert server.stop() == 0
 
 

@@ -533,7 +533,10 @@ mod tests {
         assert!(serve(&["main:app", "--timeout", "30"]).supervised());
         assert!(serve(&["main:app", "--workers-max-rss", "100"]).supervised());
         for needs_reload in ["--reload-dir", "--reload-include", "--reload-exclude", "--reload-delay"] {
-            assert!(Cli::try_parse_from(["covetpy", "serve", "main:app", needs_reload, "1"]).is_err(), "{needs_reload}");
+            assert!(
+                Cli::try_parse_from(["covetpy", "serve", "main:app", needs_reload, "1"]).is_err(),
+                "{needs_reload}"
+            );
         }
         assert!(Cli::try_parse_from(["covetpy", "serve", "main:app", "--workers-max-rss", "0"]).is_err());
     }
