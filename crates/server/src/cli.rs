@@ -270,6 +270,41 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
     pub timeout_worker_healthcheck: f64,
 
+    // Worker lifecycle, part two: reloading on code changes, request timeouts and memory limits. SIGHUP,
+    // SIGTTIN and SIGTTOU are handled by the supervisor (see supervisor.rs).
+    /// Restart the worker when a watched file changes (uvicorn's --reload). The new worker starts first;
+    /// if it fails to import the app, the old one keeps serving. --workers is ignored, as in uvicorn.
+    #[arg(long)]
+    pub reload: bool,
+
+    /// Watch this directory for --reload (repeatable; default: the current directory, and --app-dir
+    /// when it lies outside it).
+    #[arg(long = "reload-dir", value_name = "DIR", requires = "reload")]
+    pub reload_dirs: Vec<PathBuf>,
+
+    /// With --reload, also restart on changes to files matching this glob (repeatable; default `*.py`).
+    /// A pattern naming a directory adds it to the watched directories.
+    #[arg(long = "reload-include", value_name = "GLOB", requires = "reload")]
+    pub reload_includes: Vec<String>,
+
+    /// With --reload, ignore changes to files matching this glob (repeatable; default
+    /// `.*`, `.py[cod]`, `.sw.*`, `~*`). A pattern naming a directory ignores everything below it.
+    #[arg(long = "reload-exclude", value_name = "GLOB", requires = "reload")]
+    pub reload_excludes: Vec<String>,
+
+    /// With --reload, seconds to wait after a change for more changes before restarting.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.25, requires = "reload")]
+    pub reload_delay: f64,
+
+    /// A request whose response has not started after this many seconds gets 504, and its worker is
+    /// replaced (gunicorn's --timeout; 0, the default, turns it off). WebSockets are not timed.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
+    pub timeout: f64,
+
+    /// Replace a worker whose resident memory exceeds this many MiB (Granian's --workers-max-rss).
+    #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u64).range(1..))]
+    pub workers_max_rss: Option<u64>,
+
     /// Whether `--log-level` was given (on the command line, in the environment or a settings file),
     /// so that it overrides the levels a `--log-config` sets, as in uvicorn. Set by main, not by clap.
     #[arg(skip)]
@@ -355,10 +390,30 @@ impl ServeArgs {
         self.limit_max_requests.filter(|n| *n > 0)
     }
 
-    /// True when a supervisor process runs the workers: with several workers, and with
-    /// `--limit-max-requests`, so that a retiring worker is replaced even when there is only one.
+    /// True when a supervisor process runs the workers: with several workers, and with any option that
+    /// replaces workers (`--limit-max-requests`, `--reload`, `--timeout`, `--workers-max-rss`), so that a
+    /// retiring worker is replaced even when there is only one.
     pub fn supervised(&self) -> bool {
-        self.workers > 1 || self.max_requests().is_some()
+        self.workers > 1
+            || self.max_requests().is_some()
+            || self.reload
+            || self.request_timeout().is_some()
+            || self.workers_max_rss.is_some()
+    }
+
+    /// `--timeout`, with 0 read as "off" (gunicorn's meaning of 0). Negative and non-finite values are
+    /// refused by [`crate::worker::seconds`] where the option is checked at start-up.
+    pub fn request_timeout(&self) -> Option<f64> {
+        Some(self.timeout).filter(|t| *t != 0.0)
+    }
+
+    /// How many worker processes to run: `--workers`, except 1 with `--reload` (as uvicorn).
+    pub fn worker_count(&self) -> usize {
+        if self.reload {
+            1
+        } else {
+            self.workers as usize
+        }
     }
 }
 
@@ -471,6 +526,27 @@ mod tests {
         assert_eq!(serve(&["main:app", "--max-requests", "0"]).max_requests(), None);
         assert!(Cli::try_parse_from(["covetpy", "serve", "main:app", "--fd", "3", "--uds", "/tmp/s"]).is_err());
         assert!(Cli::try_parse_from(["covetpy", "serve", "main:app", "--fd", "-1"]).is_err());
+    }
+
+    #[test]
+    fn reload_timeout_and_rss_options() {
+        let s = serve(&["main:app"]);
+        assert!(!s.reload && s.reload_dirs.is_empty() && s.reload_includes.is_empty());
+        assert_eq!((s.reload_delay, s.request_timeout(), s.workers_max_rss), (0.25, None, None));
+        assert_eq!(serve(&["main:app", "--timeout", "0"]).request_timeout(), None);
+        let s = serve(&["main:app", "--reload", "--reload-dir", "a", "--reload-dir", "b", "--workers", "4"]);
+        assert_eq!(s.reload_dirs, [PathBuf::from("a"), PathBuf::from("b")]);
+        assert!(s.supervised());
+        assert_eq!(s.worker_count(), 1, "--reload ignores --workers, as uvicorn");
+        assert!(serve(&["main:app", "--timeout", "30"]).supervised());
+        assert!(serve(&["main:app", "--workers-max-rss", "100"]).supervised());
+        for needs_reload in ["--reload-dir", "--reload-include", "--reload-exclude", "--reload-delay"] {
+            assert!(
+                Cli::try_parse_from(["covetpy", "serve", "main:app", needs_reload, "1"]).is_err(),
+                "{needs_reload}"
+            );
+        }
+        assert!(Cli::try_parse_from(["covetpy", "serve", "main:app", "--workers-max-rss", "0"]).is_err());
     }
 
     #[test]

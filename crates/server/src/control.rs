@@ -3,7 +3,8 @@
 //!
 //! The supervisor sends [`PING`] for its health check (`--timeout-worker-healthcheck`) and [`RETIRE`] once
 //! a replacement is serving; the worker answers pings with [`PONG`], and reports [`READY`] once it is
-//! serving and [`LIMIT_REACHED`] when `--limit-max-requests` is used up. The worker's side runs as a task
+//! serving, [`LIMIT_REACHED`] when `--limit-max-requests` is used up and [`TIMED_OUT`] when a request
+//! ran past `--timeout`. The worker's side runs as a task
 //! on its Tokio runtime, so a worker whose runtime is stuck stops answering pings, not just one that died.
 
 use std::os::fd::{FromRawFd, RawFd};
@@ -28,6 +29,8 @@ pub const PONG: u8 = b'P';
 pub const READY: u8 = b'S';
 /// Worker to supervisor: `--limit-max-requests` is reached; start a replacement.
 pub const LIMIT_REACHED: u8 = b'L';
+/// Worker to supervisor: a request ran past `--timeout`; start a replacement.
+pub const TIMED_OUT: u8 = b'T';
 
 /// The worker's side of the control channel.
 #[derive(Debug, Clone)]

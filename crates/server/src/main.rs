@@ -6,8 +6,12 @@ mod cli;
 mod control;
 mod dotenv;
 mod logging;
+mod memory;
+mod reload;
 mod settings;
+mod steering;
 mod supervisor;
+mod timeout;
 mod worker;
 
 use std::process::ExitCode;

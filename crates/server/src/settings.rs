@@ -332,6 +332,27 @@ mod tests {
     }
 
     #[test]
+    fn lifecycle_options_come_from_the_environment_and_files() {
+        let dir = temp_dir("lifecycle");
+        std::fs::write(dir.join(COVETPY_TOML), "reload_include = [\"*.txt\", \"*.html\"]\ntimeout = 30\n").unwrap();
+        let env = |name: &str| match name {
+            "COVETPY_RELOAD" => Some("true".to_owned()),
+            "UVICORN_RELOAD_EXCLUDE" => Some("skip_*.py build".to_owned()),
+            "UVICORN_RELOAD_DELAY" => Some("0.5".to_owned()),
+            "COVETPY_WORKERS_MAX_RSS" => Some("512".to_owned()),
+            _ => None,
+        };
+        let effective = effective_argv(argv(&["covetpy", "serve", "main:app"]), &dir, env).unwrap();
+        let cli = <Cli as clap::Parser>::try_parse_from(effective.argv).unwrap();
+        let crate::cli::Command::Serve(args) = cli.command;
+        assert!(args.reload);
+        assert_eq!(args.reload_includes, ["*.txt", "*.html"]);
+        assert_eq!(args.reload_excludes, ["skip_*.py", "build"]);
+        assert_eq!((args.reload_delay, args.request_timeout(), args.workers_max_rss), (0.5, Some(30.0), Some(512)));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn bad_boolean_is_refused() {
         let dir = temp_dir("bool");
         let env = |name: &str| (name == "COVETPY_FACTORY").then(|| "maybe".to_owned());

@@ -22,6 +22,7 @@ use crate::access_log::AccessLog;
 use crate::cli::{HttpArg, InterfaceArg, LifespanArg, LoopArg, ServeArgs, WsArg};
 use crate::control::{Control, Counted, RequestBudget, READY};
 use crate::logging;
+use crate::timeout::Timed;
 
 /// Set in the environment of worker processes started by the supervisor.
 pub const WORKER_ENV: &str = "COVETPY_WORKER";
@@ -66,6 +67,7 @@ pub fn seconds(value: f64, option: &str) -> anyhow::Result<Duration> {
 
 fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
     let keep_alive = seconds(args.timeout_keep_alive, "--timeout-keep-alive")?;
+    let request_timeout = args.request_timeout().map(|t| seconds(t, "--timeout")).transpose()?;
     let graceful_timeout =
         args.timeout_graceful_shutdown.map(|s| seconds(s, "--timeout-graceful-shutdown")).transpose()?;
     let tls = tls_config(args)?;
@@ -81,6 +83,9 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
     // KeyboardInterrupt inside the application.
     let stop = {
         let _enter = runtime.enter();
+        if !is_worker_process() {
+            explain_supervisor_signals()?;
+        }
         watch_signals()?
     };
     // Started before the app is imported, so the supervisor's health checks are answered during a slow
@@ -244,11 +249,16 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
     };
     let access_log = args.access_log_enabled();
     let ends = Ends { shutdown, retire };
+    let policies = Policies { budget, timeout: request_timeout, control: control.clone() };
     let outcome = match &app {
-        App::Asgi(server) => runtime.block_on(serve_with(listener, server.handler(), access_log, budget, config, ends)),
-        App::Wsgi(server) => runtime.block_on(serve_with(listener, server.handler(), access_log, budget, config, ends)),
+        App::Asgi(server) => {
+            runtime.block_on(serve_with(listener, server.handler(), access_log, policies, config, ends))
+        }
+        App::Wsgi(server) => {
+            runtime.block_on(serve_with(listener, server.handler(), access_log, policies, config, ends))
+        }
         App::Native(server) => {
-            runtime.block_on(serve_with(listener, server.handler(), access_log, budget, config, ends))
+            runtime.block_on(serve_with(listener, server.handler(), access_log, policies, config, ends))
         }
     }?;
     if let ServeOutcome::TimedOut { open } = outcome {
@@ -275,6 +285,13 @@ enum App {
     Native(NativeServer),
 }
 
+/// What the worker applies to every request on top of the app: `--limit-max-requests` and `--timeout`.
+struct Policies {
+    budget: Option<RequestBudget>,
+    timeout: Option<Duration>,
+    control: Option<Control>,
+}
+
 /// What ends serving: a shutdown signal, or retirement (`--limit-max-requests`, once a replacement serves).
 struct Ends<S, R> {
     shutdown: S,
@@ -285,12 +302,14 @@ async fn serve_with<H: Handler>(
     listener: Listener,
     handler: H,
     access_log: bool,
-    budget: Option<RequestBudget>,
+    policies: Policies,
     config: ServerConfig,
     ends: Ends<impl std::future::Future<Output = ()>, impl std::future::Future<Output = ()>>,
 ) -> anyhow::Result<ServeOutcome> {
     let Ends { shutdown, retire } = ends;
-    let handler = Counted::new(handler, budget);
+    let Policies { budget, timeout, control } = policies;
+    // Outside the budget, so a timed-out request still counts; inside the access log, so its 504 is logged.
+    let handler = Timed::new(Counted::new(handler, budget), timeout, control);
     let outcome = if access_log {
         serve_retiring(listener, Arc::new(AccessLog::new(handler)), config, shutdown, retire).await
     } else {
@@ -391,6 +410,27 @@ fn websocket_config(args: &ServeArgs) -> anyhow::Result<Option<WsConfig>> {
         ping_interval: optional(args.ws_ping_interval, "--ws-ping-interval")?,
         ping_timeout: optional(args.ws_ping_timeout, "--ws-ping-timeout")?,
     }))
+}
+
+/// SIGHUP, SIGTTIN and SIGTTOU restart and resize workers, which only the supervisor does. A single
+/// process without one says so instead of dying (SIGHUP's default) or being stopped (SIGTTIN/SIGTTOU's).
+fn explain_supervisor_signals() -> anyhow::Result<()> {
+    for (kind, name) in [
+        (SignalKind::hangup(), "SIGHUP"),
+        (SignalKind::from_raw(libc::SIGTTIN), "SIGTTIN"),
+        (SignalKind::from_raw(libc::SIGTTOU), "SIGTTOU"),
+    ] {
+        let mut stream = signal(kind).with_context(|| format!("could not install the {name} handler"))?;
+        tokio::spawn(async move {
+            while stream.recv().await.is_some() {
+                tracing::warn!(
+                    "{name} ignored: restarting and resizing workers needs the supervisor, which runs with \
+                     --workers > 1, --reload, --timeout, --workers-max-rss or --limit-max-requests"
+                );
+            }
+        });
+    }
+    Ok(())
 }
 
 /// First SIGINT/SIGTERM: notify the returned handle (graceful shutdown). Second: exit at once.
