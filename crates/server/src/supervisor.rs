@@ -19,14 +19,15 @@ use std::os::fd::AsRawFd;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
-use covetpy_protocols::{Endpoint, Listener, LocalAddr};
+use anyhow::{anyhow, bail, Context};
+use covetpy_protocols::{Endpoint, Listener};
 use tokio::io::AsyncReadExt;
 use tokio::net::unix::OwnedWriteHalf;
 use tokio::process::Command;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
+use crate::bind::{self, Bind};
 use crate::cli::ServeArgs;
 use crate::control::{CONTROL_FD_ENV, LIMIT_REACHED, PING, PONG, READY, RETIRE};
 use crate::worker::{self, LISTEN_FD_ENV, WORKER_ENV};
@@ -86,30 +87,39 @@ enum Sockets {
 struct Workers {
     exe: std::path::PathBuf,
     args: Vec<std::ffi::OsString>,
-    sockets: Sockets,
+    /// One entry per bind.
+    sockets: Vec<Sockets>,
     slots: Vec<Slot>,
     events: mpsc::UnboundedSender<Event>,
 }
 
 impl Workers {
     fn spawn(&mut self, slot: usize) -> anyhow::Result<()> {
-        let listen_fd = match &self.sockets {
-            Sockets::Shared(listener) => listener.raw_fd(),
-            Sockets::PerSlot(listeners) => listeners.get(slot).context("no socket for the worker slot")?.raw_fd(),
-        };
+        let listen_fds = self
+            .sockets
+            .iter()
+            .map(|sockets| match sockets {
+                Sockets::Shared(listener) => Ok(listener.raw_fd()),
+                Sockets::PerSlot(listeners) => {
+                    Ok(listeners.get(slot).context("no socket for the worker slot")?.raw_fd())
+                }
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let listen_env = listen_fds.iter().map(|fd| fd.to_string()).collect::<Vec<_>>().join(",");
         let (ours, theirs) = std::os::unix::net::UnixStream::pair().context("could not create a control socket")?;
         let control_fd = theirs.as_raw_fd();
         let mut cmd = Command::new(&self.exe);
         cmd.args(&self.args)
             .env(WORKER_ENV, "1")
             .env(CONTROL_FD_ENV, control_fd.to_string())
-            .env(LISTEN_FD_ENV, listen_fd.to_string())
+            .env(LISTEN_FD_ENV, listen_env)
             .stdin(Stdio::null());
-        let inherit = [control_fd, listen_fd];
+        let mut inherit = listen_fds;
+        inherit.push(control_fd);
         // SAFETY: only async-signal-safe calls (fcntl, prctl) run between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
-                for fd in inherit {
+                for &fd in &inherit {
                     let flags = libc::fcntl(fd, libc::F_GETFD);
                     if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
                         return Err(std::io::Error::last_os_error());
@@ -229,37 +239,40 @@ async fn supervise(args: &ServeArgs) -> anyhow::Result<u8> {
     if health_timeout.is_zero() {
         bail!("--timeout-worker-healthcheck must be greater than 0");
     }
-    let endpoint = worker::endpoint(args);
     // Checked here too, so a bad certificate fails once with one message instead of once per worker.
     let tls = worker::tls_config(args)?.is_some();
     let count = args.workers as usize;
-    let inherited = crate::activation::socket_to_serve(args);
-    let sockets = match (inherited, &endpoint) {
-        // SAFETY: `--fd` or systemd passed this socket to us, and nothing else in this process uses it.
-        (Some(fd), _) => Sockets::Shared(unsafe { Listener::from_inherited(fd) }?),
-        (None, Endpoint::Unix(_)) => Sockets::Shared(Listener::bind(&endpoint, false)?),
-        (None, Endpoint::Tcp { port: 0, .. }) => {
-            bail!("--port 0 cannot be combined with --workers or --limit-max-requests: each worker would get a different port")
-        }
-        (None, Endpoint::Tcp { .. }) => {
-            Sockets::PerSlot((0..count).map(|_| Listener::bind(&endpoint, true)).collect::<Result<_, _>>()?)
-        }
-    };
-    let shown = match (&sockets, &endpoint) {
-        (Sockets::Shared(listener), _) => {
-            worker::describe(&listener.local_addr().context("could not read the socket's address")?, tls)
-        }
-        (Sockets::PerSlot(_), Endpoint::Tcp { host, port }) => {
-            let scheme = if tls { "https" } else { "http" };
-            format!("{scheme}://{}", Endpoint::Tcp { host: host.clone(), port: *port })
-        }
-        (Sockets::PerSlot(_), Endpoint::Unix(path)) => worker::describe(&LocalAddr::Unix(path.clone()), tls),
-    };
+    let binds = bind::binds(args).map_err(|e| anyhow!(e))?;
+    bind::check_distinct(&binds).map_err(|e| anyhow!(e))?;
+    let mut sockets = Vec::with_capacity(binds.len());
+    let mut shown = Vec::with_capacity(binds.len());
+    for b in &binds {
+        let (socket, text) = match b {
+            Bind::Fd(_) | Bind::Endpoint(Endpoint::Unix(_)) => {
+                let listener = bind::open(b, false)?;
+                let text =
+                    worker::describe(&listener.local_addr().context("could not read the socket's address")?, tls);
+                (Sockets::Shared(listener), text)
+            }
+            Bind::Endpoint(Endpoint::Tcp { port: 0, .. }) => {
+                bail!("port 0 cannot be combined with --workers or --limit-max-requests: each worker would get a different port")
+            }
+            Bind::Endpoint(endpoint) => {
+                let listeners = (0..count).map(|_| bind::open(b, true)).collect::<anyhow::Result<_>>()?;
+                (Sockets::PerSlot(listeners), format!("{}://{endpoint}", if tls { "https" } else { "http" }))
+            }
+        };
+        shown.push(text);
+        sockets.push(socket);
+    }
+    let shown = shown.join(", ");
 
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let mut workers = Workers {
         exe: std::env::current_exe().context("could not find the covetpy executable")?,
-        args: std::env::args_os().skip(1).collect(),
+        // The effective command line, so the workers get the settings of the environment and of the
+        // settings files (a `-c` file among them) as read once here.
+        args: args.effective_argv.clone(),
         sockets,
         slots: (0..count).map(|_| Slot::default()).collect(),
         events: events_tx,
@@ -350,8 +363,10 @@ async fn supervise(args: &ServeArgs) -> anyhow::Result<u8> {
             _ = int.recv() => workers.signal_all(libc::SIGINT),
         }
     }
-    if let (None, Endpoint::Unix(path)) = (inherited, &endpoint) {
-        let _ = std::fs::remove_file(path);
+    for b in &binds {
+        if let Bind::Endpoint(Endpoint::Unix(path)) = b {
+            let _ = std::fs::remove_file(path);
+        }
     }
     tracing::info!("Finished parent process [{}]", std::process::id());
     Ok(0)
