@@ -287,8 +287,12 @@ mod tests {
         let record = std::sync::Arc::clone(&seen);
         let body = body.observed(move |end| record.lock().unwrap().push(end));
         tx.try_send(Bytes::from_static(b"abc")).unwrap();
+        let mut body = body;
+        let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
+        assert!(frame.is_some_and(|f| f.is_ok()));
+        assert!(seen.lock().unwrap().is_empty(), "reported before the end");
         tx.try_finish().unwrap();
-        assert_eq!(collect(body).await.unwrap(), b"abc");
+        assert_eq!(collect(body).await.unwrap(), b"");
         assert_eq!(*seen.lock().unwrap(), [BodyEnd { sent: 3, complete: true }]);
         let record = std::sync::Arc::clone(&seen);
         drop(ResponseBody::full(&b"xy"[..]).observed(move |end| record.lock().unwrap().push(end)));

@@ -180,7 +180,7 @@ pub async fn serve_retiring<H: Handler>(
     let stop = CancellationToken::new();
     let retiring = CancellationToken::new();
     let close_websockets = CancellationToken::new();
-    let ws = config.websocket.clone().map(|ws| WsContext {
+    let ws = config.websocket.map(|ws| WsContext {
         config: ws,
         tracker: tracker.clone(),
         close_now: close_websockets.clone(),
