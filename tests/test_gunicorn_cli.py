@@ -55,9 +55,7 @@ def run_refused(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
-def test_two_binds_tcp_and_unix(
-    start_server: ServerFactory, tmp_path: Path, workers: str
-) -> None:
+def test_two_binds_tcp_and_unix(start_server: ServerFactory, tmp_path: Path, workers: str) -> None:
     port = free_port()
     path = str(tmp_path / "g.sock")
     args = covetpy("-b", f"127.0.0.1:{port}", "-b", f"unix:{path}", "-w", workers)
@@ -142,7 +140,7 @@ def test_log_files_pid_file_env_and_chdir(start_server: ServerFactory, tmp_path:
 # Every atom that does not depend on the moment or the process.
 STABLE = (
     '%(h)s %(l)s %(u)s "%(r)s" %(s)s %(b)s %(B)s "%(f)s" "%(a)s" %(m)s %(U)s %(q)s %(H)s '
-    '%({x-test}i)s %({X-Custom}o)s %({request_method}e)s %({http_x_test}e)s %(nope)s'
+    "%({x-test}i)s %({X-Custom}o)s %({request_method}e)s %({http_x_test}e)s %(nope)s"
 )
 TIMED = "%(t)s|%(T)s|%(D)s|%(M)s|%(L)s|%(p)s"
 HEADERS = {
@@ -254,9 +252,7 @@ def test_json_access_lines(start_server: ServerFactory) -> None:
 # -c gunicorn.conf.py
 
 
-def test_config_file_is_python_and_the_command_line_wins(
-    start_server: ServerFactory, tmp_path: Path
-) -> None:
+def test_config_file_is_python_and_the_command_line_wins(start_server: ServerFactory, tmp_path: Path) -> None:
     file_port, cli_port = free_port(), free_port()
     conf = tmp_path / "gunicorn.conf.py"
     conf.write_text(
