@@ -97,6 +97,12 @@ unsafe fn check(status: ffi::PyStatus, config: &mut ffi::PyConfig) -> Result<(),
     }
 }
 
+/// The `python` executable that stands for the interpreter (see [`initialize`]), for running Python in a
+/// child process with the same installation and packages; `python3` when there is none to name.
+pub fn python_executable() -> Result<PathBuf, InterpreterError> {
+    Ok(find_executable()?.unwrap_or_else(|| PathBuf::from("python3")))
+}
+
 /// The `python` the interpreter should present itself as: the virtualenv's, else the first `python3` on
 /// `PATH` (through pyenv-style shims to the real binary), else CPython's own default.
 fn find_executable() -> Result<Option<PathBuf>, InterpreterError> {

@@ -29,7 +29,7 @@ pub use handler::Handler;
 pub use listener::{BindError, Endpoint, Listener, LocalAddr};
 pub use proxy::{ProxyConfig, TrustedProxies};
 pub use request::{HttpVersion, RequestHead, Scheme};
-pub use response::{BodySender, Response, ResponseBody, StreamClosed, TrySendError};
+pub use response::{BodyEnd, BodySender, Response, ResponseBody, StreamClosed, TrySendError};
 pub use response_headers::{BadHeader, DefaultHeaders};
 pub use rustls::ServerConfig as RustlsConfig;
 pub use server::{

@@ -50,6 +50,37 @@ impl std::fmt::Debug for ResponseBody {
 enum Inner {
     Full(Option<Bytes>),
     Stream { rx: mpsc::Receiver<Chunk>, done: bool, aborting: bool },
+    Observed(Box<Observed>),
+}
+
+/// What the callback of [`ResponseBody::observed`] is told once the body is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyEnd {
+    /// Body bytes handed to the connection.
+    pub sent: u64,
+    /// False when the body failed or was dropped before its end (the client went away, a HEAD response).
+    pub complete: bool,
+}
+
+/// A body whose end is reported to a callback, exactly once: when it ends, fails, or is dropped.
+struct Observed {
+    body: ResponseBody,
+    sent: u64,
+    on_end: Option<Box<dyn FnOnce(BodyEnd) + Send>>,
+}
+
+impl Observed {
+    fn end(&mut self, complete: bool) {
+        if let Some(on_end) = self.on_end.take() {
+            on_end(BodyEnd { sent: self.sent, complete });
+        }
+    }
+}
+
+impl Drop for Observed {
+    fn drop(&mut self) {
+        self.end(false);
+    }
 }
 
 /// The streaming body ended without its end marker: the producer failed mid-response, so the
@@ -85,6 +116,15 @@ impl ResponseBody {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         (BodySender { tx }, ResponseBody { inner: Inner::Stream { rx, done: false, aborting: false } })
     }
+
+    /// This body, calling `on_end` once it has been written out (or has failed, or was dropped unsent),
+    /// with the number of bytes handed to the connection: what an access log needs for the response size
+    /// and the time to the end of the body.
+    pub fn observed(self, on_end: impl FnOnce(BodyEnd) + Send + 'static) -> ResponseBody {
+        ResponseBody {
+            inner: Inner::Observed(Box::new(Observed { body: self, sent: 0, on_end: Some(Box::new(on_end)) })),
+        }
+    }
 }
 
 impl Body for ResponseBody {
@@ -93,6 +133,21 @@ impl Body for ResponseBody {
 
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, StreamClosed>>> {
         match &mut self.get_mut().inner {
+            Inner::Observed(observed) => {
+                let polled = Pin::new(&mut observed.body).poll_frame(cx);
+                match &polled {
+                    Poll::Ready(Some(Ok(frame))) => {
+                        observed.sent += frame.data_ref().map_or(0, |d| d.len() as u64);
+                        if observed.body.is_end_stream() {
+                            observed.end(true);
+                        }
+                    }
+                    Poll::Ready(None) => observed.end(true),
+                    Poll::Ready(Some(Err(_))) => observed.end(false),
+                    Poll::Pending => {}
+                }
+                polled
+            }
             Inner::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             Inner::Stream { done: true, .. } => Poll::Ready(None),
             Inner::Stream { rx, done, aborting } => match rx.poll_recv(cx) {
@@ -122,6 +177,7 @@ impl Body for ResponseBody {
         match &self.inner {
             Inner::Full(bytes) => bytes.is_none(),
             Inner::Stream { done, .. } => *done,
+            Inner::Observed(observed) => observed.body.is_end_stream(),
         }
     }
 
@@ -129,6 +185,7 @@ impl Body for ResponseBody {
         match &self.inner {
             Inner::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
             Inner::Stream { .. } => SizeHint::default(),
+            Inner::Observed(observed) => observed.body.size_hint(),
         }
     }
 }
@@ -221,6 +278,25 @@ mod tests {
             Err(TrySendError::Full(b)) => assert_eq!(&b[..], b"b"),
             _ => panic!("expected a full channel"),
         }
+    }
+
+    #[tokio::test]
+    async fn observed_body_reports_its_size_once() {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, body) = ResponseBody::channel(4);
+        let record = std::sync::Arc::clone(&seen);
+        let body = body.observed(move |end| record.lock().unwrap().push(end));
+        tx.try_send(Bytes::from_static(b"abc")).unwrap();
+        let mut body = body;
+        let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
+        assert!(frame.is_some_and(|f| f.is_ok()));
+        assert!(seen.lock().unwrap().is_empty(), "reported before the end");
+        tx.try_finish().unwrap();
+        assert_eq!(collect(body).await.unwrap(), b"");
+        assert_eq!(*seen.lock().unwrap(), [BodyEnd { sent: 3, complete: true }]);
+        let record = std::sync::Arc::clone(&seen);
+        drop(ResponseBody::full(&b"xy"[..]).observed(move |end| record.lock().unwrap().push(end)));
+        assert_eq!(seen.lock().unwrap()[1], BodyEnd { sent: 0, complete: false });
     }
 
     #[test]

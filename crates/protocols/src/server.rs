@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -132,11 +133,12 @@ pub async fn serve<H: Handler>(
     config: ServerConfig,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<ServeOutcome> {
-    serve_retiring(listener, handler, config, shutdown, std::future::pending()).await
+    serve_retiring(vec![listener], handler, config, shutdown, std::future::pending()).await
 }
 
-/// As [`serve`], and also retires when `retire` resolves: a gentler stop for a worker being replaced
-/// (`--limit-max-requests`) while its siblings keep serving.
+/// As [`serve`], on every listener in `listeners` at once (gunicorn's repeated `--bind`), and also retires
+/// when `retire` resolves: a gentler stop for a worker being replaced (`--limit-max-requests`) while its
+/// siblings keep serving.
 ///
 /// Retiring stops accepting at once, like a shutdown, but does not cut idle HTTP/1 keep-alive connections:
 /// closing one just as its client sends the next request would lose that request. Instead every HTTP/1
@@ -145,15 +147,23 @@ pub async fn serve<H: Handler>(
 /// connections get GOAWAY, which clients handle by moving new streams to a fresh connection. WebSockets and
 /// the graceful timeout are handled as for a shutdown. If `shutdown` resolves during the retirement, the
 /// remaining connections are shut down as usual.
+///
+/// With `--http3`, QUIC is served on the UDP port of the first TCP listener.
 pub async fn serve_retiring<H: Handler>(
-    listener: Listener,
+    listeners: Vec<Listener>,
     handler: Arc<H>,
     config: ServerConfig,
     shutdown: impl Future<Output = ()>,
     retire: impl Future<Output = ()>,
 ) -> io::Result<ServeOutcome> {
-    let server = listener.local_addr()?;
-    listener.listen(config.backlog)?;
+    if listeners.is_empty() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "no listening socket to serve"));
+    }
+    let mut servers = Vec::with_capacity(listeners.len());
+    for listener in &listeners {
+        servers.push(listener.local_addr()?);
+        listener.listen(config.backlog)?;
+    }
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // pipeline_flush is left off: it lets hyper buffer a streaming body without bound, which would take
     // backpressure away from a slow client.
@@ -176,63 +186,104 @@ pub async fn serve_retiring<H: Handler>(
         close_now: close_websockets.clone(),
     });
     let tls = config.tls.clone().map(tokio_rustls::TlsAcceptor::from);
-    let quic = match (&config.http3, &server) {
-        (Some(settings), LocalAddr::Tcp(addr)) => Some(crate::h3::bind(*addr, settings)?),
+    let first_tcp = servers.iter().find_map(|s| match s {
+        LocalAddr::Tcp(addr) => Some(*addr),
+        LocalAddr::Unix(_) => None,
+    });
+    let quic = match (&config.http3, first_tcp) {
+        (Some(settings), Some(addr)) => Some((crate::h3::bind(addr, settings)?, addr)),
         _ => None,
     };
-    let alt_svc = match (&quic, &server) {
-        (Some(_), LocalAddr::Tcp(addr)) => HeaderValue::from_str(&format!("h3=\":{}\"; ma=86400", addr.port())).ok(),
-        _ => None,
-    };
+    let alt_svc =
+        quic.as_ref().and_then(|(_, addr)| HeaderValue::from_str(&format!("h3=\":{}\"; ma=86400", addr.port())).ok());
     let concurrency = config.limit_concurrency.map(Concurrency::new);
-    let shared =
-        Arc::new(Shared { handler, builder, config, server, stop, retire: retiring, ws, tls, alt_svc, concurrency });
+    // One `Shared` per listener, differing only in the local address requests report; the tokens,
+    // limits and WebSocket context are common to all.
+    let shareds: Vec<Arc<Shared<H>>> = servers
+        .into_iter()
+        .map(|server| {
+            Arc::new(Shared {
+                handler: Arc::clone(&handler),
+                builder: builder.clone(),
+                config: config.clone(),
+                server,
+                stop: stop.clone(),
+                retire: retiring.clone(),
+                ws: ws.clone(),
+                tls: tls.clone(),
+                alt_svc: alt_svc.clone(),
+                concurrency: concurrency.clone(),
+            })
+        })
+        .collect();
     // HTTP/3 has no keep-alive race (GOAWAY is graceful), so it stops the same way on retirement.
     let h3_stop = CancellationToken::new();
-    if let Some(endpoint) = quic {
+    if let Some((endpoint, addr)) = quic {
         let h3 = crate::h3::H3Shared {
-            handler: Arc::clone(&shared.handler),
-            server: shared.server.clone(),
+            handler: Arc::clone(&handler),
+            server: LocalAddr::Tcp(addr),
             stop: h3_stop.clone(),
-            proxy: shared.config.proxy.clone(),
-            concurrency: shared.concurrency.clone(),
-            default_headers: shared.config.default_headers.clone(),
+            proxy: config.proxy.clone(),
+            concurrency: concurrency.clone(),
+            default_headers: config.default_headers.clone(),
         };
         tracker.spawn(crate::h3::accept_loop(endpoint, Arc::new(h3), tracker.clone()));
     }
     let mut shutdown = pin!(shutdown);
     let mut retire = pin!(retire);
 
-    // The listener is dropped at the end of its block, so a retiring worker stops accepting before it
-    // drains. (With several workers the supervisor keeps its own copy of the socket, so connections
-    // already queued on it are not reset but wait for the replacement.)
-    let ended = if listener.is_unix() {
-        let l = tokio::net::UnixListener::from_std(listener.into_unix())?;
-        let l = &l;
-        let accept = || async move { l.accept().await.map(|(s, _)| (s, None)) };
-        accept_loop(accept, shutdown.as_mut(), retire.as_mut(), &tracker, &shared).await
-    } else {
-        let l = tokio::net::TcpListener::from_std(listener.into_tcp())?;
-        let l = &l;
-        let accept = || async move { l.accept().await.map(|(s, p)| (s, Some(p))) };
-        accept_loop(accept, shutdown.as_mut(), retire.as_mut(), &tracker, &shared).await
+    // The accept loops own the listeners and are dropped when serving ends, so a retiring worker stops
+    // accepting before it drains. (With several workers the supervisor keeps its own copy of each socket,
+    // so connections already queued on it are not reset but wait for the replacement.)
+    let mut loops = Vec::with_capacity(listeners.len());
+    for (listener, shared) in listeners.into_iter().zip(&shareds) {
+        loops.push(accept_forever(listener, Arc::clone(shared), tracker.clone())?);
+    }
+    let ended = tokio::select! {
+        biased;
+        () = &mut shutdown => Ended::Shutdown,
+        () = &mut retire => Ended::Retire,
+        () = futures_util::future::join_all(loops).map(|_| ()) => Ended::Shutdown,
     };
 
     tracker.close();
     h3_stop.cancel();
     match ended {
-        Ended::Shutdown => shared.stop.cancel(),
-        Ended::Retire => shared.retire.cancel(),
+        Ended::Shutdown => stop.cancel(),
+        Ended::Retire => retiring.cancel(),
     }
-    let mut drained = pin!(drain(&shared, &tracker, &close_websockets));
+    let Some(shared) = shareds.first() else { return Ok(ServeOutcome::Drained) };
+    let mut drained = pin!(drain(shared, &tracker, &close_websockets));
     if ended == Ended::Retire {
         // `shutdown` has not resolved yet (the accept loop ended on `retire`), so it may still be polled.
         tokio::select! {
             outcome = &mut drained => return outcome,
-            () = &mut shutdown => shared.stop.cancel(),
+            () = &mut shutdown => stop.cancel(),
         }
     }
     drained.await
+}
+
+/// The accept loop of one listener, which it owns: it never ends by itself, and dropping it closes the
+/// listener.
+fn accept_forever<H: Handler>(
+    listener: Listener,
+    shared: Arc<Shared<H>>,
+    tracker: TaskTracker,
+) -> io::Result<Pin<Box<dyn Future<Output = ()> + Send>>> {
+    if listener.is_unix() {
+        let l = tokio::net::UnixListener::from_std(listener.into_unix())?;
+        Ok(Box::pin(async move {
+            let accept = || async { l.accept().await.map(|(s, _)| (s, None)) };
+            accept_loop(accept, &tracker, &shared).await
+        }))
+    } else {
+        let l = tokio::net::TcpListener::from_std(listener.into_tcp())?;
+        Ok(Box::pin(async move {
+            let accept = || async { l.accept().await.map(|(s, p)| (s, Some(p))) };
+            accept_loop(accept, &tracker, &shared).await
+        }))
+    }
 }
 
 /// Why the accept loop ended.
@@ -272,14 +323,8 @@ async fn drain<H>(
 /// After the graceful timeout, how long closing WebSockets get to send their close frames.
 const WEBSOCKET_CLOSE_GRACE: Duration = Duration::from_secs(2);
 
-/// Accepts connections until `shutdown` or `retire` resolves, serving each on its own task.
-async fn accept_loop<H, S, F, Fut>(
-    mut accept: F,
-    mut shutdown: Pin<&mut impl Future<Output = ()>>,
-    mut retire: Pin<&mut impl Future<Output = ()>>,
-    tracker: &TaskTracker,
-    shared: &Arc<Shared<H>>,
-) -> Ended
+/// Accepts connections for ever, serving each on its own task.
+async fn accept_loop<H, S, F, Fut>(mut accept: F, tracker: &TaskTracker, shared: &Arc<Shared<H>>)
 where
     H: Handler,
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -287,16 +332,11 @@ where
     Fut: Future<Output = io::Result<(S, Option<SocketAddr>)>>,
 {
     loop {
-        tokio::select! {
-            biased;
-            () = &mut shutdown => return Ended::Shutdown,
-            () = &mut retire => return Ended::Retire,
-            accepted = accept() => match accepted {
-                Ok((stream, peer)) => {
-                    tracker.spawn(accepted_connection(stream, peer, Arc::clone(shared)));
-                }
-                Err(e) => accept_failed(e).await,
-            },
+        match accept().await {
+            Ok((stream, peer)) => {
+                tracker.spawn(accepted_connection(stream, peer, Arc::clone(shared)));
+            }
+            Err(e) => accept_failed(e).await,
         }
     }
 }

@@ -42,13 +42,14 @@ pub fn take_systemd_sockets() {
     let _ = SYSTEMD_SOCKETS.set(first);
 }
 
-/// The already open socket to serve instead of binding one, if any: `--fd N`, else (without `--uds`) the
+/// The already open socket to serve instead of binding one, if any: `--fd N`, else (without `--uds` or `--bind`) the
 /// first socket passed by systemd socket activation.
 pub fn socket_to_serve(args: &ServeArgs) -> Option<RawFd> {
     if let Some(fd) = args.fd {
         return Some(fd);
     }
-    let (activated, count) = SYSTEMD_SOCKETS.get().copied().flatten().filter(|_| args.uds.is_none())?;
+    let (activated, count) =
+        SYSTEMD_SOCKETS.get().copied().flatten().filter(|_| args.uds.is_none() && args.binds.is_empty())?;
     if count > 1 {
         tracing::warn!("Socket activation passed {count} sockets; serving the first (fd {activated})");
     }

@@ -80,8 +80,9 @@ pub struct ServeArgs {
     #[arg(long, overrides_with = "access_log")]
     pub no_access_log: bool,
 
-    /// Close keep-alive connections idle for this many seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    /// Close keep-alive connections idle for this many seconds. gunicorn's --keep-alive is accepted too
+    /// (gunicorn's default is 2, covetpy's stays uvicorn's 5).
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0, visible_alias = "keep-alive")]
     pub timeout_keep_alive: f64,
 
     /// Fail a request whose body sends nothing for this many seconds while the app waits for it: the
@@ -304,6 +305,58 @@ pub struct ServeArgs {
     /// Replace a worker whose resident memory exceeds this many MiB (Granian's --workers-max-rss).
     #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u64).range(1..))]
     pub workers_max_rss: Option<u64>,
+
+    // gunicorn's command line: binds, worker class, log files, process set-up and its config file.
+    /// gunicorn's bind: `HOST:PORT`, `[IPV6]:PORT`, `HOST` (port 8000), `unix:PATH` or `fd://N`; repeat it
+    /// to serve several addresses at once. Cannot be combined with --host, --port, --uds or --fd.
+    #[arg(short = 'b', long = "bind", value_name = "ADDRESS", conflicts_with_all = ["host", "port", "uds", "fd"])]
+    pub binds: Vec<String>,
+
+    /// gunicorn's worker class. `uvicorn.workers.UvicornWorker`, `uvicorn_worker.UvicornWorker` (and their
+    /// H11 variants), `sync` and `gthread` are accepted: covetpy serves the app itself (`sync`/`gthread`
+    /// call it as WSGI). gevent, eventlet and tornado workers are refused.
+    #[arg(short = 'k', long, value_name = "CLASS")]
+    pub worker_class: Option<String>,
+
+    /// Write access lines to this file (appended to), or `-` for stdout (the default).
+    #[arg(long, value_name = "PATH|-")]
+    pub access_logfile: Option<String>,
+
+    /// Write server log lines to this file (appended to), or `-` for stderr (the default).
+    #[arg(long, value_name = "PATH|-")]
+    pub error_logfile: Option<String>,
+
+    /// Access lines in gunicorn's format language (`%(h)s %(r)s %(s)s ...`, unknown atoms print `-`), or
+    /// `json` for one JSON object per request. Without it lines are in uvicorn's format.
+    #[arg(long, value_name = "FORMAT", visible_alias = "access-log-format")]
+    pub access_logformat: Option<String>,
+
+    /// Change to this directory before anything else is read (the app, --app-dir, log files).
+    #[arg(long, value_name = "DIR")]
+    pub chdir: Option<PathBuf>,
+
+    /// Comma-separated directories put in front of Python's module search path (through PYTHONPATH).
+    #[arg(long, value_name = "DIRS")]
+    pub pythonpath: Option<String>,
+
+    /// Set an environment variable for the app, as KEY=VALUE; repeatable. Overrides the environment.
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+
+    /// Write the process id of the main process (the supervisor with several workers) to this file,
+    /// removed again on exit.
+    #[arg(long, value_name = "FILE")]
+    pub pid: Option<PathBuf>,
+
+    /// A gunicorn config file (`gunicorn.conf.py`, run as Python), or `python:MODULE`; its settings rank
+    /// below the command line and the environment. Settings covetpy lacks and server hooks are refused.
+    #[arg(short = 'c', long, value_name = "FILE")]
+    pub config: Option<String>,
+
+    /// The effective command line after `serve` (with the settings of the environment and the files in
+    /// it), which the supervisor gives its workers. Set by main, not by clap.
+    #[arg(skip)]
+    pub effective_argv: Vec<std::ffi::OsString>,
 
     /// Whether `--log-level` was given (on the command line, in the environment or a settings file),
     /// so that it overrides the levels a `--log-config` sets, as in uvicorn. Set by main, not by clap.
@@ -547,6 +600,17 @@ mod tests {
             );
         }
         assert!(Cli::try_parse_from(["covetpy", "serve", "main:app", "--workers-max-rss", "0"]).is_err());
+    }
+
+    #[test]
+    fn gunicorn_spellings() {
+        let s = serve(&["main:app", "-b", "127.0.0.1:9000", "-b", "unix:/tmp/x", "-k", "sync", "--keep-alive", "2"]);
+        assert_eq!(s.binds, ["127.0.0.1:9000", "unix:/tmp/x"]);
+        assert_eq!((s.worker_class.as_deref(), s.timeout_keep_alive), (Some("sync"), 2.0));
+        let s = serve(&["main:app", "-e", "A=1", "-e", "B=2", "-c", "gunicorn.conf.py"]);
+        assert_eq!((s.env.len(), s.config.as_deref()), (2, Some("gunicorn.conf.py")));
+        assert!(Cli::try_parse_from(["covetpy", "serve", "main:app", "-b", "x:1", "--port", "3"]).is_err());
+        assert!(Cli::try_parse_from(["covetpy", "serve", "main:app", "-b", "x:1", "--uds", "/tmp/s"]).is_err());
     }
 
     #[test]

@@ -22,6 +22,41 @@ use crate::cli::LogLevel;
 
 /// The tracing target of access log lines.
 pub const ACCESS_TARGET: &str = "covetpy::access";
+/// The tracing target of access lines written as they are, with no level name in front (gunicorn's
+/// formats and JSON).
+pub const ACCESS_RAW_TARGET: &str = "covetpy::access::raw";
+
+/// Whether a target is one of the access log's.
+fn is_access(target: &str) -> bool {
+    target == ACCESS_TARGET || target == ACCESS_RAW_TARGET
+}
+
+/// Files the log lines go to instead of stderr (server lines) and stdout (access lines):
+/// `--error-logfile` and `--access-logfile`.
+#[derive(Debug, Default)]
+pub struct Files {
+    /// Server lines.
+    pub error: Option<std::fs::File>,
+    /// Access lines.
+    pub access: Option<std::fs::File>,
+}
+
+impl Files {
+    /// Opens the files named by `--error-logfile`/`--access-logfile` for appending; `-` (or nothing)
+    /// keeps the standard stream.
+    pub fn open(error: Option<&str>, access: Option<&str>) -> Result<Files, String> {
+        let open = |option: &str, path: Option<&str>| -> Result<Option<std::fs::File>, String> {
+            let Some(path) = path.filter(|p| *p != "-") else { return Ok(None) };
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map(Some)
+                .map_err(|e| format!("{option} {path}: could not open it for writing: {e}"))
+        };
+        Ok(Files { error: open("--error-logfile", error)?, access: open("--access-logfile", access)? })
+    }
+}
 
 /// Keeps the background writers alive; dropping it flushes what is queued.
 pub struct LogGuards {
@@ -31,10 +66,19 @@ pub struct LogGuards {
 
 /// Installs the global subscriber. `colors` says whether level names are coloured on stderr (server
 /// lines) and on stdout (access lines).
-pub fn init(level: LogLevel, colors: Colors) -> LogGuards {
+pub fn init(level: LogLevel, colors: Colors, files: Files) -> LogGuards {
     let filter = level_filter(level);
-    let (stderr, stderr_guard) = tracing_appender::non_blocking(std::io::stderr());
-    let (stdout, stdout_guard) = tracing_appender::non_blocking(std::io::stdout());
+    // Files get no colours.
+    let colors =
+        Colors { stderr: colors.stderr && files.error.is_none(), stdout: colors.stdout && files.access.is_none() };
+    let (stderr, stderr_guard) = match files.error {
+        Some(file) => tracing_appender::non_blocking(file),
+        None => tracing_appender::non_blocking(std::io::stderr()),
+    };
+    let (stdout, stdout_guard) = match files.access {
+        Some(file) => tracing_appender::non_blocking(file),
+        None => tracing_appender::non_blocking(std::io::stdout()),
+    };
     // Each kind of line has its own level, so that a --log-config can set uvicorn.error and
     // uvicorn.access apart; reload layers let worker.rs change them once Python's logging is set up.
     let (server_level, server_handle) = reload::Layer::new(filter);
@@ -42,12 +86,12 @@ pub fn init(level: LogLevel, colors: Colors) -> LogGuards {
     let server = tracing_subscriber::fmt::layer()
         .event_format(UvicornStyle { colors: colors.stderr })
         .with_writer(stderr)
-        .with_filter(filter_fn(|meta| meta.target() != ACCESS_TARGET && is_ours(meta.target())))
+        .with_filter(filter_fn(|meta| !is_access(meta.target()) && is_ours(meta.target())))
         .with_filter(server_level);
     let access = tracing_subscriber::fmt::layer()
         .event_format(UvicornStyle { colors: colors.stdout })
         .with_writer(stdout)
-        .with_filter(filter_fn(|meta| meta.target() == ACCESS_TARGET))
+        .with_filter(filter_fn(|meta| is_access(meta.target())))
         .with_filter(access_level);
     // Off until --log-config hands covetpy's lines to Python's logging; its level filter also keeps
     // library events (hyper's, at debug and trace) from being built for it.
@@ -119,7 +163,7 @@ impl<S: Subscriber> Layer<S> for ToPython {
     fn on_event(&self, event: &Event<'_>, _ctx: tracing_subscriber::layer::Context<'_, S>) {
         let Some(forward) = FORWARD.get() else { return };
         let meta = event.metadata();
-        let access = meta.target() == ACCESS_TARGET;
+        let access = is_access(meta.target());
         if *meta.level() > if access { forward.access } else { forward.server } {
             return;
         }
@@ -271,6 +315,12 @@ where
     N: for<'a> FormatFields<'a> + 'static,
 {
     fn format_event(&self, _ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+        if event.metadata().target() == ACCESS_RAW_TARGET {
+            let mut message = MessageOnly(&mut writer, Ok(()));
+            event.record(&mut message);
+            message.1?;
+            return writeln!(writer);
+        }
         let (name, color) = match *event.metadata().level() {
             Level::ERROR => ("ERROR", "31"),
             Level::WARN => ("WARNING", "33"),

@@ -2,9 +2,11 @@
 
 mod access_log;
 mod activation;
+mod bind;
 mod cli;
 mod control;
 mod dotenv;
+mod gunicorn;
 mod logging;
 mod memory;
 mod reload;
@@ -33,7 +35,14 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Serve(args) => {
-            let _guards = logging::init(args.log_level, logging::Colors::choose(args.use_colors()));
+            let files = match prepare_process(&args) {
+                Ok(files) => files,
+                Err(message) => {
+                    eprintln!("{:<10}{message}", "ERROR:");
+                    return ExitCode::from(1);
+                }
+            };
+            let _guards = logging::init(args.log_level, logging::Colors::choose(args.use_colors()), files);
             if let Some((path, skipped)) = env_file.filter(|_| !worker::is_worker_process()) {
                 tracing::info!("Loading environment from '{}'", path.display());
                 if skipped > 0 {
@@ -43,11 +52,21 @@ fn main() -> ExitCode {
                     );
                 }
             }
+            let pid_file = args.pid.as_ref().filter(|_| !worker::is_worker_process());
+            if let Some(path) = pid_file {
+                if let Err(e) = std::fs::write(path, format!("{}\n", std::process::id())) {
+                    tracing::error!("--pid {}: could not write the pid file: {e}", path.display());
+                    return ExitCode::from(1);
+                }
+            }
             let code = if args.supervised() && !worker::is_worker_process() {
                 supervisor::run(&args)
             } else {
                 worker::run(&args)
             };
+            if let Some(path) = pid_file {
+                let _ = std::fs::remove_file(path);
+            }
             ExitCode::from(code)
         }
     }
@@ -77,10 +96,53 @@ fn parse() -> Result<(Cli, Option<(std::path::PathBuf, usize)>), String> {
     Ok((read()?, Some((path, skipped))))
 }
 
+/// What the gunicorn options ask of the process before anything else runs, while it still has one
+/// thread (the environment may only be changed then): `--chdir`, `-e`, `--pythonpath`; checks `-k` and
+/// `--access-logformat`; opens the log files. Workers inherit the directory and environment of the
+/// supervisor, so they do not change them again.
+fn prepare_process(args: &cli::ServeArgs) -> Result<logging::Files, String> {
+    if std::env::var("GUNICORN_CMD_ARGS").is_ok_and(|v| !v.trim().is_empty()) {
+        return Err(
+            "GUNICORN_CMD_ARGS is set, but covetpy does not read it: put those options on the command line".into()
+        );
+    }
+    if let Some(class) = &args.worker_class {
+        gunicorn::worker_class_is_wsgi(class)?;
+    }
+    access_log::AccessFormat::parse(args.access_logformat.as_deref())?;
+    let pairs = args
+        .env
+        .iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((key, value)) if !key.is_empty() => Ok((key, value)),
+            _ => Err(format!("-e {pair:?}: expected KEY=VALUE")),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if !worker::is_worker_process() {
+        if let Some(dir) = &args.chdir {
+            std::env::set_current_dir(dir).map_err(|e| format!("--chdir {}: {e}", dir.display()))?;
+        }
+        for (key, value) in pairs {
+            std::env::set_var(key, value);
+        }
+        if let Some(dirs) = &args.pythonpath {
+            let cwd = std::env::current_dir().map_err(|e| format!("could not read the current directory: {e}"))?;
+            let mut paths: Vec<std::path::PathBuf> =
+                dirs.split(',').map(str::trim).filter(|d| !d.is_empty()).map(|d| cwd.join(d)).collect();
+            if let Some(existing) = std::env::var_os("PYTHONPATH") {
+                paths.extend(std::env::split_paths(&existing));
+            }
+            let joined = std::env::join_paths(paths).map_err(|e| format!("--pythonpath {dirs}: {e}"))?;
+            std::env::set_var("PYTHONPATH", joined);
+        }
+    }
+    logging::Files::open(args.error_logfile.as_deref(), args.access_logfile.as_deref())
+}
+
 /// Parses the effective command line, noting whether `--log-level` was given by some source. A clap
 /// error exits as clap exits, with a line saying which arguments came from elsewhere.
 fn parse_argv(effective: settings::Effective) -> Cli {
-    let matches = match Cli::command().try_get_matches_from(effective.argv) {
+    let matches = match Cli::command().try_get_matches_from(&effective.argv) {
         Ok(matches) => matches,
         Err(e) => {
             let is_usage_error = e.use_stderr();
@@ -93,6 +155,7 @@ fn parse_argv(effective: settings::Effective) -> Cli {
     };
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let Command::Serve(args) = &mut cli.command;
+    args.effective_argv = effective.argv.iter().skip(1).cloned().collect();
     let given = matches
         .subcommand_matches("serve")
         .and_then(|serve| serve.value_source("log_level"))

@@ -6,9 +6,12 @@
 //! the `ServeArgs` field. The names come from clap's own description of `covetpy serve`, so every
 //! option (present and future) can be set this way with no list to keep in step.
 //!
+//! A gunicorn config file named by `-c` on the command line is one more source (see `gunicorn.rs`).
+//!
 //! Precedence, highest first: the command line, `COVETPY_<OPTION>`, `UVICORN_<OPTION>` (uvicorn reads
-//! these through click's `auto_envvar_prefix`), `covetpy.toml`, `pyproject.toml`, the defaults. For
-//! `--workers`, `WEB_CONCURRENCY` ranks just below `UVICORN_WORKERS`, above the files.
+//! these through click's `auto_envvar_prefix`), the `-c` file, `covetpy.toml`, `pyproject.toml`, the
+//! defaults. For `--workers`, `WEB_CONCURRENCY` ranks just below `UVICORN_WORKERS`, above the
+//! TOML files and below the `-c` file (in gunicorn it is only the default of `workers`).
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -195,18 +198,32 @@ fn arguments(spec: &OptionSpec, setting: &Setting, specs: &[OptionSpec]) -> Vec<
 }
 
 /// The ids the command line itself gives (parsed with APP optional so a missing APP that a setting
-/// supplies is no error here). `None` when the command line does not parse: clap reports that later.
-fn given_on_command_line(argv: &[OsString], specs: &[OptionSpec]) -> Option<Vec<String>> {
+/// supplies is no error here), and its `-c` config file. `None` when the command line does not parse:
+/// clap reports that later.
+fn given_on_command_line(argv: &[OsString], specs: &[OptionSpec]) -> Option<(Vec<String>, Option<String>)> {
     let command = Cli::command().mut_subcommand("serve", |serve| serve.mut_arg("app", |app| app.required(false)));
     let matches = command.try_get_matches_from(argv).ok()?;
     let (_, serve) = matches.subcommand()?;
-    Some(
-        specs
-            .iter()
-            .filter(|s| serve.value_source(&s.id) == Some(clap::parser::ValueSource::CommandLine))
-            .map(|s| s.id.clone())
-            .collect(),
-    )
+    let given = specs
+        .iter()
+        .filter(|s| serve.value_source(&s.id) == Some(clap::parser::ValueSource::CommandLine))
+        .map(|s| s.id.clone())
+        .collect();
+    Some((given, serve.get_one::<String>("config").cloned()))
+}
+
+/// The settings of the `-c` file, by option name.
+fn config_settings(specs: &[OptionSpec], location: &str, cwd: &Path) -> Result<BTreeMap<String, Setting>, String> {
+    let table = crate::gunicorn::read_config(location, cwd)?;
+    let file = Path::new(location);
+    let mut settings = BTreeMap::new();
+    for (name, value) in &table {
+        let Some(spec) = specs.iter().find(|s| s.name == *name) else {
+            return Err(format!("-c {location}: covetpy has no option --{name}"));
+        };
+        settings.insert(name.clone(), from_toml(spec, name, value, file)?);
+    }
+    Ok(settings)
 }
 
 /// The command line as clap is given it, and where the arguments that did not come from the command
@@ -232,11 +249,24 @@ pub fn effective_argv(
     let specs = options();
     // click ignores an environment variable set to the empty string.
     let env = |name: &str| env(name).filter(|v| !v.is_empty());
+    let Some((given, config)) = given_on_command_line(&argv, &specs) else {
+        return Ok(Effective { argv, origins: Vec::new() });
+    };
     let mut chosen = BTreeMap::new();
     for (file, table) in [(PYPROJECT_TOML, Some(&["tool", "covetpy"][..])), (COVETPY_TOML, None)] {
         let settings = file_settings(&specs, &cwd.join(file), table)?;
         chosen.extend(settings.into_iter().map(|(name, setting)| (name, (setting, file.to_owned()))));
     }
+    // Workers get the supervisor's effective command line, which holds the file's settings already: the
+    // file runs once, in the main process, as under gunicorn.
+    let config = match config.filter(|_| env(crate::worker::WORKER_ENV).is_none()) {
+        Some(location) => {
+            let origin = format!("-c {location}");
+            config_settings(&specs, &location, cwd)?.into_iter().map(|(n, s)| (n, (s, origin.clone()))).collect()
+        }
+        None => BTreeMap::new(),
+    };
+    chosen.extend(config.clone());
     for prefix in ["UVICORN", "COVETPY"] {
         for spec in &specs {
             let var = env_name(prefix, &spec.name);
@@ -249,8 +279,10 @@ pub fn effective_argv(
     let workers_from_env = ["COVETPY", "UVICORN"].iter().any(|p| env(&env_name(p, "workers")).is_some());
     if !workers_from_env && env("WEB_CONCURRENCY").is_some() {
         chosen.remove("workers");
+        if let Some(workers) = config.get("workers") {
+            chosen.insert("workers".to_owned(), workers.clone());
+        }
     }
-    let Some(given) = given_on_command_line(&argv, &specs) else { return Ok(Effective { argv, origins: Vec::new() }) };
     let is_given = |name: &str| specs.iter().any(|s| s.name == name && given.contains(&s.id));
     let mut inserted = Vec::new();
     let mut origins = Vec::new();

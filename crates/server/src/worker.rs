@@ -12,13 +12,14 @@ use covetpy_embed::{
     NativeOptions, NativeServer, StartupError, WsgiOptions, WsgiServer,
 };
 use covetpy_protocols::{
-    serve_retiring, tls_server_config, ClientAuth, DefaultHeaders, Endpoint, H3Settings, Handler, Listener, LocalAddr,
+    serve_retiring, tls_server_config, ClientAuth, DefaultHeaders, H3Settings, Handler, Listener, LocalAddr,
     ProxyConfig, RequestLimits, Scheme, ServeOutcome, ServerConfig, TlsOptions, TlsVersions, TrustedProxies, WsConfig,
 };
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::Notify;
 
-use crate::access_log::AccessLog;
+use crate::access_log::{AccessFormat, AccessLog};
+use crate::bind::{self, Bind};
 use crate::cli::{HttpArg, InterfaceArg, LifespanArg, LoopArg, ServeArgs, WsArg};
 use crate::control::{Control, Counted, RequestBudget, READY};
 use crate::logging;
@@ -26,8 +27,8 @@ use crate::timeout::Timed;
 
 /// Set in the environment of worker processes started by the supervisor.
 pub const WORKER_ENV: &str = "COVETPY_WORKER";
-/// The socket inherited from the supervisor: its own bound TCP socket for the worker's slot, or the one
-/// socket all workers share (`--uds`, `--fd`, socket activation).
+/// The sockets inherited from the supervisor, comma-separated, one per bind: for TCP its own bound
+/// socket for the worker's slot, else the one socket all workers share (`unix:`, `--fd`, activation).
 pub const LISTEN_FD_ENV: &str = "COVETPY_LISTEN_FD";
 
 /// Exit code for a lifespan startup failure, as uvicorn uses.
@@ -49,14 +50,6 @@ pub fn run(args: &ServeArgs) -> u8 {
     };
     logging::flush_forwarded();
     code
-}
-
-/// The endpoint named on the command line.
-pub fn endpoint(args: &ServeArgs) -> Endpoint {
-    match &args.uds {
-        Some(path) => Endpoint::Unix(path.clone()),
-        None => Endpoint::Tcp { host: args.host.clone(), port: args.port },
-    }
 }
 
 /// A timeout option in seconds, refusing values a Duration cannot hold.
@@ -97,13 +90,16 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
     }
 
     // Bind before importing the app, so a busy port is reported without running any application code.
-    let listener = match inherited_fd(LISTEN_FD_ENV).or_else(|| crate::activation::socket_to_serve(args)) {
-        // SAFETY: the supervisor, the process manager (`--fd`) or systemd passed this socket to us, and
-        // nothing else in this process uses it.
-        Some(fd) => unsafe { Listener::from_inherited(fd) }?,
-        None => Listener::bind(&endpoint(args), is_worker_process())?,
+    let binds = match inherited_fds(LISTEN_FD_ENV) {
+        Some(fds) => fds.into_iter().map(Bind::Fd).collect(),
+        None => bind::binds(args).map_err(|e| anyhow!(e))?,
     };
-    let local = listener.local_addr().context("could not read the bound address")?;
+    bind::check_distinct(&binds).map_err(|e| anyhow!(e))?;
+    let listeners = binds.iter().map(|b| bind::open(b, is_worker_process())).collect::<anyhow::Result<Vec<_>>>()?;
+    let locals = listeners
+        .iter()
+        .map(|l| l.local_addr().context("could not read the bound address"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
 
     interpreter::initialize(&InterpreterOptions { argv: std::env::args().collect() })?;
     // Both before the app is imported: its module may log at import, and uvicorn sets up logging and
@@ -143,7 +139,13 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
     })
     .map_err(|e| anyhow!(e))?;
     let spec: AppSpec = args.app.parse()?;
+    let wsgi_worker = match &args.worker_class {
+        Some(class) => crate::gunicorn::worker_class_is_wsgi(class).map_err(|e| anyhow!(e))?,
+        None => false,
+    };
     let interface = match args.interface {
+        // gunicorn's own workers call the app as WSGI.
+        InterfaceArg::Auto if wsgi_worker => Interface::Wsgi,
         InterfaceArg::Auto => Interface::Auto,
         InterfaceArg::Asgi => Interface::Asgi,
         InterfaceArg::Asgi2 => Interface::Asgi2,
@@ -198,7 +200,8 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
     };
     if !is_worker_process() {
         announce_implementations(args);
-        tracing::info!("CovetPy running on {} (Press CTRL+C to quit)", describe(&local, tls.is_some()));
+        let shown: Vec<String> = locals.iter().map(|l| describe(l, tls.is_some())).collect();
+        tracing::info!("CovetPy running on {} (Press CTRL+C to quit)", shown.join(", "));
     }
     if let Some(control) = &control {
         control.send(READY);
@@ -247,18 +250,22 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
             tracing::info!("Retiring: a replacement worker is serving");
         }
     };
-    let access_log = args.access_log_enabled();
+    let access_log = args
+        .access_log_enabled()
+        .then(|| AccessFormat::parse(args.access_logformat.as_deref()))
+        .transpose()
+        .map_err(|e| anyhow!(e))?;
     let ends = Ends { shutdown, retire };
     let policies = Policies { budget, timeout: request_timeout, control: control.clone() };
     let outcome = match &app {
         App::Asgi(server) => {
-            runtime.block_on(serve_with(listener, server.handler(), access_log, policies, config, ends))
+            runtime.block_on(serve_with(listeners, server.handler(), access_log, policies, config, ends))
         }
         App::Wsgi(server) => {
-            runtime.block_on(serve_with(listener, server.handler(), access_log, policies, config, ends))
+            runtime.block_on(serve_with(listeners, server.handler(), access_log, policies, config, ends))
         }
         App::Native(server) => {
-            runtime.block_on(serve_with(listener, server.handler(), access_log, policies, config, ends))
+            runtime.block_on(serve_with(listeners, server.handler(), access_log, policies, config, ends))
         }
     }?;
     if let ServeOutcome::TimedOut { open } = outcome {
@@ -299,9 +306,9 @@ struct Ends<S, R> {
 }
 
 async fn serve_with<H: Handler>(
-    listener: Listener,
+    listeners: Vec<Listener>,
     handler: H,
-    access_log: bool,
+    access_log: Option<AccessFormat>,
     policies: Policies,
     config: ServerConfig,
     ends: Ends<impl std::future::Future<Output = ()>, impl std::future::Future<Output = ()>>,
@@ -310,10 +317,11 @@ async fn serve_with<H: Handler>(
     let Policies { budget, timeout, control } = policies;
     // Outside the budget, so a timed-out request still counts; inside the access log, so its 504 is logged.
     let handler = Timed::new(Counted::new(handler, budget), timeout, control);
-    let outcome = if access_log {
-        serve_retiring(listener, Arc::new(AccessLog::new(handler)), config, shutdown, retire).await
-    } else {
-        serve_retiring(listener, Arc::new(handler), config, shutdown, retire).await
+    let outcome = match access_log {
+        Some(format) => {
+            serve_retiring(listeners, Arc::new(AccessLog::new(handler, format)), config, shutdown, retire).await
+        }
+        None => serve_retiring(listeners, Arc::new(handler), config, shutdown, retire).await,
     };
     outcome.context("the server failed")
 }
@@ -394,6 +402,11 @@ pub fn announce_implementations(args: &ServeArgs) {
     if let Some(name) = ws {
         tracing::info!("--ws {name}: WebSockets are served by covetpy's own WebSocket implementation");
     }
+    if let Some(class) = &args.worker_class {
+        // Checked at start-up (main), so only accepted classes reach here.
+        let wsgi = crate::gunicorn::worker_class_is_wsgi(class).unwrap_or(false);
+        tracing::info!("{}", crate::gunicorn::worker_class_line(class, wsgi, args.interface != InterfaceArg::Auto));
+    }
 }
 
 /// The WebSocket settings from `--ws*`, or `None` with `--ws none`.
@@ -465,6 +478,7 @@ pub fn describe(local: &LocalAddr, tls: bool) -> String {
     }
 }
 
-fn inherited_fd(var: &str) -> Option<RawFd> {
-    std::env::var(var).ok()?.parse().ok()
+/// The descriptors the supervisor passed, comma-separated, one per bind.
+fn inherited_fds(var: &str) -> Option<Vec<RawFd>> {
+    std::env::var(var).ok()?.split(',').map(|fd| fd.trim().parse().ok()).collect()
 }

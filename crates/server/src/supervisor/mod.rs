@@ -25,11 +25,12 @@ mod slots;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
-use covetpy_protocols::{Endpoint, Listener, LocalAddr};
+use anyhow::{anyhow, bail, Context};
+use covetpy_protocols::{Endpoint, Listener};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
+use crate::bind::{self, Bind};
 use crate::cli::ServeArgs;
 use crate::control::{LIMIT_REACHED, PONG, READY, TIMED_OUT};
 use crate::worker;
@@ -109,44 +110,44 @@ async fn supervise(args: &ServeArgs) -> anyhow::Result<u8> {
         tracing::warn!("\"workers\" flag is ignored when reloading is enabled.");
     }
     let mut reloader = if args.reload { Some(crate::reload::start(args, &cwd)?) } else { None };
-    let endpoint = worker::endpoint(args);
     // Checked here too, so a bad certificate fails once with one message instead of once per worker.
     let tls = worker::tls_config(args)?.is_some();
     let count = args.worker_count();
     let backlog = i32::try_from(args.backlog).unwrap_or(i32::MAX);
-    let inherited = crate::activation::socket_to_serve(args);
-    let sockets = match (inherited, &endpoint) {
-        // SAFETY: `--fd` or systemd passed this socket to us, and nothing else in this process uses it.
-        (Some(fd), _) => Sockets::Shared(unsafe { Listener::from_inherited(fd) }?),
-        (None, Endpoint::Unix(_)) => Sockets::Shared(Listener::bind(&endpoint, false)?),
-        (None, Endpoint::Tcp { port: 0, .. }) => {
-            bail!("--port 0 cannot be combined with --workers or an option that replaces workers: each worker would get a different port")
-        }
-        (None, Endpoint::Tcp { .. }) => {
-            let listeners: Vec<Listener> =
-                (0..count).map(|_| Listener::bind(&endpoint, true)).collect::<Result<_, _>>()?;
-            // Listening here, in slot order, numbers the sockets of the reuseport group as the slots are
-            // numbered, which steering relies on (see crate::steering); workers listening again only set the
-            // backlog.
-            for listener in &listeners {
-                listener.listen(backlog).context("could not listen on the workers' sockets")?;
+    let binds = bind::binds(args).map_err(|e| anyhow!(e))?;
+    bind::check_distinct(&binds).map_err(|e| anyhow!(e))?;
+    let mut sockets = Vec::with_capacity(binds.len());
+    let mut shown = Vec::with_capacity(binds.len());
+    for b in &binds {
+        let (socket, text) = match b {
+            Bind::Fd(_) | Bind::Endpoint(Endpoint::Unix(_)) => {
+                let listener = bind::open(b, false)?;
+                let text =
+                    worker::describe(&listener.local_addr().context("could not read the socket's address")?, tls);
+                (Sockets::Shared(listener), text)
             }
-            Sockets::PerSlot(listeners)
-        }
-    };
-    let shown = match (&sockets, &endpoint) {
-        (Sockets::Shared(listener), _) => {
-            worker::describe(&listener.local_addr().context("could not read the socket's address")?, tls)
-        }
-        (Sockets::PerSlot(_), Endpoint::Tcp { host, port }) => {
-            let scheme = if tls { "https" } else { "http" };
-            format!("{scheme}://{}", Endpoint::Tcp { host: host.clone(), port: *port })
-        }
-        (Sockets::PerSlot(_), Endpoint::Unix(path)) => worker::describe(&LocalAddr::Unix(path.clone()), tls),
-    };
+            Bind::Endpoint(Endpoint::Tcp { port: 0, .. }) => {
+                bail!("port 0 cannot be combined with --workers or an option that replaces workers: each worker would get a different port")
+            }
+            Bind::Endpoint(endpoint) => {
+                let listeners: Vec<Listener> = (0..count).map(|_| bind::open(b, true)).collect::<anyhow::Result<_>>()?;
+                // Listening here, in slot order, numbers the sockets of the reuseport group as the slots are
+                // numbered, which steering relies on (see crate::steering); workers listening again only set
+                // the backlog.
+                for listener in &listeners {
+                    listener.listen(backlog).context("could not listen on the workers' sockets")?;
+                }
+                let text = format!("{}://{endpoint}", if tls { "https" } else { "http" });
+                (Sockets::PerSlot { endpoint: endpoint.clone(), listeners }, text)
+            }
+        };
+        shown.push(text);
+        sockets.push(socket);
+    }
+    let shown = shown.join(", ");
 
     let (events_tx, mut events) = mpsc::unbounded_channel();
-    let mut workers = Workers::new(sockets, count, events_tx, drain_allowance, endpoint.clone(), backlog)?;
+    let mut workers = Workers::new(args.effective_argv.clone(), sockets, count, events_tx, drain_allowance, backlog)?;
     for slot in 0..count {
         workers.spawn(slot)?;
     }
@@ -274,8 +275,10 @@ async fn supervise(args: &ServeArgs) -> anyhow::Result<u8> {
             _ = int.recv() => workers.signal_all(libc::SIGINT),
         }
     }
-    if let (None, Endpoint::Unix(path)) = (inherited, &endpoint) {
-        let _ = std::fs::remove_file(path);
+    for b in &binds {
+        if let Bind::Endpoint(Endpoint::Unix(path)) = b {
+            let _ = std::fs::remove_file(path);
+        }
     }
     tracing::info!("Finished parent process [{}]", std::process::id());
     Ok(0)

@@ -55,18 +55,23 @@ pub struct Slot {
 /// A slot removed by SIGTTOU, whose workers are finishing.
 struct Leaving {
     slot: Slot,
-    /// The slot's own socket, closed once its workers are gone (`None` for a shared socket).
-    _socket: Option<Listener>,
+    /// The slot's own sockets (one per TCP bind), closed once its workers are gone.
+    _sockets: Vec<Listener>,
     /// When its worker is told to retire; until then it accepts what was queued on its socket.
     retire_at: Instant,
 }
 
-/// Where workers accept connections.
+/// Where workers accept connections, for one bind.
 pub enum Sockets {
     /// One socket shared by every worker.
     Shared(Listener),
-    /// One `SO_REUSEPORT` TCP socket per slot.
-    PerSlot(Vec<Listener>),
+    /// One `SO_REUSEPORT` TCP socket per slot, bound to `endpoint` (new slots get a new one).
+    PerSlot {
+        /// The address, for the sockets of new slots (SIGTTIN).
+        endpoint: Endpoint,
+        /// The sockets, in slot order.
+        listeners: Vec<Listener>,
+    },
 }
 
 /// What [`Workers::remove`] found for an exited worker.
@@ -84,14 +89,13 @@ pub enum Removed {
 pub struct Workers {
     exe: std::path::PathBuf,
     args: Vec<std::ffi::OsString>,
-    sockets: Sockets,
+    /// One entry per bind.
+    sockets: Vec<Sockets>,
     slots: Vec<Slot>,
     leaving: Vec<Leaving>,
     events: mpsc::UnboundedSender<Event>,
     /// How long a retiring worker may take to finish before it is killed; `None` waits for it.
     drain_allowance: Option<Duration>,
-    /// For the sockets of new slots (SIGTTIN).
-    endpoint: Endpoint,
     backlog: i32,
     /// Whether the steering program is attached (after the first SIGTTIN or SIGTTOU).
     steered: bool,
@@ -99,23 +103,24 @@ pub struct Workers {
 
 impl Workers {
     /// Workers with `count` empty slots; none is started yet.
+    /// `args` is the command line the workers get: the effective one, so that the settings of the
+    /// environment and of the settings files (a `-c` file among them) are read once, here.
     pub fn new(
-        sockets: Sockets,
+        args: Vec<std::ffi::OsString>,
+        sockets: Vec<Sockets>,
         count: usize,
         events: mpsc::UnboundedSender<Event>,
         drain_allowance: Option<Duration>,
-        endpoint: Endpoint,
         backlog: i32,
     ) -> anyhow::Result<Workers> {
         Ok(Workers {
             exe: std::env::current_exe().context("could not find the covetpy executable")?,
-            args: std::env::args_os().skip(1).collect(),
+            args,
             sockets,
             slots: (0..count).map(|_| Slot::default()).collect(),
             leaving: Vec::new(),
             events,
             drain_allowance,
-            endpoint,
             backlog,
             steered: false,
         })
@@ -128,23 +133,31 @@ impl Workers {
 
     /// Starts a worker for `slot`, which becomes the slot's current worker.
     pub fn spawn(&mut self, slot: usize) -> anyhow::Result<()> {
-        let listen_fd = match &self.sockets {
-            Sockets::Shared(listener) => listener.raw_fd(),
-            Sockets::PerSlot(listeners) => listeners.get(slot).context("no socket for the worker slot")?.raw_fd(),
-        };
+        let listen_fds = self
+            .sockets
+            .iter()
+            .map(|sockets| match sockets {
+                Sockets::Shared(listener) => Ok(listener.raw_fd()),
+                Sockets::PerSlot { listeners, .. } => {
+                    Ok(listeners.get(slot).context("no socket for the worker slot")?.raw_fd())
+                }
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let listen_env = listen_fds.iter().map(|fd| fd.to_string()).collect::<Vec<_>>().join(",");
         let (ours, theirs) = std::os::unix::net::UnixStream::pair().context("could not create a control socket")?;
         let control_fd = theirs.as_raw_fd();
         let mut cmd = Command::new(&self.exe);
         cmd.args(&self.args)
             .env(WORKER_ENV, "1")
             .env(CONTROL_FD_ENV, control_fd.to_string())
-            .env(LISTEN_FD_ENV, listen_fd.to_string())
+            .env(LISTEN_FD_ENV, listen_env)
             .stdin(Stdio::null());
-        let inherit = [control_fd, listen_fd];
+        let mut inherit = listen_fds;
+        inherit.push(control_fd);
         // SAFETY: only async-signal-safe calls (fcntl, prctl) run between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
-                for fd in inherit {
+                for &fd in &inherit {
                     let flags = libc::fcntl(fd, libc::F_GETFD);
                     if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
                         return Err(std::io::Error::last_os_error());
@@ -314,10 +327,12 @@ impl Workers {
     /// SIGTTIN: one more slot, with its own socket when each slot has one.
     pub fn add_slot(&mut self) -> anyhow::Result<()> {
         let slot = self.slots.len();
-        if let Sockets::PerSlot(listeners) = &mut self.sockets {
-            let listener = Listener::bind(&self.endpoint, true)?;
-            listener.listen(self.backlog).context("could not listen on the new worker's socket")?;
-            listeners.push(listener);
+        for sockets in &mut self.sockets {
+            if let Sockets::PerSlot { endpoint, listeners } = sockets {
+                let listener = Listener::bind(endpoint, true)?;
+                listener.listen(self.backlog).context("could not listen on the new worker's socket")?;
+                listeners.push(listener);
+            }
         }
         self.slots.push(Slot::default());
         if self.steered {
@@ -336,29 +351,36 @@ impl Workers {
             tracing::warn!("Not removing the last worker");
             return;
         }
-        let (socket, settle) = match &mut self.sockets {
-            Sockets::Shared(_) => (None, Duration::ZERO),
-            Sockets::PerSlot(listeners) => (listeners.pop(), STEER_SETTLE),
-        };
+        let sockets: Vec<Listener> = self
+            .sockets
+            .iter_mut()
+            .filter_map(|sockets| match sockets {
+                Sockets::Shared(_) => None,
+                Sockets::PerSlot { listeners, .. } => listeners.pop(),
+            })
+            .collect();
         let Some(slot) = self.slots.pop() else { return };
-        if socket.is_some() {
+        let settle = if sockets.is_empty() { Duration::ZERO } else { STEER_SETTLE };
+        if !sockets.is_empty() {
             self.steered = true;
             self.steer();
         }
         tracing::info!("Removing a worker: now {} worker(s)", self.slots.len());
-        self.leaving.push(Leaving { slot, _socket: socket, retire_at: Instant::now() + settle });
+        self.leaving.push(Leaving { slot, _sockets: sockets, retire_at: Instant::now() + settle });
     }
 
-    /// Points the reuseport group at the current slots' sockets.
+    /// Points each reuseport group (one per TCP bind) at the current slots' sockets.
     fn steer(&self) {
-        let Sockets::PerSlot(listeners) = &self.sockets else { return };
-        let Some(first) = listeners.first() else { return };
-        let active = u32::try_from(listeners.len()).unwrap_or(u32::MAX);
-        if let Err(e) = crate::steering::steer(first.raw_fd(), active) {
-            tracing::warn!(
-                "Could not steer new connections to the remaining workers ({e}); connections queued on a removed \
-                 worker's socket may be reset"
-            );
+        for sockets in &self.sockets {
+            let Sockets::PerSlot { listeners, .. } = sockets else { continue };
+            let Some(first) = listeners.first() else { continue };
+            let active = u32::try_from(listeners.len()).unwrap_or(u32::MAX);
+            if let Err(e) = crate::steering::steer(first.raw_fd(), active) {
+                tracing::warn!(
+                    "Could not steer new connections to the remaining workers ({e}); connections queued on a \
+                     removed worker's socket may be reset"
+                );
+            }
         }
     }
 
