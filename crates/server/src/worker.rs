@@ -247,7 +247,9 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
                 Some(control) => control.retired().await,
                 None => std::future::pending().await,
             }
-            tracing::info!("Retiring: a replacement worker is serving");
+            tracing::info!(
+                "Retiring at the supervisor's request: a replacement is serving, or this worker was removed"
+            );
         }
     };
     let access_log = args
