@@ -23,6 +23,8 @@ use crate::body::{BodyFailure, BodyOutcome};
 use crate::concurrency::{self, Concurrency, Counted};
 use crate::h1_guard::{HeadDefect, HeadReports};
 use crate::h3::H3Settings;
+use crate::metrics::{self, Protocol, RequestTimer};
+use crate::probes::Probes;
 use crate::proxy::ProxyConfig;
 use crate::proxy_protocol;
 use crate::response_headers::DefaultHeaders;
@@ -64,6 +66,14 @@ pub struct ServerConfig {
     pub default_headers: DefaultHeaders,
     /// `--h11-max-incomplete-event-size`: the largest HTTP/1 request head in bytes; larger gets 431.
     pub max_head_size: usize,
+
+    // Operations: probes and the drain sequence.
+    /// `--health-path`, `--readiness-path`: answered here, never by the application. The server marks
+    /// the readiness draining as soon as it is told to shut down or retire.
+    pub probes: Probes,
+    /// `--shutdown-delay`: after the shutdown signal, keep accepting and serving this long while
+    /// readiness answers 503, so load balancers stop sending traffic before connections are refused.
+    pub shutdown_delay: Duration,
 }
 
 /// uvicorn's `--h11-max-incomplete-event-size` default (h11's own).
@@ -197,6 +207,7 @@ pub async fn serve_retiring<H: Handler>(
             proxy: shared.config.proxy.clone(),
             concurrency: shared.concurrency.clone(),
             default_headers: shared.config.default_headers.clone(),
+            probes: shared.config.probes.clone(),
         };
         tracker.spawn(crate::h3::accept_loop(endpoint, Arc::new(h3), tracker.clone()));
     }
@@ -286,11 +297,25 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = io::Result<(S, Option<SocketAddr>)>>,
 {
+    // Set once the shutdown signal came, with `--shutdown-delay`: accepting goes on until then.
+    let mut stop_at: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             biased;
-            () = &mut shutdown => return Ended::Shutdown,
-            () = &mut retire => return Ended::Retire,
+            () = &mut shutdown, if stop_at.is_none() => {
+                shared.config.probes.readiness.set_draining();
+                let delay = shared.config.shutdown_delay;
+                if delay.is_zero() {
+                    return Ended::Shutdown;
+                }
+                tracing::info!("Readiness now answers 503; still serving for {delay:?} (--shutdown-delay)");
+                stop_at = Some(tokio::time::Instant::now() + delay);
+            }
+            () = until(stop_at) => return Ended::Shutdown,
+            () = &mut retire => {
+                shared.config.probes.readiness.set_draining();
+                return Ended::Retire;
+            }
             accepted = accept() => match accepted {
                 Ok((stream, peer)) => {
                     tracker.spawn(accepted_connection(stream, peer, Arc::clone(shared)));
@@ -298,6 +323,14 @@ where
                 Err(e) => accept_failed(e).await,
             },
         }
+    }
+}
+
+/// Resolves at `deadline`, or never without one.
+async fn until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -372,6 +405,8 @@ where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let _counted = shared.concurrency.as_ref().map(Concurrency::connection);
+    // Counted as HTTP/1 until a request shows otherwise (HTTP/2 prior knowledge or ALPN `h2`).
+    let open = metrics::installed().map(|m| Arc::new(m.open_connection(Protocol::Http1)));
     let activity = Activity::new();
     let reports = Arc::new(HeadReports::default());
     // Set by the first HTTP/2 request: on retirement only HTTP/2 connections are shut down at once.
@@ -381,15 +416,30 @@ where
         let activity = Arc::clone(&activity);
         let reports = Arc::clone(&reports);
         let http2 = Arc::clone(&http2);
+        let open = open.clone();
         service_fn(move |req: http::Request<Incoming>| {
-            if req.version() == http::Version::HTTP_2 {
-                http2.store(true, Ordering::Relaxed);
+            if req.version() == http::Version::HTTP_2 && !http2.swap(true, Ordering::Relaxed) {
+                if let Some(open) = &open {
+                    open.switch_to(Protocol::Http2);
+                }
             }
             let guard = activity.begin();
             let shared = Arc::clone(&shared);
             let reports = Arc::clone(&reports);
             async move {
-                let mut response = respond(req, client, &shared, guard, &reports).await;
+                let mut response = match shared.config.probes.answer(req.method(), req.uri().path()) {
+                    // Probes are not requests of the application: not counted, not timed.
+                    Some(answer) => response_of(answer, None, guard, None),
+                    None => {
+                        let timer = metrics::installed().map(metrics::Metrics::start_request);
+                        let mut response = respond(req, client, &shared, guard, &reports).await;
+                        response.body_mut().timer = timer.map(|mut t| {
+                            t.set_status(response.status());
+                            t
+                        });
+                        response
+                    }
+                };
                 shared.config.default_headers.apply(response.headers_mut());
                 Ok::<_, Infallible>(response)
             }
@@ -511,7 +561,8 @@ fn response_of(
     guard: ActivityGuard,
     task: Option<Counted>,
 ) -> http::Response<TrackedBody> {
-    let mut out = http::Response::new(TrackedBody { inner: response.body, outcome, _guard: guard, _task: task });
+    let mut out =
+        http::Response::new(TrackedBody { inner: response.body, outcome, _guard: guard, _task: task, timer: None });
     *out.status_mut() = response.status;
     *out.headers_mut() = response.headers;
     out
@@ -549,7 +600,8 @@ impl Refusal {
 
     fn into_response(self, guard: ActivityGuard) -> http::Response<TrackedBody> {
         let body = ResponseBody::full(Bytes::from_static(self.text.as_bytes()));
-        let mut out = http::Response::new(TrackedBody { inner: body, outcome: None, _guard: guard, _task: None });
+        let mut out =
+            http::Response::new(TrackedBody { inner: body, outcome: None, _guard: guard, _task: None, timer: None });
         *out.status_mut() = self.status;
         let headers = out.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
@@ -687,6 +739,9 @@ struct TrackedBody {
     _guard: ActivityGuard,
     /// The request's place under `--limit-concurrency`, given back once the response is written.
     _task: Option<Counted>,
+    /// With metrics on: records the request, and its latency, once the response is written. Declared
+    /// after the other fields so they are released before it records.
+    timer: Option<RequestTimer>,
 }
 
 impl Body for TrackedBody {

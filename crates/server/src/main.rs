@@ -6,9 +6,13 @@ mod cli;
 mod control;
 mod dotenv;
 mod logging;
+mod metrics_http;
+mod metrics_shm;
+mod metrics_text;
 mod settings;
 mod supervisor;
 mod worker;
+mod worker_metrics;
 
 use std::process::ExitCode;
 

@@ -17,10 +17,11 @@
 
 use std::os::fd::AsRawFd;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use covetpy_protocols::{Endpoint, Listener, LocalAddr};
+use covetpy_protocols::{Endpoint, Listener, LocalAddr, Readiness};
 use tokio::io::AsyncReadExt;
 use tokio::net::unix::OwnedWriteHalf;
 use tokio::process::Command;
@@ -29,7 +30,11 @@ use tokio::sync::mpsc;
 
 use crate::cli::ServeArgs;
 use crate::control::{CONTROL_FD_ENV, LIMIT_REACHED, PING, PONG, READY, RETIRE};
+use crate::metrics_http;
+use crate::metrics_shm::{Region, METRICS_FD_ENV};
+use crate::metrics_text::RestartReason;
 use crate::worker::{self, LISTEN_FD_ENV, WORKER_ENV};
+use crate::worker_metrics::{self, SharedBoard};
 
 /// Runs the supervisor and returns the exit code.
 pub fn run(args: &ServeArgs) -> u8 {
@@ -89,6 +94,10 @@ struct Workers {
     sockets: Sockets,
     slots: Vec<Slot>,
     events: mpsc::UnboundedSender<Event>,
+    /// With `--metrics-port`: every worker gets a shared metrics region, summed here when scraped.
+    board: Option<SharedBoard>,
+    /// What the supervisor's readiness probe reports: ready while at least one worker serves.
+    readiness: Arc<Readiness>,
 }
 
 impl Workers {
@@ -99,17 +108,22 @@ impl Workers {
         };
         let (ours, theirs) = std::os::unix::net::UnixStream::pair().context("could not create a control socket")?;
         let control_fd = theirs.as_raw_fd();
+        let region = self.board.as_ref().map(|_| Region::create()).transpose()?;
+        let metrics_fd = region.as_ref().map(Region::raw_fd);
         let mut cmd = Command::new(&self.exe);
         cmd.args(&self.args)
             .env(WORKER_ENV, "1")
             .env(CONTROL_FD_ENV, control_fd.to_string())
             .env(LISTEN_FD_ENV, listen_fd.to_string())
             .stdin(Stdio::null());
-        let inherit = [control_fd, listen_fd];
+        if let Some(fd) = metrics_fd {
+            cmd.env(METRICS_FD_ENV, fd.to_string());
+        }
+        let inherit = [Some(control_fd), Some(listen_fd), metrics_fd];
         // SAFETY: only async-signal-safe calls (fcntl, prctl) run between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
-                for fd in inherit {
+                for fd in inherit.into_iter().flatten() {
                     let flags = libc::fcntl(fd, libc::F_GETFD);
                     if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
                         return Err(std::io::Error::last_os_error());
@@ -124,6 +138,9 @@ impl Workers {
         // Only the worker keeps its end, so the supervisor sees end-of-file when the worker is gone.
         drop(theirs);
         let pid = child.id().unwrap_or(0);
+        if let (Some(board), Some(region)) = (&self.board, region) {
+            worker_metrics::lock(board).add(pid, region);
+        }
         ours.set_nonblocking(true).context("could not set up a control socket")?;
         let (mut read, control) =
             tokio::net::UnixStream::from_std(ours).context("could not set up a control socket")?.into_split();
@@ -168,14 +185,33 @@ impl Workers {
 
     /// Forgets an exited worker; true if it was the slot's current worker (not a retiring one).
     fn remove(&mut self, slot: usize, pid: u32) -> bool {
+        if let Some(board) = &self.board {
+            worker_metrics::lock(board).exited(pid);
+        }
         let Some(entry) = self.slots.get_mut(slot) else { return false };
         if entry.current.as_ref().is_some_and(|p| p.pid == pid) {
             entry.current = None;
             entry.ready = false;
+            self.readiness_changed();
             return true;
         }
         entry.retiring.retain(|p| p.pid != pid);
         false
+    }
+
+    /// Brings readiness and the ready-workers gauge up to date after a slot's `ready` changed.
+    fn readiness_changed(&self) {
+        let ready = self.ready();
+        self.readiness.set_ready(ready > 0);
+        if let Some(board) = &self.board {
+            worker_metrics::lock(board).set_workers_ready(ready);
+        }
+    }
+
+    fn restarted(&self, reason: RestartReason) {
+        if let Some(board) = &self.board {
+            worker_metrics::lock(board).restarted(reason);
+        }
     }
 
     fn find(&mut self, slot: usize, pid: u32) -> Option<&mut Proc> {
@@ -256,6 +292,21 @@ async fn supervise(args: &ServeArgs) -> anyhow::Result<u8> {
         (Sockets::PerSlot(_), Endpoint::Unix(path)) => worker::describe(&LocalAddr::Unix(path.clone()), tls),
     };
 
+    let probes = worker::probes(args);
+    let board = match args.metrics_port {
+        Some(port) => {
+            let listener = metrics_http::bind(&args.metrics_host, port)?;
+            let board = SharedBoard::default();
+            let scrape: metrics_http::Scrape = {
+                let board = Arc::clone(&board);
+                Arc::new(move || worker_metrics::lock(&board).render())
+            };
+            tokio::spawn(metrics_http::serve(listener, probes.clone(), scrape));
+            Some(board)
+        }
+        None => None,
+    };
+
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let mut workers = Workers {
         exe: std::env::current_exe().context("could not find the covetpy executable")?,
@@ -263,6 +314,8 @@ async fn supervise(args: &ServeArgs) -> anyhow::Result<u8> {
         sockets,
         slots: (0..count).map(|_| Slot::default()).collect(),
         events: events_tx,
+        board,
+        readiness: Arc::clone(&probes.readiness),
     };
     for slot in 0..count {
         workers.spawn(slot)?;
@@ -292,6 +345,7 @@ async fn supervise(args: &ServeArgs) -> anyhow::Result<u8> {
                     for old in &entry.retiring {
                         let _ = old.control.try_write(&[RETIRE]);
                     }
+                    workers.readiness_changed();
                     if workers.ready() == count && !started {
                         started = true;
                         let n = if count == 1 { "1 worker".to_owned() } else { format!("{count} workers") };
@@ -304,10 +358,13 @@ async fn supervise(args: &ServeArgs) -> anyhow::Result<u8> {
                     tracing::info!("Worker process [{pid}] reached its request limit; starting its replacement");
                     entry.retiring.push(old);
                     entry.ready = false;
+                    workers.readiness_changed();
+                    workers.restarted(RestartReason::MaxRequests);
                     workers.spawn(slot)?;
                 }
                 Event::Message { .. } => {}
                 Event::Exit { slot, pid, code } => {
+                    let killed = workers.find(slot, pid).is_some_and(|p| p.killed);
                     if !workers.remove(slot, pid) {
                         match code {
                             Some(0) => tracing::info!("Worker process [{pid}] retired"),
@@ -330,12 +387,14 @@ async fn supervise(args: &ServeArgs) -> anyhow::Result<u8> {
                         return Ok(code.and_then(|c| u8::try_from(c).ok()).filter(|c| *c != 0).unwrap_or(1));
                     }
                     tracing::warn!("Worker process [{pid}] died (exit code {code:?}); starting a new one");
+                    workers.restarted(if killed { RestartReason::Healthcheck } else { RestartReason::Exited });
                     workers.spawn(slot)?;
                 }
             }
         }
     };
 
+    workers.readiness.set_draining();
     tracing::info!("Stopping {} worker(s)", workers.running());
     workers.signal_all(forwarded);
     while workers.running() > 0 {
