@@ -426,6 +426,7 @@ where
             let guard = activity.begin();
             let shared = Arc::clone(&shared);
             let reports = Arc::clone(&reports);
+            let http1 = req.version() < http::Version::HTTP_2;
             async move {
                 let mut response = match shared.config.probes.answer(req.method(), req.uri().path()) {
                     // Probes are not requests of the application: not counted, not timed.
@@ -440,6 +441,12 @@ where
                         response
                     }
                 };
+                // A retiring server ends each HTTP/1 connection after this response; hyper closes the
+                // connection once it has written a response that says so. A 101 must keep its
+                // `Connection: upgrade`.
+                if http1 && shared.retire.is_cancelled() && response.status() != StatusCode::SWITCHING_PROTOCOLS {
+                    response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+                }
                 shared.config.default_headers.apply(response.headers_mut());
                 Ok::<_, Infallible>(response)
             }
@@ -545,11 +552,6 @@ async fn respond<H: Handler>(
     let mut out = response_of(response, outcome, guard, task);
     if let Some(alt_svc) = &shared.alt_svc {
         out.headers_mut().insert(http::header::ALT_SVC, alt_svc.clone());
-    }
-    // A retiring server ends each HTTP/1 connection after this response; hyper closes the connection once
-    // it has written a response that says so. A 101 must keep its `Connection: upgrade`.
-    if http1 && shared.retire.is_cancelled() && out.status() != StatusCode::SWITCHING_PROTOCOLS {
-        out.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
     }
     out
 }
