@@ -11,7 +11,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 
-@pytest.mark.parametrize("extra", [["--timeout-graceful-shutdown", "1"], []])
+@pytest.mark.parametrize(
+    "extra", [["--timeout-graceful-shutdown", "1"], ["--timeout-graceful-shutdown", "none"]]
+)
 def test_shutdown_closes_open_socket_with_1001(
     start_server: ServerFactory, extra: list[str]
 ) -> None:

@@ -119,7 +119,12 @@ def test_workers_graceful_shutdown(start_server: ServerFactory, tmp_path: Path) 
         "COVET_SHUTDOWN_FILE": tmp_path / "shutdown",
     }
     server = start_server(
-        "slow_app:app", "--workers", "2", env={k: str(v) for k, v in files.items()}
+        "slow_app:app",
+        "--workers",
+        "2",
+        "--timeout-graceful-shutdown",
+        "none",
+        env={k: str(v) for k, v in files.items()},
     )
     outcome: dict[str, object] = {}
 

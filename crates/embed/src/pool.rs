@@ -7,6 +7,7 @@
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use covetpy_protocols::metrics::{self, Queue};
 use pyo3::prelude::*;
 
 use crate::StartupError;
@@ -30,7 +31,16 @@ impl<T> Clone for PoolSender<T> {
 impl<T> PoolSender<T> {
     /// Queues a job; false once the pool has shut down.
     pub(crate) fn send(&self, job: T) -> bool {
-        self.tx.send(Job::Run(job)).is_ok()
+        // Counted before it is queued, so the thread that takes it never subtracts first.
+        let metrics = metrics::installed();
+        if let Some(m) = metrics {
+            m.queued(Queue::ThreadPool, 1);
+        }
+        let sent = self.tx.send(Job::Run(job)).is_ok();
+        if let (Some(m), false) = (metrics, sent) {
+            m.dequeued(Queue::ThreadPool, 1);
+        }
+        sent
     }
 }
 
@@ -92,7 +102,12 @@ fn work<T: Send>(py: Python<'_>, rx: &Mutex<Receiver<Job<T>>>, run: &dyn Fn(Pyth
             }
         };
         match job {
-            Job::Run(job) => run(py, job),
+            Job::Run(job) => {
+                if let Some(m) = metrics::installed() {
+                    m.dequeued(Queue::ThreadPool, 1);
+                }
+                run(py, job);
+            }
             Job::Stop => return,
         }
     }

@@ -12,6 +12,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::body::RequestBody;
 use crate::concurrency::{service_unavailable, Concurrency};
+use crate::metrics::{self, Protocol};
+use crate::probes::Probes;
 use crate::proxy::ProxyConfig;
 use crate::response_headers::DefaultHeaders;
 use crate::{Handler, HttpVersion, LocalAddr, Request, RequestHead, Scheme};
@@ -80,6 +82,8 @@ pub(crate) struct H3Shared<H> {
     pub(crate) concurrency: Option<Arc<Concurrency>>,
     /// `server`, `date` and `--header` fields, as on TCP.
     pub(crate) default_headers: DefaultHeaders,
+    /// `--health-path` and `--readiness-path`, as on TCP.
+    pub(crate) probes: Probes,
 }
 
 /// Accepts QUIC connections until the server stops; each connection serves its requests concurrently.
@@ -108,6 +112,7 @@ async fn connection<H: Handler>(incoming: quinn::Incoming, shared: Arc<H3Shared<
     };
     let client = conn.remote_address();
     let _counted = shared.concurrency.as_ref().map(Concurrency::connection);
+    let _open = metrics::installed().map(|m| m.open_connection(Protocol::Http3));
     let mut h3 = match h3::server::Connection::<_, Bytes>::new(h3_quinn::Connection::new(conn)).await {
         Ok(h3) => h3,
         Err(e) => return tracing::debug!("HTTP/3 connection setup failed: {e}"),
@@ -167,12 +172,19 @@ async fn request<H: Handler>(
     if shared.proxy.reads_headers() {
         shared.proxy.apply(&mut head);
     }
+    // Probes are answered here and not counted, as on TCP.
+    let probe = shared.probes.answer(&head.method, head.uri.path());
+    let mut timer = probe.is_none().then(metrics::installed).flatten().map(metrics::Metrics::start_request);
     // Held until the response is written, as on TCP.
-    let task = shared.concurrency.as_ref().map(Concurrency::task);
-    let response = match &task {
-        Some(None) => service_unavailable(),
-        _ => shared.handler.call(Request { head, body: RequestBody::h3(recv), websocket: None }).await,
+    let task = if probe.is_none() { shared.concurrency.as_ref().map(Concurrency::task) } else { None };
+    let response = match (probe, &task) {
+        (Some(answer), _) => answer,
+        (None, Some(None)) => service_unavailable(),
+        (None, _) => shared.handler.call(Request { head, body: RequestBody::h3(recv), websocket: None }).await,
     };
+    if let Some(timer) = &mut timer {
+        timer.set_status(response.status);
+    }
     let mut body = response.body;
     let mut out = http::Response::new(());
     *out.status_mut() = response.status;

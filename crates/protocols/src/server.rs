@@ -24,6 +24,8 @@ use crate::body::{BodyFailure, BodyOutcome};
 use crate::concurrency::{self, Concurrency, Counted};
 use crate::h1_guard::{HeadDefect, HeadReports};
 use crate::h3::H3Settings;
+use crate::metrics::{self, Protocol, RequestTimer};
+use crate::probes::Probes;
 use crate::proxy::ProxyConfig;
 use crate::proxy_protocol;
 use crate::response_headers::DefaultHeaders;
@@ -65,6 +67,14 @@ pub struct ServerConfig {
     pub default_headers: DefaultHeaders,
     /// `--h11-max-incomplete-event-size`: the largest HTTP/1 request head in bytes; larger gets 431.
     pub max_head_size: usize,
+
+    // Operations: probes and the drain sequence.
+    /// `--health-path`, `--readiness-path`: answered here, never by the application. The server marks
+    /// the readiness draining as soon as it is told to shut down or retire.
+    pub probes: Probes,
+    /// `--shutdown-delay`: after the shutdown signal, keep accepting and serving this long while
+    /// readiness answers 503, so load balancers stop sending traffic before connections are refused.
+    pub shutdown_delay: Duration,
 }
 
 /// uvicorn's `--h11-max-incomplete-event-size` default (h11's own).
@@ -226,6 +236,7 @@ pub async fn serve_retiring<H: Handler>(
             proxy: config.proxy.clone(),
             concurrency: concurrency.clone(),
             default_headers: config.default_headers.clone(),
+            probes: config.probes.clone(),
         };
         tracker.spawn(crate::h3::accept_loop(endpoint, Arc::new(h3), tracker.clone()));
     }
@@ -239,11 +250,31 @@ pub async fn serve_retiring<H: Handler>(
     for (listener, shared) in listeners.into_iter().zip(&shareds) {
         loops.push(accept_forever(listener, Arc::clone(shared), tracker.clone())?);
     }
-    let ended = tokio::select! {
-        biased;
-        () = &mut shutdown => Ended::Shutdown,
-        () = &mut retire => Ended::Retire,
-        () = futures_util::future::join_all(loops).map(|_| ()) => Ended::Shutdown,
+    let readiness = &config.probes.readiness;
+    let mut accepting = pin!(futures_util::future::join_all(loops).map(|_| ()));
+    // Set once the shutdown signal came, with `--shutdown-delay`: accepting goes on until then.
+    let mut stop_at: Option<tokio::time::Instant> = None;
+    let ended = loop {
+        tokio::select! {
+            biased;
+            () = &mut shutdown, if stop_at.is_none() => {
+                // Readiness turns 503 first, so that load balancers stop sending before connections are refused.
+                readiness.set_draining();
+                let delay = config.shutdown_delay;
+                if delay.is_zero() {
+                    break Ended::Shutdown;
+                }
+                tracing::info!("Readiness now answers 503; still serving for {delay:?} (--shutdown-delay)");
+                stop_at = Some(tokio::time::Instant::now() + delay);
+            }
+            () = until(stop_at) => break Ended::Shutdown,
+            // Once shutdown has begun, retirement is moot (and `shutdown`, resolved, must not be polled again).
+            () = &mut retire, if stop_at.is_none() => {
+                readiness.set_draining();
+                break Ended::Retire;
+            }
+            () = &mut accepting => break Ended::Shutdown,
+        }
     };
 
     tracker.close();
@@ -341,6 +372,14 @@ where
     }
 }
 
+/// Resolves at `deadline`, or never without one.
+async fn until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// How long a client may take to complete the TLS handshake (and to send a PROXY protocol header).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -412,6 +451,8 @@ where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let _counted = shared.concurrency.as_ref().map(Concurrency::connection);
+    // Counted as HTTP/1 until a request shows otherwise (HTTP/2 prior knowledge or ALPN `h2`).
+    let open = metrics::installed().map(|m| Arc::new(m.open_connection(Protocol::Http1)));
     let activity = Activity::new();
     let reports = Arc::new(HeadReports::default());
     // Set by the first HTTP/2 request: on retirement only HTTP/2 connections are shut down at once.
@@ -421,15 +462,37 @@ where
         let activity = Arc::clone(&activity);
         let reports = Arc::clone(&reports);
         let http2 = Arc::clone(&http2);
+        let open = open.clone();
         service_fn(move |req: http::Request<Incoming>| {
-            if req.version() == http::Version::HTTP_2 {
-                http2.store(true, Ordering::Relaxed);
+            if req.version() == http::Version::HTTP_2 && !http2.swap(true, Ordering::Relaxed) {
+                if let Some(open) = &open {
+                    open.switch_to(Protocol::Http2);
+                }
             }
             let guard = activity.begin();
             let shared = Arc::clone(&shared);
             let reports = Arc::clone(&reports);
+            let http1 = req.version() < http::Version::HTTP_2;
             async move {
-                let mut response = respond(req, client, &shared, guard, &reports).await;
+                let mut response = match shared.config.probes.answer(req.method(), req.uri().path()) {
+                    // Probes are not requests of the application: not counted, not timed.
+                    Some(answer) => response_of(answer, None, guard, None),
+                    None => {
+                        let timer = metrics::installed().map(metrics::Metrics::start_request);
+                        let mut response = respond(req, client, &shared, guard, &reports).await;
+                        response.body_mut().timer = timer.map(|mut t| {
+                            t.set_status(response.status());
+                            t
+                        });
+                        response
+                    }
+                };
+                // A retiring server ends each HTTP/1 connection after this response; hyper closes the
+                // connection once it has written a response that says so. A 101 must keep its
+                // `Connection: upgrade`.
+                if http1 && shared.retire.is_cancelled() && response.status() != StatusCode::SWITCHING_PROTOCOLS {
+                    response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+                }
                 shared.config.default_headers.apply(response.headers_mut());
                 Ok::<_, Infallible>(response)
             }
@@ -536,11 +599,6 @@ async fn respond<H: Handler>(
     if let Some(alt_svc) = &shared.alt_svc {
         out.headers_mut().insert(http::header::ALT_SVC, alt_svc.clone());
     }
-    // A retiring server ends each HTTP/1 connection after this response; hyper closes the connection once
-    // it has written a response that says so. A 101 must keep its `Connection: upgrade`.
-    if http1 && shared.retire.is_cancelled() && out.status() != StatusCode::SWITCHING_PROTOCOLS {
-        out.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
-    }
     out
 }
 
@@ -551,7 +609,8 @@ fn response_of(
     guard: ActivityGuard,
     task: Option<Counted>,
 ) -> http::Response<TrackedBody> {
-    let mut out = http::Response::new(TrackedBody { inner: response.body, outcome, _guard: guard, _task: task });
+    let mut out =
+        http::Response::new(TrackedBody { inner: response.body, outcome, _guard: guard, _task: task, timer: None });
     *out.status_mut() = response.status;
     *out.headers_mut() = response.headers;
     out
@@ -589,7 +648,8 @@ impl Refusal {
 
     fn into_response(self, guard: ActivityGuard) -> http::Response<TrackedBody> {
         let body = ResponseBody::full(Bytes::from_static(self.text.as_bytes()));
-        let mut out = http::Response::new(TrackedBody { inner: body, outcome: None, _guard: guard, _task: None });
+        let mut out =
+            http::Response::new(TrackedBody { inner: body, outcome: None, _guard: guard, _task: None, timer: None });
         *out.status_mut() = self.status;
         let headers = out.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
@@ -727,6 +787,9 @@ struct TrackedBody {
     _guard: ActivityGuard,
     /// The request's place under `--limit-concurrency`, given back once the response is written.
     _task: Option<Counted>,
+    /// With metrics on: records the request, and its latency, once the response is written. Declared
+    /// after the other fields so they are released before it records.
+    timer: Option<RequestTimer>,
 }
 
 impl Body for TrackedBody {

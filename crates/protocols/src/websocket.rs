@@ -222,6 +222,7 @@ async fn run(
             return;
         }
     };
+    let _open = crate::metrics::installed().map(|m| m.open_connection(crate::metrics::Protocol::WebSocket));
     // tungstenite zero-fills its read buffer before every read; its 128 KiB default costs more than the
     // whole echo of a small message. 8 KiB reads are cheap and big messages simply take more reads.
     let ws_config = WebSocketConfig::default()

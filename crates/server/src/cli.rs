@@ -104,10 +104,16 @@ pub struct ServeArgs {
     #[arg(long, value_name = "BYTES", default_value_t = 8190)]
     pub limit_request_field_size: usize,
 
-    /// On SIGTERM/SIGINT, wait at most this many seconds for in-flight requests (default: wait for all).
-    /// gunicorn's --graceful-timeout is accepted too.
-    #[arg(long, value_name = "SECONDS", visible_alias = "graceful-timeout")]
-    pub timeout_graceful_shutdown: Option<f64>,
+    /// On SIGTERM/SIGINT (and when a worker retires), wait at most this many seconds for in-flight
+    /// requests before cancelling them; `none` waits for all of them. 0 cancels them at once. gunicorn's
+    /// --graceful-timeout is accepted too.
+    #[arg(
+        long,
+        value_name = "SECONDS|none",
+        visible_alias = "graceful-timeout",
+        default_value_t = GracePeriod::Seconds(DEFAULT_GRACEFUL_TIMEOUT)
+    )]
+    pub timeout_graceful_shutdown: GracePeriod,
 
     /// WebSocket support: `auto` serves WebSocket handshakes, `none` passes them to the app as plain
     /// HTTP requests.
@@ -358,10 +364,79 @@ pub struct ServeArgs {
     #[arg(skip)]
     pub effective_argv: Vec<std::ffi::OsString>,
 
+    // Operations endpoints: metrics, probes and the drain sequence (docs/operations.md).
+    /// Serve Prometheus metrics at /metrics on this TCP port (summed over every worker).
+    #[arg(long, value_name = "PORT")]
+    pub metrics_port: Option<u16>,
+
+    /// Address the --metrics-port listener binds.
+    #[arg(long, value_name = "HOST", default_value = "127.0.0.1", requires = "metrics_port")]
+    pub metrics_host: String,
+
+    /// Answer GET/HEAD of this path with 200 (liveness) without entering Python, on the main port and
+    /// the metrics port.
+    #[arg(long, value_name = "PATH", value_parser = probe_path)]
+    pub health_path: Option<String>,
+
+    /// Answer GET/HEAD of this path with 200 once the app is loaded and lifespan startup has finished,
+    /// and 503 before that and while the server drains; on the main port and the metrics port.
+    #[arg(long, value_name = "PATH", value_parser = probe_path)]
+    pub readiness_path: Option<String>,
+
+    /// After SIGTERM/SIGINT, keep accepting and serving this many seconds while readiness answers 503,
+    /// before the graceful shutdown begins.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
+    pub shutdown_delay: f64,
+
     /// Whether `--log-level` was given (on the command line, in the environment or a settings file),
     /// so that it overrides the levels a `--log-config` sets, as in uvicorn. Set by main, not by clap.
     #[arg(skip)]
     pub log_level_given: bool,
+}
+
+/// The `--timeout-graceful-shutdown` default: short enough that, with the few seconds cancelled tasks
+/// and lifespan shutdown get afterwards, a worker is done within Docker's 10 s stop timeout (and well
+/// within Kubernetes' 30 s grace period). See docs/deployment.md.
+pub const DEFAULT_GRACEFUL_TIMEOUT: f64 = 5.0;
+
+/// How long a graceful shutdown waits for in-flight requests.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum GracePeriod {
+    /// At most this many seconds (finite, not negative).
+    Seconds(f64),
+    /// `none`: until every request has finished.
+    Unlimited,
+}
+
+impl std::str::FromStr for GracePeriod {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        if text.eq_ignore_ascii_case("none") {
+            return Ok(GracePeriod::Unlimited);
+        }
+        match text.parse::<f64>() {
+            Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => Ok(GracePeriod::Seconds(seconds)),
+            _ => Err(format!("expected a number of seconds (0 or more) or `none`, got {text:?}")),
+        }
+    }
+}
+
+impl std::fmt::Display for GracePeriod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GracePeriod::Seconds(seconds) => write!(f, "{seconds}"),
+            GracePeriod::Unlimited => f.write_str("none"),
+        }
+    }
+}
+
+/// A probe path: absolute, without a query.
+fn probe_path(text: &str) -> Result<String, String> {
+    if !text.starts_with('/') || text.contains(['?', '#']) || text.contains(char::is_whitespace) {
+        return Err(format!("expected an absolute path such as /healthz, got {text:?}"));
+    }
+    Ok(text.to_owned())
 }
 
 /// `--loop`.
@@ -611,6 +686,26 @@ mod tests {
         assert_eq!((s.env.len(), s.config.as_deref()), (2, Some("gunicorn.conf.py")));
         assert!(Cli::try_parse_from(["covetpy", "serve", "main:app", "-b", "x:1", "--port", "3"]).is_err());
         assert!(Cli::try_parse_from(["covetpy", "serve", "main:app", "-b", "x:1", "--uds", "/tmp/s"]).is_err());
+    }
+
+    #[test]
+    fn operations_options() {
+        let s = serve(&["main:app"]);
+        assert_eq!(s.timeout_graceful_shutdown, GracePeriod::Seconds(DEFAULT_GRACEFUL_TIMEOUT));
+        assert_eq!((s.metrics_port, s.health_path.as_deref(), s.shutdown_delay), (None, None, 0.0));
+        let s = serve(&["main:app", "--graceful-timeout", "none", "--health-path", "/healthz"]);
+        assert_eq!(s.timeout_graceful_shutdown, GracePeriod::Unlimited);
+        assert_eq!(s.health_path.as_deref(), Some("/healthz"));
+        assert_eq!(
+            serve(&["main:app", "--timeout-graceful-shutdown", "0"]).timeout_graceful_shutdown,
+            GracePeriod::Seconds(0.0)
+        );
+        for bad in [["--timeout-graceful-shutdown", "-1"], ["--health-path", "healthz"], ["--readiness-path", "/r?x"]] {
+            let mut argv = vec!["covetpy", "serve", "main:app"];
+            argv.extend(bad);
+            assert!(Cli::try_parse_from(argv).is_err(), "{bad:?}");
+        }
+        assert!(Cli::try_parse_from(["covetpy", "serve", "main:app", "--metrics-host", "0.0.0.0"]).is_err());
     }
 
     #[test]

@@ -10,11 +10,15 @@ mod gunicorn;
 mod logging;
 mod memory;
 mod reload;
+mod metrics_http;
+mod metrics_shm;
+mod metrics_text;
 mod settings;
 mod steering;
 mod supervisor;
 mod timeout;
 mod worker;
+mod worker_metrics;
 
 use std::process::ExitCode;
 

@@ -11,19 +11,23 @@ use covetpy_embed::{
     loader, resolve_event_loop, AppSpec, AsgiOptions, AsgiServer, EventLoopKind, Interface, LifespanMode,
     NativeOptions, NativeServer, StartupError, WsgiOptions, WsgiServer,
 };
+use covetpy_protocols::metrics::{Metrics, Totals};
 use covetpy_protocols::{
     serve_retiring, tls_server_config, ClientAuth, DefaultHeaders, H3Settings, Handler, Listener, LocalAddr,
-    ProxyConfig, RequestLimits, Scheme, ServeOutcome, ServerConfig, TlsOptions, TlsVersions, TrustedProxies, WsConfig,
+    Probes, ProxyConfig, Readiness, RequestLimits, Scheme, ServeOutcome, ServerConfig, TlsOptions, TlsVersions,
+    TrustedProxies, WsConfig,
 };
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::Notify;
 
 use crate::access_log::{AccessFormat, AccessLog};
 use crate::bind::{self, Bind};
-use crate::cli::{HttpArg, InterfaceArg, LifespanArg, LoopArg, ServeArgs, WsArg};
+use crate::cli::{GracePeriod, HttpArg, InterfaceArg, LifespanArg, LoopArg, ServeArgs, WsArg};
 use crate::control::{Control, Counted, RequestBudget, READY};
 use crate::logging;
+use crate::metrics_text::{self, ProcessFacts};
 use crate::timeout::Timed;
+use crate::{metrics_http, metrics_shm};
 
 /// Set in the environment of worker processes started by the supervisor.
 pub const WORKER_ENV: &str = "COVETPY_WORKER";
@@ -61,8 +65,12 @@ pub fn seconds(value: f64, option: &str) -> anyhow::Result<Duration> {
 fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
     let keep_alive = seconds(args.timeout_keep_alive, "--timeout-keep-alive")?;
     let request_timeout = args.request_timeout().map(|t| seconds(t, "--timeout")).transpose()?;
-    let graceful_timeout =
-        args.timeout_graceful_shutdown.map(|s| seconds(s, "--timeout-graceful-shutdown")).transpose()?;
+    let graceful_timeout = match args.timeout_graceful_shutdown {
+        GracePeriod::Seconds(s) => Some(seconds(s, "--timeout-graceful-shutdown")?),
+        GracePeriod::Unlimited => None,
+    };
+    let shutdown_delay = seconds(args.shutdown_delay, "--shutdown-delay")?;
+    let probes = probes(args);
     let tls = tls_config(args)?;
     let http3 = http3_config(args)?;
     let default_headers = DefaultHeaders::new(args.server_header_enabled(), args.date_header_enabled(), &args.headers)?;
@@ -88,6 +96,7 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
     if args.log_config.is_none() {
         tracing::info!("Started server process [{}]", std::process::id());
     }
+    let metrics = start_metrics(args, &runtime, &probes)?;
 
     // Bind before importing the app, so a busy port is reported without running any application code.
     let binds = match inherited_fds(LISTEN_FD_ENV) {
@@ -163,6 +172,9 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
         }
     };
     interpreter::release_main_thread();
+    if let Some(metrics) = metrics {
+        metrics.set_app_kind(metrics_text::app_kind(loaded.interface));
+    }
 
     let asgi_options = AsgiOptions {
         lifespan: match args.lifespan {
@@ -203,6 +215,8 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
         let shown: Vec<String> = locals.iter().map(|l| describe(l, tls.is_some())).collect();
         tracing::info!("CovetPy running on {} (Press CTRL+C to quit)", shown.join(", "));
     }
+    // The app is loaded and its lifespan startup has finished.
+    probes.readiness.set_ready(true);
     if let Some(control) = &control {
         control.send(READY);
     }
@@ -229,6 +243,8 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
         backlog: i32::try_from(args.backlog).unwrap_or(i32::MAX),
         default_headers,
         max_head_size: args.h11_max_incomplete_event_size as usize,
+        probes,
+        shutdown_delay,
     };
     let shutdown = async move {
         stop.notified().await;
@@ -326,6 +342,49 @@ async fn serve_with<H: Handler>(
         None => serve_retiring(listeners, Arc::new(handler), config, shutdown, retire).await,
     };
     outcome.context("the server failed")
+}
+
+/// `--health-path` and `--readiness-path`, with readiness "starting".
+pub fn probes(args: &ServeArgs) -> Probes {
+    Probes {
+        liveness: args.health_path.clone(),
+        readiness_path: args.readiness_path.clone(),
+        readiness: Readiness::new(),
+    }
+}
+
+/// Installs this process's metrics block: the region the supervisor gave a worker, or with
+/// `--metrics-port` and no supervisor a block of its own, served on the metrics port from here.
+fn start_metrics(
+    args: &ServeArgs,
+    runtime: &tokio::runtime::Runtime,
+    probes: &Probes,
+) -> anyhow::Result<Option<&'static Metrics>> {
+    let block = if is_worker_process() {
+        match metrics_shm::adopt_inherited()? {
+            Some(block) => block,
+            None => return Ok(None),
+        }
+    } else {
+        let Some(port) = args.metrics_port else { return Ok(None) };
+        let listener = metrics_http::bind(&args.metrics_host, port)?;
+        let block = Metrics::leaked();
+        let readiness = Arc::clone(&probes.readiness);
+        let scrape: metrics_http::Scrape = Arc::new(move || {
+            let mut totals = Totals::default();
+            block.add_to(&mut totals);
+            let facts = ProcessFacts {
+                restarts: [0; 7],
+                resident_bytes: metrics_text::resident_bytes(None),
+                workers_ready: u64::from(readiness.is_ready()),
+            };
+            metrics_text::render(&totals, &facts)
+        });
+        runtime.spawn(metrics_http::serve(listener, probes.clone(), scrape));
+        block
+    };
+    covetpy_protocols::metrics::install(block);
+    Ok(Some(block))
 }
 
 /// The rustls configuration from `--ssl-*`, or `None` without `--ssl-certfile`.

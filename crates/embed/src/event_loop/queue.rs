@@ -11,6 +11,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 
+use covetpy_protocols::metrics::Queue;
 use pyo3::prelude::*;
 
 /// Work for the event-loop thread, run there with the GIL held. Each interface defines its own jobs
@@ -83,7 +84,15 @@ impl LoopSender {
     }
 
     fn send(&self, message: Message) -> bool {
+        // Counted before it is queued, so the loop thread never takes away what was not added yet.
+        let metrics = covetpy_protocols::metrics::installed();
+        if let Some(m) = metrics {
+            m.queued(Queue::EventLoop, 1);
+        }
         if self.tx.send(message).is_err() {
+            if let Some(m) = metrics {
+                m.dequeued(Queue::EventLoop, 1);
+            }
             return false;
         }
         self.bell.ring();
@@ -118,6 +127,9 @@ impl LoopReceiver {
         // byte, which must not be swallowed by the read above.
         self.bell.rung.store(false, Ordering::Release);
         let messages: Vec<Message> = self.rx.try_iter().take(BATCH).collect();
+        if let Some(m) = covetpy_protocols::metrics::installed() {
+            m.dequeued(Queue::EventLoop, messages.len());
+        }
         if messages.len() == BATCH {
             self.bell.ring();
         }

@@ -23,6 +23,7 @@
 mod slots;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
@@ -31,7 +32,10 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
 use crate::bind::{self, Bind};
-use crate::cli::ServeArgs;
+use crate::cli::{GracePeriod, ServeArgs};
+use crate::metrics_http;
+use crate::metrics_text::RestartReason;
+use crate::worker_metrics::{self, SharedBoard};
 use crate::control::{LIMIT_REACHED, PONG, READY, TIMED_OUT};
 use crate::worker;
 use slots::{Event, Removed, Sockets, Workers};
@@ -66,7 +70,7 @@ fn check_interval(timeout: Duration) -> Duration {
 /// How long a retiring worker may take before it is killed: `--timeout-graceful-shutdown` (plus a margin
 /// for closing), else `--timeout`, else no limit (as uvicorn, which waits for every request).
 fn drain_allowance(args: &ServeArgs) -> anyhow::Result<Option<Duration>> {
-    if let Some(graceful) = args.timeout_graceful_shutdown {
+    if let GracePeriod::Seconds(graceful) = args.timeout_graceful_shutdown {
         return Ok(Some(worker::seconds(graceful, "--timeout-graceful-shutdown")? + SHUTDOWN_MARGIN));
     }
     args.request_timeout().map(|t| worker::seconds(t, "--timeout")).transpose()
@@ -146,8 +150,32 @@ async fn supervise(args: &ServeArgs) -> anyhow::Result<u8> {
     }
     let shown = shown.join(", ");
 
+    let probes = worker::probes(args);
+    let board = match args.metrics_port {
+        Some(port) => {
+            let listener = metrics_http::bind(&args.metrics_host, port)?;
+            let board = SharedBoard::default();
+            let scrape: metrics_http::Scrape = {
+                let board = Arc::clone(&board);
+                Arc::new(move || worker_metrics::lock(&board).render())
+            };
+            tokio::spawn(metrics_http::serve(listener, probes.clone(), scrape));
+            Some(board)
+        }
+        None => None,
+    };
+
     let (events_tx, mut events) = mpsc::unbounded_channel();
-    let mut workers = Workers::new(args.effective_argv.clone(), sockets, count, events_tx, drain_allowance, backlog)?;
+    let mut workers = Workers::new(
+        args.effective_argv.clone(),
+        sockets,
+        count,
+        events_tx,
+        drain_allowance,
+        backlog,
+        board,
+        Arc::clone(&probes.readiness),
+    )?;
     for slot in 0..count {
         workers.spawn(slot)?;
     }
@@ -172,7 +200,7 @@ async fn supervise(args: &ServeArgs) -> anyhow::Result<u8> {
             _ = hup.recv() => {
                 tracing::info!("Handling signal: hup; restarting {} worker(s)", workers.count());
                 for slot in 0..workers.count() {
-                    workers.replace(slot, "is restarted (SIGHUP)")?;
+                    workers.replace(slot, RestartReason::Sighup, "is restarted (SIGHUP)")?;
                 }
             }
             _ = ttin.recv() => {
@@ -195,7 +223,7 @@ async fn supervise(args: &ServeArgs) -> anyhow::Result<u8> {
                 tracing::warn!("Detected changes in {}. Reloading...", describe_changes(&changed, &cwd));
                 changed.clear();
                 for slot in 0..workers.count() {
-                    workers.replace(slot, "runs the code from before the change")?;
+                    workers.replace(slot, RestartReason::Reload, "runs the code from before the change")?;
                 }
             }
             Some(event) = events.recv() => match event {
@@ -216,19 +244,22 @@ async fn supervise(args: &ServeArgs) -> anyhow::Result<u8> {
                     }
                 }
                 Event::Message { slot, pid, message: LIMIT_REACHED } => {
-                    workers.replace_pid(slot, pid, "reached its request limit")?;
+                    workers.replace_pid(slot, pid, RestartReason::MaxRequests, "reached its request limit")?;
                 }
                 Event::Message { slot, pid, message: TIMED_OUT } => {
-                    workers.replace_pid(slot, pid, "has a request that ran past --timeout")?;
+                    workers.replace_pid(slot, pid, RestartReason::Timeout, "has a request that ran past --timeout")?;
                 }
                 Event::Message { .. } => {}
-                Event::Exit { slot, pid, code } => match workers.remove(slot, pid) {
-                    Removed::Unknown => {}
-                    Removed::Retired => match code {
+                Event::Exit { slot, pid, code } => match {
+                    let killed = workers.find(pid).is_some_and(|p| p.killed);
+                    (workers.remove(slot, pid), killed)
+                } {
+                    (Removed::Unknown, _) => {}
+                    (Removed::Retired, _) => match code {
                         Some(0) => tracing::info!("Worker process [{pid}] retired"),
                         _ => tracing::warn!("Retiring worker process [{pid}] ended with exit code {code:?}"),
                     },
-                    Removed::Current => {
+                    (Removed::Current, killed) => {
                         if let Some(previous) = workers.keep_previous(slot) {
                             tracing::error!(
                                 "New worker process [{pid}] exited before serving (exit code {code:?}); worker \
@@ -255,12 +286,14 @@ async fn supervise(args: &ServeArgs) -> anyhow::Result<u8> {
                             return Ok(code.and_then(|c| u8::try_from(c).ok()).filter(|c| *c != 0).unwrap_or(1));
                         }
                         tracing::warn!("Worker process [{pid}] died (exit code {code:?}); starting a new one");
+                        workers.restarted(if killed { RestartReason::Healthcheck } else { RestartReason::Exited });
                         workers.spawn(slot)?;
                     }
                 },
             }
         }
     };
+    workers.set_draining();
     tracing::info!("Stopping {} worker(s)", workers.running());
     workers.signal_all(forwarded);
     while workers.running() > 0 {

@@ -3,17 +3,21 @@
 
 use std::os::fd::AsRawFd;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use covetpy_protocols::{Endpoint, Listener};
+use covetpy_protocols::{Endpoint, Listener, Readiness};
 use tokio::io::AsyncReadExt;
 use tokio::net::unix::OwnedWriteHalf;
 use tokio::process::Command;
 use tokio::sync::mpsc;
 
 use crate::control::{CONTROL_FD_ENV, PING, RETIRE};
+use crate::metrics_shm::{Region, METRICS_FD_ENV};
+use crate::metrics_text::RestartReason;
 use crate::worker::{LISTEN_FD_ENV, WORKER_ENV};
+use crate::worker_metrics::{self, SharedBoard};
 
 /// After SIGTTOU steers new connections away from the removed slot's socket, how long its worker goes
 /// on accepting: long enough for handshakes begun before the switch to complete and be accepted.
@@ -34,7 +38,7 @@ pub struct Proc {
     /// When the unanswered health-check ping was sent.
     pub ping_sent: Option<Instant>,
     /// Killed (for not answering, or not finishing in time); its exit is awaited.
-    killed: bool,
+    pub killed: bool,
     /// Told to retire.
     retire_sent: bool,
     /// When a retiring worker that is still running is killed.
@@ -97,6 +101,10 @@ pub struct Workers {
     /// How long a retiring worker may take to finish before it is killed; `None` waits for it.
     drain_allowance: Option<Duration>,
     backlog: i32,
+    /// With `--metrics-port`: every worker gets a shared metrics region, summed here when scraped.
+    board: Option<SharedBoard>,
+    /// What the supervisor's readiness probe reports: ready while at least one worker serves.
+    readiness: Arc<Readiness>,
     /// Whether the steering program is attached (after the first SIGTTIN or SIGTTOU).
     steered: bool,
 }
@@ -112,6 +120,8 @@ impl Workers {
         events: mpsc::UnboundedSender<Event>,
         drain_allowance: Option<Duration>,
         backlog: i32,
+        board: Option<SharedBoard>,
+        readiness: Arc<Readiness>,
     ) -> anyhow::Result<Workers> {
         Ok(Workers {
             exe: std::env::current_exe().context("could not find the covetpy executable")?,
@@ -122,6 +132,8 @@ impl Workers {
             events,
             drain_allowance,
             backlog,
+            board,
+            readiness,
             steered: false,
         })
     }
@@ -146,14 +158,20 @@ impl Workers {
         let listen_env = listen_fds.iter().map(|fd| fd.to_string()).collect::<Vec<_>>().join(",");
         let (ours, theirs) = std::os::unix::net::UnixStream::pair().context("could not create a control socket")?;
         let control_fd = theirs.as_raw_fd();
+        let region = self.board.as_ref().map(|_| Region::create()).transpose()?;
+        let metrics_fd = region.as_ref().map(Region::raw_fd);
         let mut cmd = Command::new(&self.exe);
         cmd.args(&self.args)
             .env(WORKER_ENV, "1")
             .env(CONTROL_FD_ENV, control_fd.to_string())
             .env(LISTEN_FD_ENV, listen_env)
             .stdin(Stdio::null());
+        if let Some(fd) = metrics_fd {
+            cmd.env(METRICS_FD_ENV, fd.to_string());
+        }
         let mut inherit = listen_fds;
         inherit.push(control_fd);
+        inherit.extend(metrics_fd);
         // SAFETY: only async-signal-safe calls (fcntl, prctl) run between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
@@ -172,6 +190,9 @@ impl Workers {
         // Only the worker keeps its end, so the supervisor sees end-of-file when the worker is gone.
         drop(theirs);
         let pid = child.id().unwrap_or(0);
+        if let (Some(board), Some(region)) = (&self.board, region) {
+            worker_metrics::lock(board).add(pid, region);
+        }
         ours.set_nonblocking(true).context("could not set up a control socket")?;
         let (mut read, control) =
             tokio::net::UnixStream::from_std(ours).context("could not set up a control socket")?.into_split();
@@ -200,7 +221,7 @@ impl Workers {
     /// Starts a replacement for `slot`'s current worker, which is told to retire once the replacement is
     /// serving. A slot whose worker is still starting is restarted once it is ready instead; an empty slot
     /// (its worker failed to start under `--reload`) just gets a new worker. `why` goes in the log.
-    pub fn replace(&mut self, slot: usize, why: &str) -> anyhow::Result<()> {
+    pub fn replace(&mut self, slot: usize, reason: RestartReason, why: &str) -> anyhow::Result<()> {
         let Some(entry) = self.slots.get_mut(slot) else { return Ok(()) };
         match entry.current.take_if(|_| entry.ready) {
             Some(old) => {
@@ -208,6 +229,8 @@ impl Workers {
                 entry.retiring.push(old);
                 entry.ready = false;
                 entry.restart_when_ready = false;
+                self.readiness_changed();
+                self.restarted(reason);
                 self.spawn(slot)
             }
             None if entry.current.is_some() => {
@@ -219,10 +242,10 @@ impl Workers {
     }
 
     /// Replaces `pid` if it is still `slot`'s current worker.
-    pub fn replace_pid(&mut self, slot: usize, pid: u32, why: &str) -> anyhow::Result<()> {
+    pub fn replace_pid(&mut self, slot: usize, pid: u32, reason: RestartReason, why: &str) -> anyhow::Result<()> {
         let current = self.slots.get(slot).and_then(|s| s.current.as_ref()).is_some_and(|p| p.pid == pid);
         if current {
-            self.replace(slot, why)?;
+            self.replace(slot, reason, why)?;
         }
         Ok(())
     }
@@ -240,8 +263,10 @@ impl Workers {
         for old in entry.retiring.iter_mut().filter(|p| !p.retire_sent) {
             old.retire(allowance);
         }
-        if std::mem::take(&mut entry.restart_when_ready) {
-            self.replace(slot, "was started before the latest change")?;
+        let restart = std::mem::take(&mut entry.restart_when_ready);
+        self.readiness_changed();
+        if restart {
+            self.replace(slot, RestartReason::Reload, "was started before the latest change")?;
         }
         Ok(true)
     }
@@ -261,6 +286,7 @@ impl Workers {
         entry.current = Some(previous);
         entry.ready = true;
         entry.restart_when_ready = false;
+        self.readiness_changed();
         Some(pid)
     }
 
@@ -289,10 +315,14 @@ impl Workers {
 
     /// Forgets an exited worker and says what it was.
     pub fn remove(&mut self, slot: usize, pid: u32) -> Removed {
+        if let Some(board) = &self.board {
+            worker_metrics::lock(board).exited(pid);
+        }
         if let Some(entry) = self.slots.get_mut(slot) {
             if entry.current.as_ref().is_some_and(|p| p.pid == pid) {
                 entry.current = None;
                 entry.ready = false;
+                self.readiness_changed();
                 return Removed::Current;
             }
             let before = entry.retiring.len();
@@ -317,6 +347,27 @@ impl Workers {
         // A removed slot's socket closes once no worker of it is left.
         self.leaving.retain(|l| l.slot.current.is_some() || !l.slot.retiring.is_empty());
         found
+    }
+
+    /// Brings readiness and the ready-workers gauge up to date after a slot's `ready` changed.
+    fn readiness_changed(&self) {
+        let ready = self.ready_count();
+        self.readiness.set_ready(ready > 0);
+        if let Some(board) = &self.board {
+            worker_metrics::lock(board).set_workers_ready(ready);
+        }
+    }
+
+    /// Counts a replacement worker started for `reason`.
+    pub fn restarted(&self, reason: RestartReason) {
+        if let Some(board) = &self.board {
+            worker_metrics::lock(board).restarted(reason);
+        }
+    }
+
+    /// From SIGTERM/SIGINT on, the supervisor's readiness probe answers 503.
+    pub fn set_draining(&self) {
+        self.readiness.set_draining();
     }
 
     /// The worker `pid`, wherever it is.
@@ -439,7 +490,7 @@ impl Workers {
         for (slot, rss) in over {
             let why =
                 format!("uses {} MiB, more than --workers-max-rss {} MiB", rss / (1024 * 1024), limit / (1024 * 1024));
-            self.replace(slot, &why)?;
+            self.replace(slot, RestartReason::MaxRss, &why)?;
         }
         Ok(())
     }
