@@ -13,6 +13,7 @@ mod h1_guard;
 mod h3;
 mod handler;
 mod listener;
+mod permessage_deflate;
 mod proxy;
 mod proxy_protocol;
 mod read_filter;

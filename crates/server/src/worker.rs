@@ -164,11 +164,13 @@ fn run_inner(args: &ServeArgs) -> anyhow::Result<u8> {
                 Err(e) => return Err(e.into()),
             }
         }
-        Interface::Asgi | Interface::Asgi2 | Interface::Auto => match AsgiServer::start(loaded, asgi_options, runtime.handle().clone()) {
-            Ok(app) => App::Asgi(app),
-            Err(StartupError::LifespanFailed) => return Ok(EXIT_STARTUP_FAILED),
-            Err(e) => return Err(e.into()),
-        },
+        Interface::Asgi | Interface::Asgi2 | Interface::Auto => {
+            match AsgiServer::start(loaded, asgi_options, runtime.handle().clone()) {
+                Ok(app) => App::Asgi(app),
+                Err(StartupError::LifespanFailed) => return Ok(EXIT_STARTUP_FAILED),
+                Err(e) => return Err(e.into()),
+            }
+        }
     };
     if !is_worker_process() {
         announce_implementations(args);
@@ -280,10 +282,7 @@ async fn serve_with<H: Handler>(
 
 /// The rustls configuration from `--ssl-*`, or `None` without `--ssl-certfile`.
 pub fn tls_config(args: &ServeArgs) -> anyhow::Result<Option<Arc<covetpy_protocols::RustlsConfig>>> {
-    tls_options(args)?
-        .map(|options| tls_server_config(&options, &[b"h2", b"http/1.1"]))
-        .transpose()
-        .map_err(Into::into)
+    tls_options(args)?.map(|options| tls_server_config(&options, &[b"h2", b"http/1.1"])).transpose().map_err(Into::into)
 }
 
 /// With `--http3`: the QUIC settings, ALPN `h3` over the same certificate.
@@ -372,6 +371,7 @@ fn websocket_config(args: &ServeArgs) -> anyhow::Result<Option<WsConfig>> {
         max_queue: args.ws_max_queue as usize,
         ping_interval: optional(args.ws_ping_interval, "--ws-ping-interval")?,
         ping_timeout: optional(args.ws_ping_timeout, "--ws-ping-timeout")?,
+        per_message_deflate: args.ws_per_message_deflate,
     }))
 }
 
