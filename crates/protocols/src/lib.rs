@@ -15,6 +15,7 @@ mod handler;
 mod listener;
 pub mod metrics;
 mod probes;
+mod permessage_deflate;
 mod proxy;
 mod proxy_protocol;
 mod read_filter;

@@ -1,4 +1,5 @@
-//! WebSocket (RFC 6455) over an HTTP/1.1 upgrade.
+//! WebSocket (RFC 6455) over an HTTP/1.1 upgrade, with permessage-deflate (RFC 7692, see
+//! [`crate::permessage_deflate`]) when the client offers it and `--ws-per-message-deflate` is on.
 //!
 //! A handler that gets a [`WebSocketUpgrade`] with a request either answers with an ordinary response
 //! (the handshake is refused and nothing else happens) or calls [`WebSocketUpgrade::accept`], returns the
@@ -11,7 +12,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use http::header::{HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL, UPGRADE};
+use http::header::{
+    HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_EXTENSIONS, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL,
+    UPGRADE,
+};
 use http::{HeaderMap, StatusCode};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
@@ -25,6 +29,8 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::permessage_deflate::{DeflateParams, Deflater, InflateError, InflateFilter, MaybeInflate};
+use crate::read_filter::ReadFiltered;
 use crate::{Response, ResponseBody};
 
 /// WebSocket limits and timers, with uvicorn's option names.
@@ -38,6 +44,8 @@ pub struct WsConfig {
     pub ping_interval: Option<Duration>,
     /// `--ws-ping-timeout`: how long a ping may go unanswered before the connection is closed with 1011.
     pub ping_timeout: Option<Duration>,
+    /// `--ws-per-message-deflate`: accept a client's permessage-deflate offer (RFC 7692).
+    pub per_message_deflate: bool,
 }
 
 impl Default for WsConfig {
@@ -47,6 +55,7 @@ impl Default for WsConfig {
             max_queue: 32,
             ping_interval: Some(Duration::from_secs(20)),
             ping_timeout: Some(Duration::from_secs(20)),
+            per_message_deflate: true,
         }
     }
 }
@@ -102,6 +111,8 @@ pub struct WebSocketUpgrade {
     on_upgrade: OnUpgrade,
     key: HeaderValue,
     config: WsConfig,
+    /// The permessage-deflate offer accepted, if any.
+    deflate: Option<DeflateParams>,
     tracker: TaskTracker,
     close_now: CancellationToken,
     /// The session task is spawned from whichever thread accepts, which need not be a Tokio thread.
@@ -148,10 +159,12 @@ impl WebSocketUpgrade {
     /// Must be called on a Tokio thread (the server's request handling).
     pub(crate) fn new(req: &mut http::Request<hyper::body::Incoming>, ctx: &WsContext) -> Option<Self> {
         let key = req.headers().get(SEC_WEBSOCKET_KEY)?.clone();
+        let deflate = if ctx.config.per_message_deflate { DeflateParams::negotiate(req.headers()) } else { None };
         Some(WebSocketUpgrade {
             on_upgrade: hyper::upgrade::on(req),
             key,
             config: ctx.config,
+            deflate,
             tracker: ctx.tracker.clone(),
             close_now: ctx.close_now.clone(),
             runtime: tokio::runtime::Handle::current(),
@@ -182,10 +195,16 @@ impl WebSocketUpgrade {
         if let Some(Ok(protocol)) = subprotocol.map(HeaderValue::from_str) {
             headers.insert(SEC_WEBSOCKET_PROTOCOL, protocol);
         }
+        // The server does the extensions' framing, so only it may name them: an app's own value would
+        // promise the client an extension nobody implements.
+        headers.remove(SEC_WEBSOCKET_EXTENSIONS);
+        if let Some(params) = &self.deflate {
+            headers.insert(SEC_WEBSOCKET_EXTENSIONS, params.response_header());
+        }
         let (in_tx, incoming) = mpsc::channel(self.config.max_queue.max(1));
         let (outgoing, out_rx) = mpsc::channel(self.config.max_queue.max(1));
-        let WebSocketUpgrade { on_upgrade, config, close_now, tracker, runtime, .. } = self;
-        tracker.spawn_on(run(on_upgrade, config, in_tx, out_rx, close_now), &runtime);
+        let WebSocketUpgrade { on_upgrade, config, deflate, close_now, tracker, runtime, .. } = self;
+        tracker.spawn_on(run(on_upgrade, config, deflate, in_tx, out_rx, close_now), &runtime);
         let response = Response { status: StatusCode::SWITCHING_PROTOCOLS, headers, body: ResponseBody::empty() };
         (response, WsSession { incoming, outgoing })
     }
@@ -196,6 +215,9 @@ fn close_code_for(error: &WsError) -> u16 {
     match error {
         WsError::Capacity(CapacityError::MessageTooLong { .. }) | WsError::Capacity(_) => 1009,
         WsError::Utf8(_) => 1007,
+        WsError::Io(e) if InflateError::from_io(e).is_some() => {
+            InflateError::from_io(e).map_or(1002, InflateError::close_code)
+        }
         // The peer dropped the TCP connection without a close frame: abnormal closure, not a protocol error.
         WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => 1006,
         WsError::Protocol(_) | WsError::AttackAttempt => 1002,
@@ -210,6 +232,7 @@ fn close_message(code: u16, reason: &str) -> Message {
 async fn run(
     on_upgrade: OnUpgrade,
     config: WsConfig,
+    deflate: Option<DeflateParams>,
     in_tx: mpsc::Sender<WsEvent>,
     mut out_rx: mpsc::Receiver<WsOutgoing>,
     close_now: CancellationToken,
@@ -229,7 +252,10 @@ async fn run(
         .read_buffer_size(8 * 1024)
         .max_message_size(Some(config.max_size))
         .max_frame_size(Some(config.max_size));
-    let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config)).await;
+    let reading = MaybeInflate(deflate.as_ref().map(|params| InflateFilter::new(params, config.max_size)));
+    let mut deflater = deflate.as_ref().map(Deflater::new);
+    let socket = ReadFiltered::new(TokioIo::new(upgraded), reading);
+    let ws = WebSocketStream::from_raw_socket(socket, Role::Server, Some(ws_config)).await;
     let (mut sink, mut stream) = ws.split();
     let mut permit = None;
     // Set when reading failed with a code the client should be told, with the size of an oversized
@@ -280,6 +306,9 @@ async fn run(
                             // An oversized message is still arriving: its remaining bytes cannot be parsed.
                             let unread = match &e {
                                 WsError::Capacity(CapacityError::MessageTooLong { size, .. }) => Some(*size),
+                                // The rest of a compressed message may still be arriving: the inflate
+                                // filter now drops data frames, so read through it until the close.
+                                WsError::Io(io) if InflateError::from_io(io).is_some() => Some(0),
                                 _ => None,
                             };
                             failed = Some((code, unread));
@@ -298,16 +327,28 @@ async fn run(
                 }
             }
             outgoing = out_rx.recv() => match outgoing {
-                Some(WsOutgoing::Text(text)) => {
-                    if sink.send(Message::text(text)).await.is_err() {
-                        break None;
+                Some(WsOutgoing::Text(text)) => match data_message(&mut deflater, Message::text(text)) {
+                    Ok(message) => {
+                        if sink.send(message).await.is_err() {
+                            break None;
+                        }
                     }
-                }
-                Some(WsOutgoing::Binary(data)) => {
-                    if sink.send(Message::binary(data)).await.is_err() {
-                        break None;
+                    Err(e) => {
+                        tracing::warn!("websocket message could not be compressed: {e}");
+                        break Some((1011, String::new()));
                     }
-                }
+                },
+                Some(WsOutgoing::Binary(data)) => match data_message(&mut deflater, Message::binary(data)) {
+                    Ok(message) => {
+                        if sink.send(message).await.is_err() {
+                            break None;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!("websocket message could not be compressed: {e}");
+                        break Some((1011, String::new()));
+                    }
+                },
                 Some(WsOutgoing::Close { code, reason }) => break Some((code, reason)),
                 None => break Some((1000, String::new())),
             },
@@ -345,6 +386,16 @@ async fn run(
             }
         }
         None => {}
+    }
+}
+
+/// A text or binary message as it goes out: compressed into a ready frame when permessage-deflate
+/// is on, as it is otherwise.
+fn data_message(deflater: &mut Option<Deflater>, message: Message) -> std::io::Result<Message> {
+    match (deflater, message) {
+        (Some(deflater), Message::Text(text)) => deflater.frame(text.as_bytes(), true).map(Message::Frame),
+        (Some(deflater), Message::Binary(data)) => deflater.frame(&data, false).map(Message::Frame),
+        (_, message) => Ok(message),
     }
 }
 

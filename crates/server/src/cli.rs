@@ -388,6 +388,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
     pub shutdown_delay: f64,
 
+    // --- WebSocket compression (permessage-deflate) ---
+    /// Accept a WebSocket client's permessage-deflate (RFC 7692) offer: `true`/`false` (also 1/0,
+    /// yes/no, on/off), as uvicorn spells it. With `false` the extension is never negotiated.
+    #[arg(long, value_name = "BOOL", default_value = "true", action = clap::ArgAction::Set, value_parser = click_bool)]
+    pub ws_per_message_deflate: bool,
+
     /// Whether `--log-level` was given (on the command line, in the environment or a settings file),
     /// so that it overrides the levels a `--log-config` sets, as in uvicorn. Set by main, not by clap.
     #[arg(skip)]
@@ -437,6 +443,12 @@ fn probe_path(text: &str) -> Result<String, String> {
         return Err(format!("expected an absolute path such as /healthz, got {text:?}"));
     }
     Ok(text.to_owned())
+}
+
+/// A click boolean (`--ws-per-message-deflate false`), with the spellings settings files use too.
+fn click_bool(text: &str) -> Result<bool, String> {
+    crate::settings::parse_bool(text)
+        .ok_or_else(|| format!("{text:?} is not a boolean (use true/false, 1/0, yes/no or on/off)"))
 }
 
 /// `--loop`.

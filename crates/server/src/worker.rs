@@ -483,6 +483,7 @@ fn websocket_config(args: &ServeArgs) -> anyhow::Result<Option<WsConfig>> {
         max_queue: args.ws_max_queue as usize,
         ping_interval: optional(args.ws_ping_interval, "--ws-ping-interval")?,
         ping_timeout: optional(args.ws_ping_timeout, "--ws-ping-timeout")?,
+        per_message_deflate: args.ws_per_message_deflate,
     }))
 }
 
