@@ -311,8 +311,8 @@ def test_retiring_worker_answers_ready_503_on_keep_alive(
         assert "Maximum request limit" not in server.stderr
         conn.send(request_bytes("GET", "/status/200"))  # request 3: the limit
         assert conn.read_response().status == 200
-        server.wait_for_stderr("Retiring: a replacement worker is serving", timeout=30)
-        assert "Retiring: a replacement worker is serving" in server.stderr
+        server.wait_for_stderr("Retiring at the supervisor's request", timeout=30)
+        assert "Retiring at the supervisor's request" in server.stderr
         conn.send(request_bytes("GET", "/ready"))
         response = conn.read_response()
         assert (response.status, response.body) == (503, b"draining\n")

@@ -251,7 +251,8 @@ pub async fn serve_retiring<H: Handler>(
         loops.push(accept_forever(listener, Arc::clone(shared), tracker.clone())?);
     }
     let readiness = &config.probes.readiness;
-    let mut accepting = pin!(futures_util::future::join_all(loops).map(|_| ()));
+    // Boxed so that it can be dropped as soon as accepting ends: dropping the loops closes the listeners.
+    let mut accepting = Box::pin(futures_util::future::join_all(loops).map(|_| ()));
     // Set once the shutdown signal came, with `--shutdown-delay`: accepting goes on until then.
     let mut stop_at: Option<tokio::time::Instant> = None;
     let ended = loop {
@@ -276,6 +277,7 @@ pub async fn serve_retiring<H: Handler>(
             () = &mut accepting => break Ended::Shutdown,
         }
     };
+    drop(accepting);
 
     tracker.close();
     h3_stop.cancel();
