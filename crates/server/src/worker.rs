@@ -13,9 +13,9 @@ use covetpy_embed::{
 };
 use covetpy_protocols::metrics::{Metrics, Totals};
 use covetpy_protocols::{
-    serve_retiring, tls_server_config, ClientAuth, DefaultHeaders, H3Settings, Handler, Listener, LocalAddr,
-    Probes, ProxyConfig, Readiness, RequestLimits, Scheme, ServeOutcome, ServerConfig, TlsOptions, TlsVersions,
-    TrustedProxies, WsConfig,
+    serve_retiring, tls_server_config, ClientAuth, DefaultHeaders, H3Settings, Handler, Listener, LocalAddr, Probes,
+    ProxyConfig, Readiness, RequestLimits, Scheme, ServeOutcome, ServerConfig, TlsOptions, TlsVersions, TrustedProxies,
+    WsConfig,
 };
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::Notify;

@@ -33,11 +33,11 @@ use tokio::sync::mpsc;
 
 use crate::bind::{self, Bind};
 use crate::cli::{GracePeriod, ServeArgs};
+use crate::control::{LIMIT_REACHED, PONG, READY, TIMED_OUT};
 use crate::metrics_http;
 use crate::metrics_text::RestartReason;
-use crate::worker_metrics::{self, SharedBoard};
-use crate::control::{LIMIT_REACHED, PONG, READY, TIMED_OUT};
 use crate::worker;
+use crate::worker_metrics::{self, SharedBoard};
 use slots::{Event, Removed, Sockets, Workers};
 
 /// Added to `--timeout-graceful-shutdown` before a retiring worker is killed: time for it to close its
@@ -134,7 +134,8 @@ async fn supervise(args: &ServeArgs) -> anyhow::Result<u8> {
                 bail!("port 0 cannot be combined with --workers or an option that replaces workers: each worker would get a different port")
             }
             Bind::Endpoint(endpoint) => {
-                let listeners: Vec<Listener> = (0..count).map(|_| bind::open(b, true)).collect::<anyhow::Result<_>>()?;
+                let listeners: Vec<Listener> =
+                    (0..count).map(|_| bind::open(b, true)).collect::<anyhow::Result<_>>()?;
                 // Listening here, in slot order, numbers the sockets of the reuseport group as the slots are
                 // numbered, which steering relies on (see crate::steering); workers listening again only set
                 // the backlog.
