@@ -38,7 +38,7 @@ use crate::metrics_http;
 use crate::metrics_text::RestartReason;
 use crate::worker;
 use crate::worker_metrics::{self, SharedBoard};
-use slots::{Event, Removed, Sockets, Workers};
+use slots::{Event, Removed, Setup, Sockets, Workers};
 
 /// Added to `--timeout-graceful-shutdown` before a retiring worker is killed: time for it to close its
 /// connections (WebSockets get 2 s for their close frames) and to run lifespan shutdown.
@@ -167,16 +167,14 @@ async fn supervise(args: &ServeArgs) -> anyhow::Result<u8> {
     };
 
     let (events_tx, mut events) = mpsc::unbounded_channel();
-    let mut workers = Workers::new(
-        args.effective_argv.clone(),
-        sockets,
-        count,
-        events_tx,
+    let setup = Setup {
+        args: args.effective_argv.clone(),
         drain_allowance,
         backlog,
         board,
-        Arc::clone(&probes.readiness),
-    )?;
+        readiness: Arc::clone(&probes.readiness),
+    };
+    let mut workers = Workers::new(setup, sockets, count, events_tx)?;
     for slot in 0..count {
         workers.spawn(slot)?;
     }
@@ -251,44 +249,46 @@ async fn supervise(args: &ServeArgs) -> anyhow::Result<u8> {
                     workers.replace_pid(slot, pid, RestartReason::Timeout, "has a request that ran past --timeout")?;
                 }
                 Event::Message { .. } => {}
-                Event::Exit { slot, pid, code } => match {
+                Event::Exit { slot, pid, code } => {
+                    // Read before `remove` forgets it: a worker killed for its health check is counted apart.
                     let killed = workers.find(pid).is_some_and(|p| p.killed);
-                    (workers.remove(slot, pid), killed)
-                } {
-                    (Removed::Unknown, _) => {}
-                    (Removed::Retired, _) => match code {
-                        Some(0) => tracing::info!("Worker process [{pid}] retired"),
-                        _ => tracing::warn!("Retiring worker process [{pid}] ended with exit code {code:?}"),
-                    },
-                    (Removed::Current, killed) => {
-                        if let Some(previous) = workers.keep_previous(slot) {
-                            tracing::error!(
-                                "New worker process [{pid}] exited before serving (exit code {code:?}); worker \
-                                 process [{previous}] goes on serving"
-                            );
-                            continue;
-                        }
-                        if !started && reloader.is_some() {
-                            tracing::error!("Worker process [{pid}] exited during startup; waiting for changes to try again");
-                            continue;
-                        }
-                        if !started {
-                            tracing::error!("Worker process [{pid}] exited during startup; stopping");
-                            workers.signal_all(libc::SIGTERM);
-                            while workers.running() > 0 {
-                                match events.recv().await {
-                                    Some(Event::Exit { slot, pid, .. }) => {
-                                        workers.remove(slot, pid);
-                                    }
-                                    Some(Event::Message { .. }) => {}
-                                    None => break,
-                                }
+                    match workers.remove(slot, pid) {
+                        Removed::Unknown => {}
+                        Removed::Retired => match code {
+                            Some(0) => tracing::info!("Worker process [{pid}] retired"),
+                            _ => tracing::warn!("Retiring worker process [{pid}] ended with exit code {code:?}"),
+                        },
+                        Removed::Current => {
+                            if let Some(previous) = workers.keep_previous(slot) {
+                                tracing::error!(
+                                    "New worker process [{pid}] exited before serving (exit code {code:?}); worker \
+                                     process [{previous}] goes on serving"
+                                );
+                                continue;
                             }
-                            return Ok(code.and_then(|c| u8::try_from(c).ok()).filter(|c| *c != 0).unwrap_or(1));
+                            if !started && reloader.is_some() {
+                                tracing::error!("Worker process [{pid}] exited during startup; waiting for changes to try again");
+                                continue;
+                            }
+                            if !started {
+                                tracing::error!("Worker process [{pid}] exited during startup; stopping");
+                                workers.signal_all(libc::SIGTERM);
+                                while workers.running() > 0 {
+                                    match events.recv().await {
+                                        Some(Event::Exit { slot, pid, .. }) => {
+                                            workers.remove(slot, pid);
+                                        }
+                                        Some(Event::Message { .. }) => {}
+                                        None => break,
+                                    }
+                                }
+                                return Ok(code.and_then(|c| u8::try_from(c).ok()).filter(|c| *c != 0).unwrap_or(1));
+                            }
+                            tracing::warn!("Worker process [{pid}] died (exit code {code:?}); starting a new one");
+                            workers.restarted(if killed { RestartReason::Healthcheck } else { RestartReason::Exited });
+                            workers.spawn(slot)?;
                         }
-                        tracing::warn!("Worker process [{pid}] died (exit code {code:?}); starting a new one");
-                        workers.restarted(if killed { RestartReason::Healthcheck } else { RestartReason::Exited });
-                        workers.spawn(slot)?;
+
                     }
                 },
             }

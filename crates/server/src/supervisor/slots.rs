@@ -89,6 +89,21 @@ pub enum Removed {
     Unknown,
 }
 
+/// How the supervisor runs its workers, apart from their sockets.
+pub struct Setup {
+    /// The command line the workers get: the effective one, so that the settings of the environment and
+    /// of the settings files (a `-c` file among them) are read once, by the supervisor.
+    pub args: Vec<std::ffi::OsString>,
+    /// How long a retiring worker may take to finish before it is killed; `None` waits for it.
+    pub drain_allowance: Option<Duration>,
+    /// The listen(2) backlog of sockets bound for new slots.
+    pub backlog: i32,
+    /// With `--metrics-port`: the metrics of every worker.
+    pub board: Option<SharedBoard>,
+    /// The supervisor's readiness.
+    pub readiness: Arc<Readiness>,
+}
+
 /// All the workers.
 pub struct Workers {
     exe: std::path::PathBuf,
@@ -111,18 +126,13 @@ pub struct Workers {
 
 impl Workers {
     /// Workers with `count` empty slots; none is started yet.
-    /// `args` is the command line the workers get: the effective one, so that the settings of the
-    /// environment and of the settings files (a `-c` file among them) are read once, here.
     pub fn new(
-        args: Vec<std::ffi::OsString>,
+        setup: Setup,
         sockets: Vec<Sockets>,
         count: usize,
         events: mpsc::UnboundedSender<Event>,
-        drain_allowance: Option<Duration>,
-        backlog: i32,
-        board: Option<SharedBoard>,
-        readiness: Arc<Readiness>,
     ) -> anyhow::Result<Workers> {
+        let Setup { args, drain_allowance, backlog, board, readiness } = setup;
         Ok(Workers {
             exe: std::env::current_exe().context("could not find the covetpy executable")?,
             args,
