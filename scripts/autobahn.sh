@@ -3,23 +3,26 @@
 #
 #   scripts/autobahn.sh
 #
-# Runs cases 1.* to 10.*, 12.* and 13.* (12 and 13 are permessage-deflate: compressed
-# messages, and every window-bits / no-context-takeover combination the suite offers)
-# and exits non-zero if any case's behavior is not OK, NON-STRICT or INFORMATIONAL. The testsuite only runs on Python 2.7: without one this prints why
-# and exits 0.
+# Runs cases 1.* to 10.*, and of 12.* and 13.* (permessage-deflate: every window-bits /
+# no-context-takeover combination the suite offers) the first six message sizes of each
+# section, and exits non-zero if any case's behavior is not OK, NON-STRICT or INFORMATIONAL.
+# The larger 12/13 cases are bound by the Python 2.7 client's own deflate and take close to an
+# hour; AUTOBAHN_CASES='12.*,13.*' runs them. The testsuite only runs on Python 2.7: without
+# one this prints why and exits 0.
 #
 # Environment:
 #   AUTOBAHN_PYTHON  Python 2.7 interpreter (default: python2.7 on PATH, then
 #                    ~/.pyenv/versions/2.7.*/bin/python)
 #   AUTOBAHN_DIR     virtualenv, spec and reports (default target/autobahn)
-#   AUTOBAHN_CASES   comma-separated case patterns (default 1.*,...,10.*,12.*,13.*)
+#   AUTOBAHN_CASES   comma-separated case patterns, regular expressions in which * is .*
+#                    (default 1.*,...,10.*,12.*.[1-6]$,13.*.[1-6]$)
 #   COVETPY_BIN      the server binary (default target/release/covetpy)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WORK="${AUTOBAHN_DIR:-$ROOT/target/autobahn}"
 COVETPY_BIN="${COVETPY_BIN:-$ROOT/target/release/covetpy}"
-CASES="${AUTOBAHN_CASES:-1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*,12.*,13.*}"
+CASES="${AUTOBAHN_CASES:-1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*,12.*.[1-6]\$,13.*.[1-6]\$}"
 
 log() { printf '==> autobahn: %s\n' "$*" >&2; }
 die() {
