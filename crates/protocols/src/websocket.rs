@@ -326,8 +326,14 @@ async fn run(
                     p.send(event);
                 }
             }
-            outgoing = out_rx.recv() => match outgoing {
-                Some(WsOutgoing::Text(text)) => match data_message(&mut deflater, Message::text(text)) {
+            outgoing = out_rx.recv() => {
+                let message = match outgoing {
+                    Some(WsOutgoing::Text(text)) => Message::text(text),
+                    Some(WsOutgoing::Binary(data)) => Message::binary(data),
+                    Some(WsOutgoing::Close { code, reason }) => break Some((code, reason)),
+                    None => break Some((1000, String::new())),
+                };
+                match data_message(&mut deflater, message) {
                     Ok(message) => {
                         if sink.send(message).await.is_err() {
                             break None;
@@ -337,21 +343,8 @@ async fn run(
                         tracing::warn!("websocket message could not be compressed: {e}");
                         break Some((1011, String::new()));
                     }
-                },
-                Some(WsOutgoing::Binary(data)) => match data_message(&mut deflater, Message::binary(data)) {
-                    Ok(message) => {
-                        if sink.send(message).await.is_err() {
-                            break None;
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!("websocket message could not be compressed: {e}");
-                        break Some((1011, String::new()));
-                    }
-                },
-                Some(WsOutgoing::Close { code, reason }) => break Some((code, reason)),
-                None => break Some((1000, String::new())),
-            },
+                }
+            }
             () = tick(&mut pinger) => {
                 if pong_deadline.is_some_and(|deadline| tokio::time::Instant::now() >= deadline) {
                     break Some((1011, "keepalive ping timeout".to_owned()));
