@@ -1,71 +1,66 @@
-"""CovetPy's native framework API: FastAPI-style apps served by the CovetPy Rust server.
+"""CovetPy's native framework: FastAPI's API, served by the CovetPy Rust server.
 
-    from covetpy import CovetPy
+    from covetpy import FastAPI
 
-    app = CovetPy()
+    app = FastAPI()
 
     @app.get("/items/{item_id}")
     async def read_item(item_id: int, q: str | None = None):
         return {"item_id": item_id, "q": q}
 
-Serve it with ``covetpy serve main:app``. Routing, parameter parsing and JSON encoding run in Rust.
+Serve it with ``covetpy serve main:app``. Migrating from FastAPI is replacing ``fastapi`` by
+``covetpy`` in imports (or keeping them: ``--interface covet`` resolves ``fastapi`` to covetpy). Plain
+routes are routed, validated and encoded in Rust; the rest runs as it does under FastAPI.
 """
 
 from __future__ import annotations
 
-from covetpy import status
-from covetpy.applications import CovetPy
-from covetpy.datastructures import URL, Address, Headers, QueryParams, State
-from covetpy.encoders import jsonable_encoder
-from covetpy.exceptions import (
-    HTTPException,
-    RequestValidationError,
-    WebSocketException,
-    WebSocketRequestValidationError,
-)
-from covetpy.params import Body, Cookie, Header, Path, Query
-from covetpy.requests import Request
-from covetpy.responses import (
-    HTMLResponse,
-    JSONResponse,
-    PlainTextResponse,
-    RedirectResponse,
-    Response,
-    StreamingResponse,
-)
-from covetpy.routing import APIRouter
-from covetpy.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette import status as status
 
-__version__ = "0.1.0"
+from covetpy.applications import CovetPy as CovetPy
+from covetpy.applications import FastAPI as FastAPI
+from covetpy.background import BackgroundTasks as BackgroundTasks
+from covetpy.datastructures import UploadFile as UploadFile
+from covetpy.exceptions import HTTPException as HTTPException
+from covetpy.exceptions import WebSocketException as WebSocketException
+from covetpy.param_functions import Body as Body
+from covetpy.param_functions import Cookie as Cookie
+from covetpy.param_functions import Depends as Depends
+from covetpy.param_functions import File as File
+from covetpy.param_functions import Form as Form
+from covetpy.param_functions import Header as Header
+from covetpy.param_functions import Path as Path
+from covetpy.param_functions import Query as Query
+from covetpy.param_functions import Security as Security
+from covetpy.requests import Request as Request
+from covetpy.responses import Response as Response
+from covetpy.routing import APIRouter as APIRouter
+from covetpy.websockets import WebSocket as WebSocket
+from covetpy.websockets import WebSocketDisconnect as WebSocketDisconnect
+
+__version__ = "0.165.0"
 
 __all__ = [
-    "URL",
     "APIRouter",
-    "Address",
+    "BackgroundTasks",
     "Body",
     "Cookie",
     "CovetPy",
-    "HTMLResponse",
+    "Depends",
+    "FastAPI",
+    "File",
+    "Form",
     "HTTPException",
     "Header",
-    "Headers",
-    "JSONResponse",
     "Path",
-    "PlainTextResponse",
     "Query",
-    "QueryParams",
-    "RedirectResponse",
     "Request",
-    "RequestValidationError",
     "Response",
-    "State",
-    "StreamingResponse",
+    "Security",
+    "UploadFile",
     "WebSocket",
     "WebSocketDisconnect",
     "WebSocketException",
-    "WebSocketRequestValidationError",
-    "WebSocketState",
     "__version__",
-    "jsonable_encoder",
     "status",
 ]

@@ -1,384 +1,381 @@
-"""The ``CovetPy`` application object."""
+"""The application classes: ``FastAPI`` (FastAPI's name and defaults) and ``CovetPy`` (the same
+class under CovetPy's own name and title). An app is a complete ASGI app built on Starlette, so
+any ASGI server or ``TestClient`` runs it; ``covetpy serve`` also answers its plain routes in Rust."""
 
 from __future__ import annotations
 
-import inspect
-import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+import enum
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, TypeVar
 
-from covetpy import requests as _requests
-from covetpy.datastructures import State
-from covetpy.encoders import jsonable_encoder
-from covetpy.exceptions import (
-    HTTPException,
-    RequestValidationError,
-    WebSocketException,
-    WebSocketRequestValidationError,
+from starlette.applications import Starlette
+from starlette.datastructures import State
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
+
+from covetpy import _native, params
+from covetpy.datastructures import Default, DefaultPlaceholder
+from covetpy.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+    websocket_request_validation_exception_handler,
 )
-from covetpy.openapi import get_openapi, get_redoc_html, get_swagger_ui_html
-from covetpy.requests import Request
-from covetpy.responses import JSONResponse, Response
-from covetpy.routing import (
-    APIRoute,
-    APIRouter,
-    RouteSpec,
-    WebSocketRouteSpec,
-    build_route_spec,
-    build_websocket_route_spec,
-    default_websocket_validation_handler,
-)
-from covetpy.websockets import WebSocket, WebSocketState
+from covetpy.exceptions import RequestValidationError, WebSocketRequestValidationError
+from covetpy.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from covetpy.routing import APIRoute, APIRouter, generate_unique_id
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
-ExceptionHandler = Callable[[Request, Any], Any]
+AppType = TypeVar("AppType", bound="FastAPI")
+DecoratedCallable = TypeVar("DecoratedCallable", bound=Callable[..., Any])
 
 
-def _body_allowed(status_code: int) -> bool:
-    return not (status_code < 200 or status_code in (204, 205, 304))
+class FastAPI(Starlette):
+    """The app: path operations, routers, dependencies, middleware, exception handlers, OpenAPI and
+    its documentation pages. Takes every option ``fastapi.FastAPI`` takes, with the same defaults."""
 
-
-def http_exception_handler(request: Request | None, exc: HTTPException) -> Response:
-    """FastAPI's default: ``{"detail": ...}`` with the exception's status and headers."""
-    headers = getattr(exc, "headers", None)
-    if not _body_allowed(exc.status_code):
-        return Response(status_code=exc.status_code, headers=headers)
-    return JSONResponse(
-        {"detail": jsonable_encoder(exc.detail)},
-        status_code=exc.status_code,
-        headers=headers,
-    )
-
-
-def request_validation_exception_handler(
-    request: Request | None, exc: RequestValidationError
-) -> Response:
-    """FastAPI's default: 422 with ``{"detail": [errors]}``."""
-    return JSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
-
-
-async def _maybe_await(value: Any) -> Any:
-    if inspect.isawaitable(value):
-        return await value
-    return value
-
-
-class CovetPy(APIRouter):
-    """A web application served natively by the CovetPy server (FastAPI-style API).
-
-    Declare routes with the ``get``/``post``/... decorators and serve it with
-    ``covetpy serve module:app``.
-    """
-
+    #: The Rust server looks for this to serve the app natively (crates/embed/python/covetpy/CONTRACT.md).
     __covetpy_native__ = True
 
     def __init__(
-        self,
+        self: AppType,
         *,
-        title: str = "CovetPy",
-        version: str = "0.1.0",
-        description: str = "",
+        debug: bool = False,
+        routes: list[BaseRoute] | None = None,
+        title: str = "FastAPI",
         summary: str | None = None,
+        description: str = "",
+        version: str = "0.1.0",
         openapi_url: str | None = "/openapi.json",
-        docs_url: str | None = "/docs",
-        redoc_url: str | None = "/redoc",
         openapi_tags: list[dict[str, Any]] | None = None,
         servers: list[dict[str, Any]] | None = None,
-        terms_of_service: str | None = None,
-        contact: dict[str, Any] | None = None,
-        license_info: dict[str, Any] | None = None,
-        lifespan: Lifespan | None = None,
+        dependencies: Sequence[params.Depends] | None = None,
+        default_response_class: type[Response] = Default(JSONResponse),
+        redirect_slashes: bool = True,
+        docs_url: str | None = "/docs",
+        redoc_url: str | None = "/redoc",
+        swagger_ui_oauth2_redirect_url: str | None = "/docs/oauth2-redirect",
+        swagger_ui_init_oauth: dict[str, Any] | None = None,
+        middleware: Sequence[Middleware] | None = None,
+        exception_handlers: dict[int | type[Exception], Callable[[Request, Any], Coroutine[Any, Any, Response]]]
+        | None = None,
         on_startup: Sequence[Callable[[], Any]] | None = None,
         on_shutdown: Sequence[Callable[[], Any]] | None = None,
-        exception_handlers: Mapping[int | type[BaseException], ExceptionHandler]
-        | None = None,
-        default_response_class: type[Response] | None = None,
-        strict_content_type: bool = True,
+        lifespan: Lifespan[AppType] | None = None,
+        terms_of_service: str | None = None,
+        contact: dict[str, str | Any] | None = None,
+        license_info: dict[str, str | Any] | None = None,
+        openapi_prefix: str = "",
+        root_path: str = "",
+        root_path_in_servers: bool = True,
         responses: dict[int | str, dict[str, Any]] | None = None,
-        debug: bool = False,
+        callbacks: list[BaseRoute] | None = None,
+        webhooks: APIRouter | None = None,
+        deprecated: bool | None = None,
+        include_in_schema: bool = True,
+        swagger_ui_parameters: dict[str, Any] | None = None,
+        generate_unique_id_function: Callable[[APIRoute], str] = Default(generate_unique_id),
+        separate_input_output_schemas: bool = True,
+        openapi_external_docs: dict[str, Any] | None = None,
+        strict_content_type: bool = Default(True),
+        **extra: Any,
     ) -> None:
-        super().__init__(
-            responses=responses, default_response_class=default_response_class
-        )
+        self.debug = debug
         self.title = title
-        self.version = version
-        self.description = description
         self.summary = summary
-        self.openapi_url = openapi_url
-        self.docs_url = docs_url
-        self.redoc_url = redoc_url
-        self.openapi_tags = openapi_tags
-        self.servers = servers
+        self.description = description
+        self.version = version
         self.terms_of_service = terms_of_service
         self.contact = contact
         self.license_info = license_info
+        self.openapi_url = openapi_url
+        self.openapi_tags = openapi_tags
+        self.root_path_in_servers = root_path_in_servers
+        self.docs_url = docs_url
+        self.redoc_url = redoc_url
+        self.swagger_ui_oauth2_redirect_url = swagger_ui_oauth2_redirect_url
+        self.swagger_ui_init_oauth = swagger_ui_init_oauth
+        self.swagger_ui_parameters = swagger_ui_parameters
+        self.servers = servers or []
+        self.separate_input_output_schemas = separate_input_output_schemas
+        self.openapi_external_docs = openapi_external_docs
+        self.extra = extra
         self.openapi_version = "3.1.0"
         self.openapi_schema: dict[str, Any] | None = None
-        self.strict_content_type = strict_content_type
-        self.debug = debug
-        self.lifespan_context = lifespan
-        self.on_startup = list(on_startup or [])
-        self.on_shutdown = list(on_shutdown or [])
-        self.exception_handlers: dict[int | type[BaseException], ExceptionHandler] = (
-            dict(exception_handlers or {})
-        )
+        if self.openapi_url:
+            if not self.title:
+                raise AssertionError("A title must be provided for OpenAPI, e.g.: 'My API'")
+            if not self.version:
+                raise AssertionError("A version must be provided for OpenAPI, e.g.: '2.1.0'")
+        self.root_path = root_path or openapi_prefix
         self.state = State()
-        self._route_specs: list[RouteSpec] | None = None
-        if openapi_url is not None and not openapi_url.startswith("/"):
-            raise ValueError("openapi_url must start with '/'")
-        if (docs_url or redoc_url) and openapi_url is None:
-            docs_url = redoc_url = None
-            self.docs_url = self.redoc_url = None
-
-    # --- routes ---------------------------------------------------------------------------------
-
-    def add_api_route(
-        self, path: str, endpoint: Callable[..., Any], **kwargs: Any
-    ) -> APIRoute:
-        self._route_specs = None
-        self.openapi_schema = None
-        return super().add_api_route(path, endpoint, **kwargs)
-
-    def include_router(self, router: APIRouter, **kwargs: Any) -> None:
-        self._route_specs = None
-        self.openapi_schema = None
-        super().include_router(router, **kwargs)
-
-    def _covet_websocket_routes(self) -> list[WebSocketRouteSpec]:
-        """The WebSocket route table for the server (CONTRACT.md): one ASGI app per route."""
-        return [
-            build_websocket_route_spec(
-                route, app=self, on_error=self._handle_websocket_exception
-            )
-            for route in self.routes
-            if not isinstance(route, APIRoute)
-        ]
-
-    def _route_spec(self, route: APIRoute) -> RouteSpec:
-        return build_route_spec(
-            route,
-            default_response_class=self.default_response_class,
-            strict_content_type=self.strict_content_type,
+        #: Replacements for dependencies, ``{original: replacement}`` (tests set it).
+        self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
+        self.router: APIRouter = APIRouter(
+            routes=routes,
+            redirect_slashes=redirect_slashes,
+            dependency_overrides_provider=self,
+            on_startup=on_startup,
+            on_shutdown=on_shutdown,
+            lifespan=lifespan,
+            default_response_class=default_response_class,
+            dependencies=dependencies,
+            callbacks=callbacks,
+            deprecated=deprecated,
+            include_in_schema=include_in_schema,
+            responses=responses,
+            generate_unique_id_function=generate_unique_id_function,
+            strict_content_type=strict_content_type,
         )
+        self.webhooks = webhooks or APIRouter()
+        self.exception_handlers: dict[Any, Callable[[Request, Any], Response | Awaitable[Response]]] = (
+            {} if exception_handlers is None else dict(exception_handlers)
+        )
+        self.exception_handlers.setdefault(HTTPException, http_exception_handler)
+        self.exception_handlers.setdefault(RequestValidationError, request_validation_exception_handler)
+        self.exception_handlers.setdefault(
+            WebSocketRequestValidationError,
+            websocket_request_validation_exception_handler,  # type: ignore[arg-type]
+        )
+        self.user_middleware: list[Middleware] = [] if middleware is None else list(middleware)
+        self.middleware_stack: ASGIApp | None = None
+        self.max_body_size = None
+        self.setup()
 
-    def _builtin_routes(self) -> list[APIRoute]:
-        routes: list[APIRoute] = []
-        openapi_url = self.openapi_url
-        if openapi_url is None:
-            return routes
-
-        def openapi(request: Request) -> JSONResponse:
-            return JSONResponse(self.openapi())
-
-        def swagger_ui_html(request: Request) -> Response:
-            return get_swagger_ui_html(
-                openapi_url=request.root_path + openapi_url,
-                title=f"{self.title} - Swagger UI",
-            )
-
-        def redoc_html(request: Request) -> Response:
-            return get_redoc_html(
-                openapi_url=request.root_path + openapi_url,
-                title=f"{self.title} - ReDoc",
-            )
-
-        routes.append(APIRoute(openapi_url, openapi, include_in_schema=False))
-        if self.docs_url is not None:
-            routes.append(
-                APIRoute(self.docs_url, swagger_ui_html, include_in_schema=False)
-            )
-        if self.redoc_url is not None:
-            routes.append(APIRoute(self.redoc_url, redoc_html, include_in_schema=False))
-        return routes
-
-    def _all_specs(self) -> list[RouteSpec]:
-        if self._route_specs is None:
-            self._route_specs = [
-                self._route_spec(route)
-                for route in self.routes
-                if isinstance(route, APIRoute)
-            ]
-        return self._route_specs
-
-    def _covet_routes(self) -> list[RouteSpec]:
-        """The route table for the server (CONTRACT.md): user routes, then the docs routes."""
-        return [
-            *self._all_specs(),
-            *(self._route_spec(route) for route in self._builtin_routes()),
-        ]
+    # -- the documentation routes --
 
     def openapi(self) -> dict[str, Any]:
-        """The OpenAPI document (built once, then cached in ``openapi_schema``)."""
-        if self.openapi_schema is None:
+        """The OpenAPI document, built on first use and kept."""
+        if not self.openapi_schema:
+            from covetpy.openapi.utils import get_openapi
+
             self.openapi_schema = get_openapi(
                 title=self.title,
                 version=self.version,
                 openapi_version=self.openapi_version,
                 summary=self.summary,
                 description=self.description,
-                routes=self._all_specs(),
-                tags=self.openapi_tags,
-                servers=self.servers,
                 terms_of_service=self.terms_of_service,
                 contact=self.contact,
                 license_info=self.license_info,
+                routes=self.routes,
+                webhooks=self.webhooks.routes,
+                tags=self.openapi_tags,
+                servers=self.servers,
+                separate_input_output_schemas=self.separate_input_output_schemas,
+                external_docs=self.openapi_external_docs,
             )
         return self.openapi_schema
 
-    # --- errors ---------------------------------------------------------------------------------
+    def setup(self) -> None:
+        """Add the OpenAPI document and documentation page routes the options ask for."""
+        if self.openapi_url:
+            urls = {server.get("url") for server in self.servers}
+
+            async def openapi(req: Request) -> JSONResponse:
+                root_path = req.scope.get("root_path", "").rstrip("/")
+                if root_path not in urls and root_path and self.root_path_in_servers:
+                    self.servers.insert(0, {"url": root_path})
+                    urls.add(root_path)
+                return JSONResponse(self.openapi())
+
+            self.add_route(self.openapi_url, openapi, include_in_schema=False)
+        if self.openapi_url and self.docs_url:
+            openapi_url = self.openapi_url
+            redirect_url = self.swagger_ui_oauth2_redirect_url
+
+            async def swagger_ui_html(req: Request) -> HTMLResponse:
+                root_path = req.scope.get("root_path", "").rstrip("/")
+                return get_swagger_ui_html(
+                    openapi_url=root_path + openapi_url,
+                    title=f"{self.title} - Swagger UI",
+                    oauth2_redirect_url=root_path + redirect_url if redirect_url else None,
+                    init_oauth=self.swagger_ui_init_oauth,
+                    swagger_ui_parameters=self.swagger_ui_parameters,
+                )
+
+            self.add_route(self.docs_url, swagger_ui_html, include_in_schema=False)
+            if redirect_url:
+
+                async def swagger_ui_redirect(req: Request) -> HTMLResponse:
+                    return get_swagger_ui_oauth2_redirect_html()
+
+                self.add_route(redirect_url, swagger_ui_redirect, include_in_schema=False)
+        if self.openapi_url and self.redoc_url:
+            openapi_url = self.openapi_url
+
+            async def redoc_html(req: Request) -> HTMLResponse:
+                root_path = req.scope.get("root_path", "").rstrip("/")
+                return get_redoc_html(openapi_url=root_path + openapi_url, title=f"{self.title} - ReDoc")
+
+            self.add_route(self.redoc_url, redoc_html, include_in_schema=False)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.root_path:
+            scope["root_path"] = self.root_path
+        await super().__call__(scope, receive, send)
+
+    # -- the Rust server's view of the app (CONTRACT.md) --
+
+    def _covet_routes(self) -> list[Any]:
+        return _native.route_specs(self)
+
+    def _covet_websocket_routes(self) -> list[Any]:
+        return _native.websocket_specs(self)
+
+    def _covet_handle_exception(self, request: Any, exc: BaseException) -> Any:
+        return _native.handle_exception(self, request, exc)
+
+    @property
+    def _covet_asgi_all(self) -> bool:
+        return _native.asgi_all(self)
+
+    @property
+    def _covet_asgi_on_miss(self) -> bool:
+        return _native.asgi_on_miss(self)
+
+    @property
+    def _covet_custom_validation_handler(self) -> bool:
+        return self.exception_handlers.get(RequestValidationError) is not request_validation_exception_handler
+
+    # -- routes, delegated to the router --
+
+    def add_api_route(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        """Add a path operation."""
+        self.router.add_api_route(path, endpoint, **kwargs)
+
+    def api_route(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """Decorator form of ``add_api_route``."""
+        return self.router.api_route(path, **kwargs)
+
+    def add_api_websocket_route(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        name: str | None = None,
+        *,
+        dependencies: Sequence[params.Depends] | None = None,
+    ) -> None:
+        """Add a WebSocket endpoint."""
+        self.router.add_api_websocket_route(path, endpoint, name=name, dependencies=dependencies)
+
+    def websocket(
+        self, path: str, name: str | None = None, *, dependencies: Sequence[params.Depends] | None = None
+    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """Declare a WebSocket endpoint."""
+        return self.router.websocket(path, name=name, dependencies=dependencies)
+
+    def include_router(self, router: APIRouter, **kwargs: Any) -> None:
+        """Add a router's routes (see ``APIRouter.include_router``)."""
+        self.router.include_router(router, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """Declare a GET path operation."""
+        return self.router.get(path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """Declare a PUT path operation."""
+        return self.router.put(path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """Declare a POST path operation."""
+        return self.router.post(path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """Declare a DELETE path operation."""
+        return self.router.delete(path, **kwargs)
+
+    def options(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """Declare an OPTIONS path operation."""
+        return self.router.options(path, **kwargs)
+
+    def head(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """Declare a HEAD path operation."""
+        return self.router.head(path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """Declare a PATCH path operation."""
+        return self.router.patch(path, **kwargs)
+
+    def trace(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """Declare a TRACE path operation."""
+        return self.router.trace(path, **kwargs)
+
+    def add_route(
+        self,
+        path: str,
+        route: Callable[[Request], Awaitable[Response] | Response],
+        methods: list[str] | None = None,
+        name: str | None = None,
+        include_in_schema: bool = True,
+    ) -> None:
+        """A plain Starlette route."""
+        self.router.add_route(path, route, methods=methods, name=name, include_in_schema=include_in_schema)
+
+    def route(
+        self, path: str, methods: list[str] | None = None, name: str | None = None, include_in_schema: bool = True
+    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """Decorator form of ``add_route``."""
+        return self.router.route(path, methods=methods, name=name, include_in_schema=include_in_schema)
+
+    def add_websocket_route(self, path: str, route: Callable[..., Any], name: str | None = None) -> None:
+        """A plain Starlette WebSocket route."""
+        self.router.add_websocket_route(path, route, name=name)
+
+    def websocket_route(self, path: str, name: str | None = None) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """Decorator form of ``add_websocket_route``."""
+        return self.router.websocket_route(path, name=name)
+
+    def mount(self, path: str, app: ASGIApp, name: str | None = None) -> None:
+        """Serve another ASGI app under ``path``."""
+        self.router.mount(path, app=app, name=name)
+
+    def host(self, host: str, app: ASGIApp, name: str | None = None) -> None:
+        """Serve another ASGI app for requests to ``host``."""
+        self.router.host(host, app=app, name=name)
+
+    # -- events, middleware, exception handlers --
+
+    def on_event(self, event_type: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """Deprecated: register a startup or shutdown handler (use ``lifespan``)."""
+        return self.router.on_event(event_type)
+
+    def add_event_handler(self, event_type: str, func: Callable[[], Any]) -> None:
+        """Register a ``"startup"`` or ``"shutdown"`` handler."""
+        self.router.add_event_handler(event_type, func)
+
+    def middleware(self, middleware_type: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """``@app.middleware("http")``: ``async def f(request, call_next)`` around every request."""
+        if middleware_type != "http":
+            raise AssertionError(f"unknown middleware type {middleware_type!r}: only 'http' exists")
+
+        def decorator(func: DecoratedCallable) -> DecoratedCallable:
+            self.add_middleware(BaseHTTPMiddleware, dispatch=func)
+            return func
+
+        return decorator
 
     def exception_handler(
-        self, exc_class_or_status_code: int | type[BaseException]
-    ) -> Callable[[ExceptionHandler], ExceptionHandler]:
-        """Register ``handler(request, exc)`` (sync or async, returning a Response) for an exception
-        class (and its subclasses) or for ``HTTPException``s with a status code."""
+        self, exc_class_or_status_code: int | type[Exception]
+    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """Handle an exception class (and subclasses) or an HTTPException status code."""
 
-        def decorator(func: ExceptionHandler) -> ExceptionHandler:
+        def decorator(func: DecoratedCallable) -> DecoratedCallable:
             self.add_exception_handler(exc_class_or_status_code, func)
             return func
 
         return decorator
 
-    def add_exception_handler(
-        self,
-        exc_class_or_status_code: int | type[BaseException],
-        handler: ExceptionHandler,
-    ) -> None:
-        self.exception_handlers[exc_class_or_status_code] = handler
 
-    def _lookup_handler(self, exc: BaseException) -> ExceptionHandler | None:
-        handlers = self.exception_handlers
-        if isinstance(exc, HTTPException) and exc.status_code in handlers:
-            return handlers[exc.status_code]
-        for cls in type(exc).__mro__:
-            if cls in handlers:
-                return handlers[cls]
-        if (
-            not isinstance(exc, (HTTPException, RequestValidationError))
-            and 500 in handlers
-        ):
-            return handlers[500]
-        return None
+class CovetPy(FastAPI):
+    """The same app class as ``FastAPI``, titled "CovetPy" unless told otherwise."""
 
-    def _covet_handle_exception(
-        self, request: Request | None, exc: BaseException
-    ) -> Any:
-        """Called by the server when a handler raised (CONTRACT.md): a Response, an awaitable of one,
-        or the exception re-raised when no handler applies."""
-        handler = self._lookup_handler(exc)
-        if handler is not None:
-            return handler(request, exc)  # type: ignore[arg-type]
-        if isinstance(exc, HTTPException):
-            return http_exception_handler(request, exc)
-        if isinstance(exc, RequestValidationError):
-            return request_validation_exception_handler(request, exc)
-        raise exc
+    def __init__(self, *, title: str = "CovetPy", **kwargs: Any) -> None:
+        super().__init__(title=title, **kwargs)
 
-    async def _handle_websocket_exception(
-        self, websocket: WebSocket, exc: Exception
-    ) -> None:
-        """An exception from a WebSocket endpoint (or its parameters), as Starlette/FastAPI treat it:
-        the app's handler for it (called with the WebSocket; a Response it returns refuses the
-        handshake), else the defaults: 1008 for invalid parameters, the code and reason of a
-        ``WebSocketException``, an HTTP denial for an ``HTTPException`` before accept. Anything else
-        is re-raised, and the server closes with 1011 (or answers 500 before accept)."""
-        handler: Any = None
-        handlers = self.exception_handlers
-        if isinstance(exc, HTTPException) and exc.status_code in handlers:
-            handler = handlers[exc.status_code]
-        else:
-            for cls in type(exc).__mro__:
-                if cls in handlers:
-                    handler = handlers[cls]
-                    break
-        if handler is None:
-            if isinstance(exc, WebSocketRequestValidationError):
-                await default_websocket_validation_handler(websocket, exc)
-                return
-            if isinstance(exc, WebSocketException):
-                await websocket.close(code=exc.code, reason=exc.reason)
-                return
-            if not isinstance(exc, HTTPException):
-                raise exc
 
-            def handler(ws: WebSocket, error: HTTPException) -> Response:
-                return http_exception_handler(None, error)
-
-        result = await _maybe_await(handler(websocket, exc))
-        if isinstance(result, Response):
-            if websocket.application_state != WebSocketState.CONNECTING:
-                raise exc
-            await websocket.send_denial_response(result)
-
-    # --- lifespan (ASGI) ------------------------------------------------------------------------
-
-    @asynccontextmanager
-    async def _default_lifespan(self, app: Any) -> AsyncIterator[None]:
-        for func in self.on_startup:
-            await _maybe_await(func())
-        try:
-            yield None
-        finally:
-            for func in self.on_shutdown:
-                await _maybe_await(func())
-
-    def on_event(
-        self, event_type: str
-    ) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
-        """Deprecated FastAPI style: ``@app.on_event("startup")`` / ``("shutdown")``."""
-
-        def decorator(func: Callable[[], Any]) -> Callable[[], Any]:
-            if event_type == "startup":
-                self.on_startup.append(func)
-            elif event_type == "shutdown":
-                self.on_shutdown.append(func)
-            else:
-                raise ValueError(f"unknown event {event_type!r}")
-            return func
-
-        return decorator
-
-    @asynccontextmanager
-    async def _lifespan(self) -> AsyncIterator[Any]:
-        async with self._default_lifespan(self):
-            if self.lifespan_context is None:
-                yield None
-            else:
-                async with self.lifespan_context(self) as state:
-                    yield state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """ASGI entry point, for the lifespan protocol only (requests are served natively)."""
-        if scope.get("type") != "lifespan":
-            raise RuntimeError(
-                "a CovetPy app is served natively by `covetpy serve`; its ASGI interface handles "
-                f"only the lifespan scope, not {scope.get('type')!r}"
-            )
-        started = False
-        await receive()  # lifespan.startup
-        try:
-            async with self._lifespan() as state:
-                if state is not None:
-                    if not isinstance(state, Mapping):
-                        raise TypeError(
-                            "the lifespan must yield a mapping (or nothing)"
-                        )
-                    if "state" not in scope:
-                        raise RuntimeError("the server does not support lifespan state")
-                    scope["state"].update(state)
-                    _requests.set_lifespan_state(scope["state"])
-                await send({"type": "lifespan.startup.complete"})
-                started = True
-                await receive()  # lifespan.shutdown
-        except BaseException:
-            message = traceback.format_exc()
-            if started:
-                await send({"type": "lifespan.shutdown.failed", "message": message})
-            else:
-                await send({"type": "lifespan.startup.failed", "message": message})
-            raise
-        await send({"type": "lifespan.shutdown.complete"})
+__all__ = ["CovetPy", "FastAPI"]
+_ = enum, DefaultPlaceholder

@@ -1,1124 +1,954 @@
-"""Routes, routers and the route table the Rust server reads (see CONTRACT.md)."""
+"""Path operations and routers: ``APIRoute``, ``APIWebSocketRoute`` and ``APIRouter``, on Starlette's
+routing. Each route builds its dependency graph once, when it is declared; a request runs the
+graph, the endpoint, and the response model."""
 
 from __future__ import annotations
 
-import contextlib
-import copy
+import email.message
+import enum
 import functools
 import inspect
 import json
 import re
-import typing
-import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from typing import Any, TypeVar, cast
 
-from covetpy import _typing as t
-from covetpy.datastructures import Headers, QueryParams
+import anyio
+from pydantic import PydanticSchemaGenerationError
+from starlette import routing
+from starlette._exception_handler import wrap_app_handling_exceptions
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Match, compile_path, get_name
+from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
+from starlette.websockets import WebSocket
+
+from covetpy import params
+from covetpy._fields import ModelField, lenient_issubclass
+from covetpy.datastructures import Default, DefaultPlaceholder
+from covetpy.dependencies.models import Dependant, is_async_gen_callable, is_gen_callable
+from covetpy.dependencies.utils import (
+    get_body_field,
+    get_dependant,
+    get_flat_dependant,
+    get_parameterless_sub_dependant,
+    get_typed_return_annotation,
+    should_embed_body_fields,
+    solve_dependencies,
+)
 from covetpy.encoders import jsonable_encoder
 from covetpy.exceptions import (
-    HTTPException,
+    FastAPIError,
     RequestValidationError,
     ResponseValidationError,
     WebSocketRequestValidationError,
 )
-from covetpy.params import Param
-from covetpy.requests import Request
-from covetpy.responses import JSONResponse, Response
-from covetpy.websockets import WebSocket, WebSocketDisconnect
+from covetpy.sse import KEEPALIVE_COMMENT, EventSourceResponse, ServerSentEvent, format_sse_event
 
-if t.HAS_PYDANTIC:
-    import pydantic
-    from pydantic import TypeAdapter
-    from pydantic.fields import FieldInfo
+DecoratedCallable = TypeVar("DecoratedCallable", bound=Callable[..., Any])
+_T = TypeVar("_T")
 
-Endpoint = Callable[..., Any]
-DecoratedCallable = typing.TypeVar("DecoratedCallable", bound=Callable[..., Any])
-
-_PATH_PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::([a-zA-Z_][a-zA-Z0-9_]*))?}")
-_FACTORY_DEFAULT = object()
+#: Status codes whose responses carry no body.
+_NO_BODY_STATUS = {100, 101, 102, 103, 204, 304}
 
 
-class _Undefined:
-    def __repr__(self) -> str:
-        return "Undefined"
-
-
-Undefined: Any = _Undefined()
-
-
-def path_param_names(path: str) -> list[str]:
-    return [match.group(1) for match in _PATH_PARAM.finditer(path)]
-
-
-@dataclass
-class ParamSpec:
-    """One handler parameter, as the server reads it (CONTRACT.md)."""
-
-    name: str
-    source: str
-    alias: str
-    kind: str = "any"
-    is_list: bool = False
-    required: bool = True
-    default: Any = None
-    enum_type: type | None = None
-    # Extra, for Python-side validation and OpenAPI:
-    annotation: Any = Any
-    marker: Param | None = None
-    embed: bool = False
-    #: Validated in Python (types or constraints the server does not convert); the server passes
-    #: the raw value.
-    python_validated: bool = False
-    default_factory: Callable[[], Any] | None = None
-    _adapter: Any = field(default=None, repr=False)
-
-    @property
-    def include_in_schema(self) -> bool:
-        return self.marker.include_in_schema if self.marker is not None else True
-
-    def field_annotation(self) -> Any:
-        """``annotation`` with the marker's constraints attached (for pydantic)."""
-        if not t.HAS_PYDANTIC:
-            return self.annotation
-        marker = self.marker
-        kwargs: dict[str, Any] = {}
-        if marker is not None:
-            kwargs.update(marker.constraints())
-            if marker.title is not None:
-                kwargs["title"] = marker.title
-            if marker.description is not None:
-                kwargs["description"] = marker.description
-            if marker.examples is not None:
-                kwargs["examples"] = marker.examples
-            if marker.deprecated:
-                kwargs["deprecated"] = True
-            if marker.json_schema_extra:
-                kwargs["json_schema_extra"] = marker.json_schema_extra
-        if not kwargs:
-            return self.annotation
-        return typing.Annotated[self.annotation, FieldInfo(**kwargs)]
-
-    def adapter(self) -> Any:
-        if self._adapter is None:
-            self._adapter = TypeAdapter(self.field_annotation())
-        return self._adapter
-
-
-@dataclass
-class RouteSpec:
-    """One route of the table returned by ``app._covet_routes()`` (CONTRACT.md)."""
-
-    path: str
-    methods: list[str]
-    endpoint: Endpoint
-    is_coroutine: bool
-    status_code: int
-    response_class: type | None
-    params: list[ParamSpec]
-    body_params: list[ParamSpec]
-    body_validator: Callable[[bytes, str | None], dict[str, object]] | None
-    # Extra, for OpenAPI and introspection:
-    name: str = ""
-    original_endpoint: Endpoint | None = None
-    route: APIRoute | None = None
-
-
-def _is_coroutine_callable(call: Any) -> bool:
-    if inspect.iscoroutinefunction(call):
+def is_body_allowed_for_status_code(status_code: int | str | None) -> bool:
+    """Whether a response with this status (or OpenAPI range like "2XX") may have a body."""
+    if status_code is None:
         return True
-    if inspect.isclass(call):
+    if status_code in {"default", "1XX", "2XX", "3XX", "4XX", "5XX"}:
+        return True
+    code = int(status_code)
+    return not (code < 200 or code in _NO_BODY_STATUS)
+
+
+def generate_unique_id(route: APIRoute) -> str:
+    """The default ``operationId``: name, path and first method, as FastAPI builds it."""
+    operation_id = re.sub(r"\W", "_", f"{route.name}{route.path_format}")
+    return f"{operation_id}_{next(iter(route.methods)).lower()}"
+
+
+def _value_or_default(first: Any, *others: Any) -> Any:
+    """The first of the values that is not a ``Default(...)`` placeholder, else the first's value."""
+    items = (first, *others)
+    for item in items:
+        if not isinstance(item, DefaultPlaceholder):
+            return item
+    return first
+
+
+def _unwrap_default(value: Any) -> Any:
+    return value.value if isinstance(value, DefaultPlaceholder) else value
+
+
+# --- ASGI adapters ------------------------------------------------------------------------------
+
+
+def request_response(func: Callable[[Request], Awaitable[Response]]) -> ASGIApp:
+    """An ASGI app calling ``func(request)``, with the two exit stacks yield dependencies use:
+    ``scope="function"`` ones close before the response is sent, the others after."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+
+        async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+            awaited = False
+            async with AsyncExitStack() as request_stack:
+                scope["fastapi_inner_astack"] = request_stack
+                async with AsyncExitStack() as function_stack:
+                    scope["fastapi_function_astack"] = function_stack
+                    response = await func(request)
+                await response(scope, receive, send)
+                awaited = True
+            if not awaited:
+                raise FastAPIError(
+                    "Response not awaited: the endpoint raised and a dependency with yield caught the "
+                    "exception (a bare except, or except Exception) without raising it again."
+                )
+
+        await wrap_app_handling_exceptions(inner, request)(scope, receive, send)
+
+    return app
+
+
+def websocket_session(func: Callable[[WebSocket], Awaitable[None]]) -> ASGIApp:
+    """An ASGI app calling ``func(websocket)`` with the dependency exit stacks."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        session = WebSocket(scope, receive=receive, send=send)
+
+        async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+            async with AsyncExitStack() as request_stack:
+                scope["fastapi_inner_astack"] = request_stack
+                async with AsyncExitStack() as function_stack:
+                    scope["fastapi_function_astack"] = function_stack
+                    await func(session)
+
+        await wrap_app_handling_exceptions(inner, session)(scope, receive, send)
+
+    return app
+
+
+# --- request handling ---------------------------------------------------------------------------
+
+
+def _is_json_media(content_type: str) -> bool:
+    message = email.message.Message()
+    message["content-type"] = content_type
+    if message.get_content_maintype() != "application":
         return False
-    dunder_call = getattr(call, "__call__", None)  # noqa: B004 - callable objects
-    return inspect.iscoroutinefunction(dunder_call)
+    subtype = message.get_content_subtype()
+    return subtype == "json" or subtype.endswith("+json")
 
 
-def _type_hints(call: Any) -> dict[str, Any]:
-    target = call
-    if not (inspect.isfunction(target) or inspect.ismethod(target)):
-        target = getattr(call, "__call__", call)  # noqa: B004
-    with contextlib.suppress(Exception):
-        return typing.get_type_hints(target, include_extras=True)
-    # Resolve what can be resolved, one annotation at a time.
-    namespace = getattr(target, "__globals__", {})
-    hints: dict[str, Any] = {}
-    for name, value in getattr(target, "__annotations__", {}).items():
-        if isinstance(value, str):
-            with contextlib.suppress(Exception):
-                # The app's own string annotation, evaluated in its module as get_type_hints does.
-                hints[name] = eval(value, namespace)  # noqa: S307
+async def read_body(request: Request, body_field: ModelField | None, strict_content_type: bool) -> Any:
+    """The parsed body: FormData for forms, the decoded JSON for JSON bodies, else the raw bytes
+    (None when there is no body). Malformed JSON is a 422; an unreadable body a 400."""
+    if body_field is None:
+        return None
+    try:
+        if isinstance(body_field.field_info, params.Form):
+            form = await request.form()
+            stack = request.scope.get("fastapi_inner_astack")
+            if isinstance(stack, AsyncExitStack):
+                stack.push_async_callback(form.close)
+            return form
+        raw = await request.body()
+        if not raw:
+            return None
+        content_type = request.headers.get("content-type")
+        if (not content_type and not strict_content_type) or (content_type and _is_json_media(content_type)):
+            return await request.json()
+        return raw
+    except json.JSONDecodeError as exc:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", exc.pos),
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": exc.msg},
+                }
+            ],
+            body=exc.doc,
+        ) from exc
+    except HTTPException:
+        raise
+    except Exception as exc:
+        raise HTTPException(status_code=400, detail="There was an error parsing the body") from exc
+
+
+def _response_args(status_code: int | None, solved_response: Response, background: Any) -> dict[str, Any]:
+    args: dict[str, Any] = {"background": background}
+    if status_code is not None:
+        args["status_code"] = status_code
+    if solved_response.status_code:
+        args["status_code"] = solved_response.status_code
+    return args
+
+
+def _finite(data: Any) -> Any:
+    if isinstance(data, float):
+        return data if data == data and data not in (float("inf"), float("-inf")) else None
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_finite(v) for v in data]
+    return data
+
+
+@functools.lru_cache(maxsize=1)
+def _dump_options_keys() -> tuple[str, ...]:
+    return ("include", "exclude", "by_alias", "exclude_unset", "exclude_defaults", "exclude_none")
+
+
+class _Serializer:
+    """Turns return values into JSON-ready content (through the response model when there is one)."""
+
+    def __init__(self, route: APIRoute) -> None:
+        self.field = route.response_field
+        self.options = {
+            "include": route.response_model_include,
+            "exclude": route.response_model_exclude,
+            "by_alias": route.response_model_by_alias,
+            "exclude_unset": route.response_model_exclude_unset,
+            "exclude_defaults": route.response_model_exclude_defaults,
+            "exclude_none": route.response_model_exclude_none,
+        }
+
+    def content(self, value: Any) -> Any:
+        if self.field is None:
+            return jsonable_encoder(value)
+        validated, errors = self.field.validate(value, {}, loc=("response",))
+        if errors:
+            raise ResponseValidationError(errors, body=value)
+        return self.field.serialize(validated, mode="json", **self.options)
+
+    def item_json(self, item: Any, item_field: ModelField | None) -> bytes:
+        if item_field is not None:
+            validated, errors = item_field.validate(item, {}, loc=("response",))
+            if errors:
+                raise ResponseValidationError(errors, body=item)
+            return item_field.serialize_json(validated, **self.options)
+        return json.dumps(_finite(jsonable_encoder(item))).encode("utf-8")
+
+
+def _sse_bytes(item: Any, serializer: _Serializer, item_field: ModelField | None) -> bytes:
+    if isinstance(item, ServerSentEvent):
+        data: str | None
+        if item.raw_data is not None:
+            data = item.raw_data
+        elif item.data is not None:
+            if hasattr(item.data, "model_dump_json"):
+                data = item.data.model_dump_json()
+            else:
+                data = json.dumps(_finite(jsonable_encoder(item.data)))
         else:
-            hints[name] = value
-    return hints
+            data = None
+        return format_sse_event(data_str=data, event=item.event, id=item.id, retry=item.retry, comment=item.comment)
+    return format_sse_event(data_str=serializer.item_json(item, item_field).decode("utf-8"))
 
 
-def _marker_from(extras: tuple[Any, ...]) -> Param | None:
-    for extra in extras:
-        if isinstance(extra, Param):
-            return extra
+async def _with_keepalive(items: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    from covetpy import sse
+
+    send, receive = anyio.create_memory_object_stream[bytes](max_buffer_size=1)
+
+    async def produce() -> None:
+        async with send:
+            async for chunk in items:
+                await send.send(chunk)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(produce)
+        async with receive:
+            while True:
+                try:
+                    with anyio.fail_after(sse.PING_INTERVAL):
+                        chunk = await receive.receive()
+                except TimeoutError:
+                    yield KEEPALIVE_COMMENT
+                    continue
+                except anyio.EndOfStream:
+                    break
+                yield chunk
+        tg.cancel_scope.cancel()
+
+
+def _aiter(call_result: Any, is_async: bool) -> AsyncIterator[Any]:
+    if is_async:
+        return cast(AsyncIterator[Any], call_result)
+    return iterate_in_threadpool(cast(Iterator[Any], call_result))
+
+
+def get_request_handler(route: APIRoute) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+    """The function that answers one request for ``route``."""
+    dependant = route.dependant
+    call = cast(Callable[..., Any], dependant.call)
+    is_coroutine = dependant.is_coroutine_callable
+    is_stream = is_gen_callable(call) or is_async_gen_callable(call)
+    is_async_stream = is_async_gen_callable(call)
+    response_class = _unwrap_default(route.response_class)
+    is_sse = lenient_issubclass(response_class, EventSourceResponse)
+    is_jsonl = is_stream and isinstance(route.response_class, DefaultPlaceholder) and route.stream_item_field is not None
+    strict = bool(_unwrap_default(route.strict_content_type))
+    serializer = _Serializer(route)
+
+    async def app(request: Request) -> Response:
+        body = await read_body(request, route.body_field, strict)
+        solved = await solve_dependencies(
+            request=request,
+            dependant=dependant,
+            body=body,
+            dependency_overrides_provider=route.dependency_overrides_provider,
+            embed_body_fields=route._embed_body_fields,
+        )
+        if solved.errors:
+            raise RequestValidationError(jsonable_encoder(solved.errors), body=body)
+        args = _response_args(route.status_code, solved.response, solved.background_tasks)
+        response: Response
+        if is_stream:
+            produced = _aiter(call(**solved.values), is_async_stream)
+            if is_sse:
+
+                async def events() -> AsyncIterator[bytes]:
+                    async for item in produced:
+                        yield _sse_bytes(item, serializer, route.stream_item_field)
+
+                response = StreamingResponse(_with_keepalive(events()), media_type="text/event-stream", **args)
+                response.headers["Cache-Control"] = "no-cache"
+                response.headers["X-Accel-Buffering"] = "no"
+            elif is_jsonl:
+
+                async def lines() -> AsyncIterator[bytes]:
+                    async for item in produced:
+                        yield serializer.item_json(item, route.stream_item_field) + b"\n"
+
+                response = StreamingResponse(lines(), media_type="application/jsonl", **args)
+            else:
+                response = response_class(content=produced, **args)
+            response.headers.raw.extend(solved.response.headers.raw)
+            return response
+        if is_coroutine:
+            raw = await call(**solved.values)
+        else:
+            raw = await run_in_threadpool(call, **solved.values)
+        if isinstance(raw, Response):
+            if raw.background is None:
+                raw.background = solved.background_tasks
+            return raw
+        if is_coroutine:
+            content = serializer.content(raw)
+        else:
+            content = await run_in_threadpool(serializer.content, raw)
+        response = response_class(content, **args)
+        if not is_body_allowed_for_status_code(response.status_code):
+            response.body = b""
+        response.headers.raw.extend(solved.response.headers.raw)
+        return response
+
+    return app
+
+
+def get_websocket_app(
+    dependant: Dependant, dependency_overrides_provider: Any | None, embed_body_fields: bool
+) -> Callable[[WebSocket], Coroutine[Any, Any, Any]]:
+    """The function that runs one WebSocket session."""
+
+    async def app(websocket: WebSocket) -> None:
+        solved = await solve_dependencies(
+            request=websocket,
+            dependant=dependant,
+            dependency_overrides_provider=dependency_overrides_provider,
+            embed_body_fields=embed_body_fields,
+        )
+        if solved.errors:
+            raise WebSocketRequestValidationError(jsonable_encoder(solved.errors))
+        await cast(Callable[..., Awaitable[Any]], dependant.call)(**solved.values)
+
+    return app
+
+
+# --- routes -------------------------------------------------------------------------------------
+
+
+def _stream_item_annotation(return_annotation: Any) -> Any:
+    import collections.abc as abc
+    import typing
+
+    origin = typing.get_origin(return_annotation)
+    if origin in (abc.AsyncIterator, abc.AsyncIterable, abc.AsyncGenerator, abc.Iterator, abc.Iterable, abc.Generator):
+        args = typing.get_args(return_annotation)
+        return args[0] if args else None
     return None
 
 
-def _is_request_type(annotation: Any) -> bool:
-    return isinstance(annotation, type) and issubclass(annotation, Request)
+def _response_field(name: str, annotation: Any) -> ModelField:
+    from pydantic.fields import FieldInfo
+
+    field = ModelField(field_info=FieldInfo(annotation=annotation), name=name, annotation=annotation, mode="serialization")
+    try:
+        field.json_schema_adapter()
+    except PydanticSchemaGenerationError as exc:
+        raise FastAPIError(
+            f"Invalid args for response field! Hint: check that {annotation} is a valid Pydantic field type. "
+            "If you are using a return type annotation that is not a valid Pydantic field (e.g. Union[Response, "
+            "dict, None]) you can disable generating the response model from the type annotation with the path "
+            "operation decorator parameter response_model=None."
+        ) from exc
+    return field
 
 
-def _is_response_type(annotation: Any) -> bool:
-    return isinstance(annotation, type) and issubclass(annotation, Response)
-
-
-def _is_websocket_type(annotation: Any) -> bool:
-    return isinstance(annotation, type) and issubclass(annotation, WebSocket)
-
-
-def _analyze_param(
-    param: inspect.Parameter, annotation: Any, path_names: set[str]
-) -> ParamSpec:
-    base, extras = t.split_annotated(annotation)
-    marker = _marker_from(extras)
-    default: Any = param.default
-    if isinstance(default, Param):
-        if marker is not None:
-            raise TypeError(
-                f"parameter {param.name!r}: give the marker in Annotated or as the default, not both"
-            )
-        marker = default
-        default = marker.default
-    elif marker is not None:
-        if default is inspect.Parameter.empty:
-            default = marker.default
-        elif marker.default is not ...:
-            raise TypeError(
-                f"parameter {param.name!r}: with Annotated, set the default with `=`, not in the marker"
-            )
-    if default is inspect.Parameter.empty:
-        default = ...
-    if param.annotation is inspect.Parameter.empty and annotation is Any:
-        base = Any
-
-    if marker is None and _is_request_type(base):
-        return ParamSpec(
-            name=param.name, source="request", alias=param.name, annotation=base
-        )
-    if marker is None and _is_response_type(base):
-        return ParamSpec(
-            name=param.name, source="response", alias=param.name, annotation=base
-        )
-    if marker is None and _is_websocket_type(base):
-        return ParamSpec(
-            name=param.name, source="websocket", alias=param.name, annotation=base
-        )
-
-    if marker is not None:
-        source = marker.source
-    elif param.name in path_names:
-        source = "path"
-    elif t.is_complex(base):
-        source = "body"
-    else:
-        source = "query"
-
-    factory = marker.default_factory if marker is not None else None
-    required = default is ... and factory is None
-    if source == "path":
-        required = True
-    spec = ParamSpec(
-        name=param.name,
-        source=source,
-        alias=param.name,
-        annotation=base,
-        marker=marker,
-        required=required,
-        default=None if default is ... else default,
-        default_factory=factory,
-    )
-    if factory is not None:
-        spec.default = _FACTORY_DEFAULT
-    if marker is not None and marker.alias:
-        spec.alias = marker.alias
-    if source == "header" and marker is not None and marker.alias is None:
-        convert = getattr(marker, "convert_underscores", True)
-        spec.alias = param.name.replace("_", "-") if convert else param.name
-    if source == "header":
-        spec.alias = spec.alias.lower()
-    if source == "body":
-        spec.embed = bool(getattr(marker, "embed", False))
-        return spec
-
-    # Scalar (or list-of-scalar) parameter: decide what the server converts natively.
-    inner = t.strip_optional(base)[0]
-    odd_sequence = False
-    if t.is_sequence(inner) and source in ("query", "header", "cookie"):
-        spec.is_list = True
-        # The server gathers a list; sets, tuples and the like are converted in Python.
-        odd_sequence = inner is not list and typing.get_origin(inner) is not list
-        inner = t.strip_optional(t.split_annotated(t.sequence_item(inner))[0])[0]
-    kind = t.scalar_kind(inner)
-    constrained = marker is not None and bool(marker.constraints())
-    if kind is None or constrained or odd_sequence:
-        if t.HAS_PYDANTIC:
-            spec.python_validated = True
-            spec.kind = "str"
-        else:
-            spec.kind = "str" if kind is None else kind
-    else:
-        spec.kind = kind
-        if kind == "enum":
-            spec.enum_type = inner
-    return spec
-
-
-def _error_list(exc: Any, loc: tuple[Any, ...]) -> list[dict[str, Any]]:
-    errors = []
-    for error in exc.errors(include_url=False):
-        error = dict(error)
-        error["loc"] = [*loc, *error.get("loc", ())]
-        errors.append(error)
-    encoded: list[dict[str, Any]] = jsonable_encoder(errors)
-    return encoded
-
-
-def missing_error(loc: Sequence[Any]) -> dict[str, Any]:
-    return {"type": "missing", "loc": list(loc), "msg": "Field required", "input": None}
-
-
-def _is_json_content_type(content_type: str) -> bool:
-    media = content_type.split(";", 1)[0].strip().lower()
-    maintype, _, subtype = media.partition("/")
-    return maintype == "application" and (
-        subtype == "json" or subtype.endswith("+json")
-    )
-
-
-def _validate_body_value(
-    spec: ParamSpec, value: Any, loc: tuple[Any, ...]
-) -> tuple[Any, list[dict[str, Any]]]:
-    if value is Undefined:
-        if spec.required:
-            return None, [missing_error(loc)]
-        if spec.default_factory is not None:
-            return spec.default_factory(), []
-        return copy.deepcopy(spec.default), []
-    if t.HAS_PYDANTIC:
-        try:
-            return spec.adapter().validate_python(value, from_attributes=True), []
-        except pydantic.ValidationError as exc:
-            return None, _error_list(exc, loc)
-    # Without pydantic only the container type is checked.
-    inner = t.strip_optional(spec.annotation)[0]
-    if value is None and inner is not spec.annotation:
-        return None, []
-    if t.is_mapping(inner) and not isinstance(value, dict):
-        return None, [
-            {
-                "type": "dict_type",
-                "loc": list(loc),
-                "msg": "Input should be a valid dictionary",
-                "input": jsonable_encoder(value),
-            }
-        ]
-    if t.is_sequence(inner) and not isinstance(value, list):
-        return None, [
-            {
-                "type": "list_type",
-                "loc": list(loc),
-                "msg": "Input should be a valid list",
-                "input": jsonable_encoder(value),
-            }
-        ]
-    return value, []
-
-
-def make_body_validator(
-    body_params: list[ParamSpec], *, strict_content_type: bool = True
-) -> Callable[[bytes, str | None], dict[str, object]]:
-    """Build the ``body_validator`` of CONTRACT.md for ``body_params`` (FastAPI's rules and error shapes)."""
-    embed = len(body_params) > 1 or body_params[0].embed
-
-    def body_validator(body: bytes, content_type: str | None) -> dict[str, object]:
-        received: Any = Undefined
-        if body:
-            if content_type:
-                is_json = _is_json_content_type(content_type)
-            else:
-                is_json = not strict_content_type
-            if is_json:
-                try:
-                    received = json.loads(body)
-                except json.JSONDecodeError as exc:
-                    raise RequestValidationError(
-                        [
-                            {
-                                "type": "json_invalid",
-                                "loc": ["body", exc.pos],
-                                "msg": "JSON decode error",
-                                "input": {},
-                                "ctx": {"error": exc.msg},
-                            }
-                        ],
-                        body=exc.doc,
-                    ) from None
-                except ValueError:  # not UTF-8/16/32
-                    raise HTTPException(
-                        400, "There was an error parsing the body"
-                    ) from None
-            else:
-                received = body
-        if not embed:
-            spec = body_params[0]
-            value, errors = _validate_body_value(spec, received, ("body",))
-            if errors:
-                raise RequestValidationError(errors, body=received)
-            return {spec.name: value}
-        values: dict[str, object] = {}
-        all_errors: list[dict[str, Any]] = []
-        for spec in body_params:
-            loc = ("body", spec.alias)
-            item: Any = Undefined
-            if received is not Undefined and not isinstance(received, bytes):
-                try:
-                    item = received.get(spec.alias, Undefined)
-                except AttributeError:
-                    all_errors.append(missing_error(loc))
-                    continue
-            value, errors = _validate_body_value(spec, item, loc)
-            if errors:
-                all_errors.extend(errors)
-            else:
-                values[spec.name] = value
-        if all_errors:
-            raise RequestValidationError(all_errors, body=received)
-        return values
-
-    return body_validator
-
-
-class APIRoute:
-    """A route as declared (before the app computes the route table)."""
+class APIRoute(routing.Route):
+    """A path operation: the endpoint with its dependency graph, response model and OpenAPI data."""
 
     def __init__(
         self,
         path: str,
-        endpoint: Endpoint,
+        endpoint: Callable[..., Any],
         *,
-        methods: Sequence[str] | None = None,
+        response_model: Any = Default(None),
         status_code: int | None = None,
-        response_class: type[Response] | None = None,
-        response_model: Any = Undefined,
-        tags: Sequence[str] | None = None,
+        tags: list[str | enum.Enum] | None = None,
+        dependencies: Sequence[params.Depends] | None = None,
         summary: str | None = None,
         description: str | None = None,
         response_description: str = "Successful Response",
         responses: dict[int | str, dict[str, Any]] | None = None,
         deprecated: bool | None = None,
-        operation_id: str | None = None,
         name: str | None = None,
-        include_in_schema: bool = True,
+        methods: set[str] | list[str] | None = None,
+        operation_id: str | None = None,
+        response_model_include: Any = None,
+        response_model_exclude: Any = None,
+        response_model_by_alias: bool = True,
         response_model_exclude_unset: bool = False,
         response_model_exclude_defaults: bool = False,
         response_model_exclude_none: bool = False,
-        response_model_by_alias: bool = True,
+        include_in_schema: bool = True,
+        response_class: type[Response] | DefaultPlaceholder = Default(JSONResponse),
+        dependency_overrides_provider: Any | None = None,
+        callbacks: list[BaseRoute] | None = None,
         openapi_extra: dict[str, Any] | None = None,
+        generate_unique_id_function: Callable[[APIRoute], str] | DefaultPlaceholder = Default(generate_unique_id),
+        strict_content_type: bool | DefaultPlaceholder = Default(True),
     ) -> None:
-        if not path.startswith("/"):
-            raise ValueError(f"route paths must start with '/': {path!r}")
         self.path = path
         self.endpoint = endpoint
-        self.methods = sorted({m.upper() for m in (methods or ["GET"])})
-        self.status_code = status_code
-        self.response_class = response_class
+        return_annotation = get_typed_return_annotation(endpoint)
+        self.stream_item_annotation = _stream_item_annotation(return_annotation)
+        if isinstance(response_model, DefaultPlaceholder):
+            if lenient_issubclass(return_annotation, Response) or self.stream_item_annotation is not None:
+                response_model = None
+            else:
+                response_model = return_annotation
         self.response_model = response_model
-        self.tags = list(tags or [])
         self.summary = summary
-        self.description = description
         self.response_description = response_description
-        self.responses = dict(responses or {})
         self.deprecated = deprecated
         self.operation_id = operation_id
-        self.name: str = name or str(getattr(endpoint, "__name__", type(endpoint).__name__))
-        self.include_in_schema = include_in_schema
+        self.response_model_include = response_model_include
+        self.response_model_exclude = response_model_exclude
+        self.response_model_by_alias = response_model_by_alias
         self.response_model_exclude_unset = response_model_exclude_unset
         self.response_model_exclude_defaults = response_model_exclude_defaults
         self.response_model_exclude_none = response_model_exclude_none
-        self.response_model_by_alias = response_model_by_alias
+        self.include_in_schema = include_in_schema
+        self.response_class = response_class
+        self.dependency_overrides_provider = dependency_overrides_provider
+        self.callbacks = callbacks
         self.openapi_extra = openapi_extra
-        self.signature = inspect.signature(endpoint)
-        self.hints = _type_hints(endpoint)
-        # Analyse now so that mistakes show up at import time.
-        self.analyze(path)
-
-    def with_prefix(
-        self, prefix: str, tags: Sequence[str] | None, **overrides: Any
-    ) -> APIRoute:
-        route = copy.copy(self)
-        route.path = prefix + self.path
-        route.tags = [*(tags or []), *self.tags]
-        route.responses = {**overrides.pop("responses", {}), **self.responses}
-        for key, value in overrides.items():
-            if value is not None and getattr(route, key, None) is None:
-                setattr(route, key, value)
-        return route
-
-    def analyze(self, path: str) -> list[ParamSpec]:
-        names = set(path_param_names(path))
-        specs = []
-        for param in self.signature.parameters.values():
-            if param.kind in (
-                inspect.Parameter.VAR_POSITIONAL,
-                inspect.Parameter.VAR_KEYWORD,
-            ):
-                continue
-            annotation = self.hints.get(param.name, Any)
-            specs.append(_analyze_param(param, annotation, names))
-        for spec in specs:
-            if spec.source == "websocket":
-                raise TypeError(
-                    f"{self.name}: parameter {spec.name!r} is a WebSocket; "
-                    "declare the route with @app.websocket()"
-                )
-        return specs
-
-    def effective_response_model(self) -> Any:
-        """The explicit ``response_model``, else the return annotation (None when it is a Response)."""
-        if self.response_model is not Undefined:
-            return self.response_model
-        annotation = self.hints.get("return", None)
-        if annotation is None or annotation is type(None):
-            return None
-        base = t.split_annotated(annotation)[0]
-        if _is_response_type(base):
-            return None
-        if t.is_union(base) and any(
-            _is_response_type(arg) for arg in typing.get_args(base)
-        ):
-            return None
-        return annotation
-
-    def operation_id_for(self, method: str) -> str:
-        if self.operation_id:
-            return self.operation_id
-        path = _PATH_PARAM.sub(lambda m: "{" + m.group(1) + "}", self.path)
-        return re.sub(r"\W", "_", f"{self.name}{path}") + f"_{method.lower()}"
-
-    def __repr__(self) -> str:
-        return f"APIRoute(path={self.path!r}, methods={self.methods!r}, name={self.name!r})"
-
-
-def _wrap_endpoint(
-    route: APIRoute,
-    specs: list[ParamSpec],
-    status_code: int,
-    response_class: type[Response] | None,
-) -> tuple[Endpoint, type[Response] | None]:
-    """Add the Python-side steps a route needs around its endpoint, if any:
-    validating parameters the server passes raw, default factories, the ``Response`` parameter,
-    and ``response_model`` filtering. Returns the endpoint unchanged when nothing is needed."""
-    endpoint = route.endpoint
-    checked = [s for s in specs if s.python_validated]
-    factories = [
-        s for s in specs if s.default_factory is not None and s.source != "body"
-    ]
-    response_params = [s.name for s in specs if s.source == "response"]
-    model = route.effective_response_model() if t.HAS_PYDANTIC else None
-    explicit_model = (
-        route.response_model is not Undefined and route.response_model is not None
-    )
-    filter_response = model is not None and (explicit_model or t.contains_model(model))
-    if not (checked or factories or response_params or filter_response):
-        return endpoint, response_class
-    adapter = TypeAdapter(model) if filter_response and model is not None else None
-
-    def before(kwargs: dict[str, Any]) -> Response | None:
-        errors: list[dict[str, Any]] = []
-        for spec in checked:
-            value = kwargs.get(spec.name, Undefined)
-            if value is Undefined or value is spec.default:
-                continue
-            try:
-                kwargs[spec.name] = spec.adapter().validate_python(value)
-            except pydantic.ValidationError as exc:
-                errors.extend(_error_list(exc, (spec.source, spec.alias)))
-        if errors:
-            raise RequestValidationError(errors)
-        for spec in factories:
-            if kwargs.get(spec.name, Undefined) is _FACTORY_DEFAULT:
-                kwargs[spec.name] = spec.default_factory()  # type: ignore[misc]
-        sub = None
-        if response_params:
-            sub = Response()
-            sub.raw_headers.clear()
-            sub.status_code = None  # type: ignore[assignment]
-            for name in response_params:
-                kwargs[name] = sub
-        return sub
-
-    def after(result: Any, sub: Response | None) -> Any:
-        if isinstance(result, Response):
-            return result
-        if adapter is not None:
-            try:
-                value = adapter.validate_python(result, from_attributes=True)
-            except pydantic.ValidationError as exc:
-                raise ResponseValidationError(_error_list(exc, ("response",))) from exc
-            result = adapter.dump_python(
-                value,
-                mode="json",
-                by_alias=route.response_model_by_alias,
-                exclude_unset=route.response_model_exclude_unset,
-                exclude_defaults=route.response_model_exclude_defaults,
-                exclude_none=route.response_model_exclude_none,
+        self.generate_unique_id_function = generate_unique_id_function
+        self.strict_content_type = strict_content_type
+        self.tags = tags or []
+        self.responses = responses or {}
+        self.name = get_name(endpoint) if name is None else name
+        self.path_regex, self.path_format, self.param_convertors = compile_path(path)
+        self.methods: set[str] = {m.upper() for m in (methods or ["GET"])}
+        self.unique_id = self.operation_id or _unwrap_default(generate_unique_id_function)(self)
+        if isinstance(status_code, enum.IntEnum):
+            status_code = int(status_code)
+        self.status_code = status_code
+        self.response_field: ModelField | None = None
+        if self.response_model:
+            if not is_body_allowed_for_status_code(status_code):
+                raise AssertionError(f"Status code {status_code} must not have a response body")
+            self.response_field = _response_field("Response_" + self.unique_id, self.response_model)
+        self.stream_item_field: ModelField | None = None
+        if self.stream_item_annotation is not None and self.stream_item_annotation is not Any:
+            self.stream_item_field = _response_field("StreamItem_" + self.unique_id, self.stream_item_annotation)
+        self.dependencies = list(dependencies or [])
+        self.description = description
+        if self.description is None:
+            self.description = inspect.cleandoc(self.endpoint.__doc__ or "")
+        # A form feed ends what OpenAPI shows of the docstring.
+        self.description = self.description.split("\f")[0].strip()
+        self.response_fields: dict[int | str, ModelField] = {}
+        for code, response in self.responses.items():
+            if not isinstance(response, dict):
+                raise AssertionError("An additional response must be a dict")
+            model = response.get("model")
+            if model:
+                if not is_body_allowed_for_status_code(code):
+                    raise AssertionError(f"Status code {code} must not have a response body")
+                self.response_fields[code] = _response_field(f"Response_{code}_{self.unique_id}", model)
+        self.dependant = get_dependant(path=self.path_format, call=self.endpoint, scope="function")
+        for depends in self.dependencies[::-1]:
+            self.dependant.dependencies.insert(
+                0, get_parameterless_sub_dependant(depends=depends, path=self.path_format)
             )
-        if sub is None:
-            return result
-        cls = response_class or JSONResponse
-        code = sub.status_code if sub.status_code is not None else status_code
-        content = jsonable_encoder(result) if issubclass(cls, JSONResponse) else result
-        response = cls(content, status_code=code)
-        names = {name for name, _ in sub.raw_headers}
-        response.raw_headers[:] = [
-            h for h in response.raw_headers if h[0] not in names
-        ] + sub.raw_headers
-        return response
-
-    if _is_coroutine_callable(endpoint):
-
-        @functools.wraps(endpoint)
-        async def async_wrapper(**kwargs: Any) -> Any:
-            sub = before(kwargs)
-            return after(await endpoint(**kwargs), sub)
-
-        wrapper: Endpoint = async_wrapper
-    else:
-
-        @functools.wraps(endpoint)
-        def sync_wrapper(**kwargs: Any) -> Any:
-            sub = before(kwargs)
-            return after(endpoint(**kwargs), sub)
-
-        wrapper = sync_wrapper
-    return wrapper, response_class
-
-
-def build_route_spec(
-    route: APIRoute,
-    *,
-    default_response_class: type[Response] | None = None,
-    strict_content_type: bool = True,
-) -> RouteSpec:
-    specs = route.analyze(route.path)
-    params = [s for s in specs if s.source not in ("body", "response")]
-    body_params = [s for s in specs if s.source == "body"]
-    status_code = route.status_code if route.status_code is not None else 200
-    response_class = route.response_class or default_response_class
-    server_class: type[Response] | None = (
-        None if response_class is JSONResponse else response_class
-    )
-    endpoint, server_class = _wrap_endpoint(route, specs, status_code, server_class)
-    return RouteSpec(
-        path=route.path,
-        methods=list(route.methods),
-        endpoint=endpoint,
-        is_coroutine=_is_coroutine_callable(route.endpoint),
-        status_code=status_code,
-        response_class=server_class,
-        params=params,
-        body_params=body_params,
-        body_validator=make_body_validator(
-            body_params, strict_content_type=strict_content_type
+        self._flat_dependant = get_flat_dependant(self.dependant)
+        self._embed_body_fields = should_embed_body_fields(self._flat_dependant.body_params)
+        self.body_field = get_body_field(
+            flat_dependant=self._flat_dependant, name=self.unique_id, embed_body_fields=self._embed_body_fields
         )
-        if body_params
-        else None,
-        name=route.name,
-        original_endpoint=route.endpoint,
-        route=route,
-    )
+        self.app = request_response(self.get_route_handler())
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """The request handler; override it in a ``route_class`` to customise request handling."""
+        return get_request_handler(self)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if match != Match.NONE:
+            child_scope["route"] = self
+        return match, child_scope
 
 
-# --- WebSocket routes -------------------------------------------------------------------------
-
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-WebSocketErrorHandler = Callable[[WebSocket, Exception], Awaitable[None]]
-
-_WS_SOURCES = ("path", "query", "header", "cookie", "websocket")
-
-
-class APIWebSocketRoute:
-    """A ``@app.websocket(path)`` route as declared.
-
-    With ``raw=True`` (``add_websocket_route``, Starlette style) the endpoint is called as
-    ``endpoint(websocket)`` without parameter analysis."""
+class APIWebSocketRoute(routing.WebSocketRoute):
+    """A WebSocket endpoint with dependency injection."""
 
     def __init__(
         self,
         path: str,
-        endpoint: Endpoint,
+        endpoint: Callable[..., Any],
         *,
         name: str | None = None,
-        raw: bool = False,
+        dependencies: Sequence[params.Depends] | None = None,
+        dependency_overrides_provider: Any | None = None,
     ) -> None:
-        if not path.startswith("/"):
-            raise ValueError(f"route paths must start with '/': {path!r}")
         self.path = path
         self.endpoint = endpoint
-        self.name: str = name or str(getattr(endpoint, "__name__", type(endpoint).__name__))
-        self.raw = raw
-        if not _is_coroutine_callable(endpoint):
-            raise TypeError(
-                f"websocket endpoint {self.name!r} must be an async function (async def)"
+        self.name = get_name(endpoint) if name is None else name
+        self.dependencies = list(dependencies or [])
+        self.path_regex, self.path_format, self.param_convertors = compile_path(path)
+        self.dependant = get_dependant(path=self.path_format, call=self.endpoint, scope="function")
+        for depends in self.dependencies[::-1]:
+            self.dependant.dependencies.insert(
+                0, get_parameterless_sub_dependant(depends=depends, path=self.path_format)
             )
-        self.signature = inspect.signature(endpoint)
-        self.hints = _type_hints(endpoint)
-        self.analyze(path)
-
-    def with_prefix(self, prefix: str) -> APIWebSocketRoute:
-        route = copy.copy(self)
-        route.path = prefix + self.path
-        return route
-
-    def analyze(self, path: str) -> list[ParamSpec]:
-        if self.raw:
-            return []
-        names = set(path_param_names(path))
-        specs = []
-        for param in self.signature.parameters.values():
-            if param.kind in (
-                inspect.Parameter.VAR_POSITIONAL,
-                inspect.Parameter.VAR_KEYWORD,
-            ):
-                continue
-            annotation = self.hints.get(param.name, Any)
-            spec = _analyze_param(param, annotation, names)
-            if spec.source not in _WS_SOURCES:
-                raise TypeError(
-                    f"websocket endpoint {self.name!r}: parameter {param.name!r} cannot be "
-                    f"a {spec.source} parameter (declare the WebSocket with `websocket: WebSocket` "
-                    "and read messages from it)"
-                )
-            specs.append(spec)
-        return specs
-
-    def __repr__(self) -> str:
-        return f"APIWebSocketRoute(path={self.path!r}, name={self.name!r})"
-
-
-@dataclass
-class WebSocketRouteSpec:
-    """One entry of ``app._covet_websocket_routes()`` (CONTRACT.md)."""
-
-    path: str
-    asgi: Callable[[Scope, Receive, Send], Awaitable[None]]
-    # Extra, for introspection:
-    name: str = ""
-    endpoint: Endpoint | None = None
-    params: list[ParamSpec] = field(default_factory=list)
-    route: APIWebSocketRoute | None = None
-
-
-def _parse_int(raw: str) -> int | None:
-    text = raw.strip()
-    digits = text[1:] if text[:1] in ("-", "+") else text
-    if not digits or not digits.isascii() or not digits.isdigit():
-        return None
-    return int(text)
-
-
-_FLOAT_WORDS = re.compile(r"[+-]?(inf|infinity|nan)", re.IGNORECASE)
-_FLOAT_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-
-
-def _parse_float(raw: str) -> float | None:
-    text = raw.strip()
-    if not (_FLOAT_NUMBER.fullmatch(text) or _FLOAT_WORDS.fullmatch(text)):
-        return None
-    return float(text)
-
-
-_TRUE = frozenset({"true", "1", "yes", "on", "t", "y"})
-_FALSE = frozenset({"false", "0", "no", "off", "f", "n"})
-
-
-def _enum_expected(enum_type: type) -> str:
-    values = [f"'{member.value}'" for member in enum_type]  # type: ignore[attr-defined]
-    if len(values) <= 1:
-        return "".join(values)
-    return ", ".join(values[:-1]) + " or " + values[-1]
-
-
-def _convert_scalar(
-    spec: ParamSpec, raw: str, loc: list[Any]
-) -> tuple[Any, dict[str, Any] | None]:
-    """One raw string converted by the spec's ``kind``, as the server converts HTTP parameters."""
-
-    def error(kind: str, msg: str, **ctx: str) -> tuple[Any, dict[str, Any]]:
-        err: dict[str, Any] = {"type": kind, "loc": loc, "msg": msg, "input": raw}
-        if ctx:
-            err["ctx"] = ctx
-        return None, err
-
-    kind = spec.kind
-    if kind == "int":
-        number = _parse_int(raw)
-        if number is None:
-            return error(
-                "int_parsing",
-                "Input should be a valid integer, unable to parse string as an integer",
-            )
-        return number, None
-    if kind == "float":
-        real = _parse_float(raw)
-        if real is None:
-            return error(
-                "float_parsing",
-                "Input should be a valid number, unable to parse string as a number",
-            )
-        return real, None
-    if kind == "bool":
-        word = raw.strip().lower()
-        if word in _TRUE:
-            return True, None
-        if word in _FALSE:
-            return False, None
-        return error(
-            "bool_parsing", "Input should be a valid boolean, unable to interpret input"
+        self._flat_dependant = get_flat_dependant(self.dependant)
+        self._embed_body_fields = should_embed_body_fields(self._flat_dependant.body_params)
+        self.app = websocket_session(
+            get_websocket_app(self.dependant, dependency_overrides_provider, self._embed_body_fields)
         )
-    if kind == "uuid":
-        try:
-            return uuid.UUID(raw), None
-        except ValueError:
-            detail = "invalid input"
-            if t.HAS_PYDANTIC:
-                try:
-                    return TypeAdapter(uuid.UUID).validate_python(raw), None
-                except pydantic.ValidationError as exc:
-                    detail = str(exc.errors()[0].get("ctx", {}).get("error", detail))
-            return error(
-                "uuid_parsing", f"Input should be a valid UUID, {detail}", error=detail
-            )
-    if kind == "enum" and spec.enum_type is not None:
-        enum_type = spec.enum_type
-        for member in enum_type:  # type: ignore[attr-defined]
-            if member.value == raw:
-                return member, None
-        expected = _enum_expected(enum_type)
-        return error("enum", f"Input should be {expected}", expected=expected)
-    return raw, None
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if match != Match.NONE:
+            child_scope["route"] = self
+        return match, child_scope
 
 
-def convert_websocket_params(
-    specs: Sequence[ParamSpec],
-    *,
-    path_params: Mapping[str, Any],
-    query_params: QueryParams,
-    headers: Headers,
-    cookies: Mapping[str, str],
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Keyword arguments for a WebSocket endpoint from the handshake, with the server's conversion
-    rules and FastAPI's error shapes (as for HTTP routes). Returns ``(values, errors)``."""
-    values: dict[str, Any] = {}
-    errors: list[dict[str, Any]] = []
-    for spec in specs:
-        if spec.source == "websocket":
-            continue
-        raws: list[str]
-        if spec.source == "path":
-            raws = [str(path_params[spec.alias])] if spec.alias in path_params else []
-        elif spec.source == "query":
-            raws = query_params.getlist(spec.alias)
-        elif spec.source == "header":
-            raws = headers.getlist(spec.alias)
-        else:
-            raws = [cookies[spec.alias]] if spec.alias in cookies else []
-        loc: list[Any] = [spec.source, spec.alias]
-        if not raws:
-            if spec.required:
-                errors.append(missing_error(loc))
-            elif spec.default_factory is not None:
-                values[spec.name] = spec.default_factory()
-            else:
-                values[spec.name] = copy.deepcopy(spec.default)
-            continue
-        if spec.python_validated:
-            raw_value: Any = raws if spec.is_list else raws[-1]
-            try:
-                values[spec.name] = spec.adapter().validate_python(raw_value)
-            except pydantic.ValidationError as exc:
-                errors.extend(_error_list(exc, (spec.source, spec.alias)))
-            continue
-        if spec.is_list:
-            items = []
-            failed = False
-            for index, raw in enumerate(raws):
-                value, err = _convert_scalar(spec, raw, [*loc, index])
-                if err is not None:
-                    errors.append(err)
-                    failed = True
-                items.append(value)
-            if not failed:
-                values[spec.name] = items
-            continue
-        value, err = _convert_scalar(spec, raws[-1], loc)
-        if err is not None:
-            errors.append(err)
-        else:
-            values[spec.name] = value
-    return values, errors
+class _RouterLifespan:
+    """The router's lifespan: ``on_startup`` handlers, then its own and its included routers'
+    lifespans nested (their states merged), then ``on_shutdown`` handlers."""
+
+    def __init__(self, router: APIRouter) -> None:
+        self.router = router
+
+    @asynccontextmanager
+    async def __call__(self, app: Any) -> AsyncIterator[Mapping[str, Any] | None]:
+        for handler in self.router.on_startup:
+            result = handler()
+            if inspect.isawaitable(result):
+                await result
+        async with AsyncExitStack() as stack:
+            state: dict[str, Any] = {}
+            for lifespan in self.router.lifespans:
+                got = await stack.enter_async_context(cast(AbstractAsyncContextManager[Any], lifespan(app)))
+                if got:
+                    state.update(got)
+            yield state or None
+        for handler in self.router.on_shutdown:
+            result = handler()
+            if inspect.isawaitable(result):
+                await result
 
 
-_CONVERTORS: dict[str, Callable[[str], Any]] = {
-    "int": int,
-    "float": float,
-    "uuid": uuid.UUID,
-}
-
-
-def _typed_path_params(path: str, raw: Mapping[str, Any]) -> dict[str, Any]:
-    """``websocket.path_params``: the raw values, with ``{x:int}``-style convertors applied."""
-    params = dict(raw)
-    for match in _PATH_PARAM.finditer(path):
-        name, convertor = match.group(1), match.group(2)
-        convert = _CONVERTORS.get(convertor or "")
-        if convert is not None and isinstance(params.get(name), str):
-            with contextlib.suppress(ValueError):
-                params[name] = convert(params[name])
-    return params
-
-
-def _close_reason(errors: list[dict[str, Any]]) -> str:
-    """The validation errors as a close reason (a close frame holds at most 123 bytes of reason)."""
-    text = json.dumps(
-        jsonable_encoder(errors), separators=(",", ":"), ensure_ascii=False
-    )
-    data = text.encode("utf-8")
-    if len(data) <= 123:
-        return text
-    return data[:120].decode("utf-8", errors="ignore") + "..."
-
-
-async def default_websocket_validation_handler(
-    websocket: WebSocket, exc: WebSocketRequestValidationError
-) -> None:
-    """FastAPI's default: close with 1008 (policy violation); before accept() that refuses the
-    handshake."""
-    await websocket.close(code=1008, reason=_close_reason(exc.errors()))
-
-
-def build_websocket_route_spec(
-    route: APIWebSocketRoute,
-    *,
-    app: Any = None,
-    on_error: WebSocketErrorHandler | None = None,
-) -> WebSocketRouteSpec:
-    """The ASGI app for one WebSocket route: build the ``WebSocket``, convert the parameters
-    (closing with 1008 when they are invalid), call the endpoint. ``WebSocketDisconnect`` from the
-    endpoint ends the connection quietly; other exceptions go to ``on_error``, which re-raises the
-    ones it does not handle (the server then closes with 1011, or answers 500 before accept)."""
-    specs = route.analyze(route.path)
-    socket_names = [spec.name for spec in specs if spec.source == "websocket"]
-    endpoint = route.endpoint
-    path = route.path
-    raw = route.raw
-
-    async def handle(websocket: WebSocket, exc: Exception) -> None:
-        if on_error is not None:
-            await on_error(websocket, exc)
-        elif isinstance(exc, WebSocketRequestValidationError):
-            await default_websocket_validation_handler(websocket, exc)
-        else:
-            raise exc
-
-    async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
-        if app is not None:
-            scope.setdefault("app", app)
-        websocket = WebSocket(scope, receive, send)
-        websocket.path_params = _typed_path_params(path, scope.get("path_params") or {})
-        try:
-            if raw:
-                await endpoint(websocket)
-                return
-            values, errors = convert_websocket_params(
-                specs,
-                path_params=scope.get("path_params") or {},
-                query_params=websocket.query_params,
-                headers=websocket.headers,
-                cookies=websocket.cookies,
-            )
-            if errors:
-                raise WebSocketRequestValidationError(errors)
-            for name in socket_names:
-                values[name] = websocket
-            await endpoint(**values)
-        except WebSocketDisconnect:
-            return
-        except Exception as exc:  # noqa: BLE001 - unhandled ones are re-raised
-            await handle(websocket, exc)
-
-    return WebSocketRouteSpec(
-        path=path,
-        asgi=asgi,
-        name=route.name,
-        endpoint=endpoint,
-        params=specs,
-        route=route,
-    )
-
-
-class APIRouter:
-    """A group of routes with a common prefix and tags, included into an app with ``include_router``."""
+class APIRouter(routing.Router):
+    """A group of path operations with shared prefix, tags, dependencies and responses; include it
+    in an app (or another router) with ``include_router``."""
 
     def __init__(
         self,
         *,
         prefix: str = "",
-        tags: Sequence[str] | None = None,
+        tags: list[str | enum.Enum] | None = None,
+        dependencies: Sequence[params.Depends] | None = None,
+        default_response_class: type[Response] = Default(JSONResponse),
         responses: dict[int | str, dict[str, Any]] | None = None,
-        default_response_class: type[Response] | None = None,
+        callbacks: list[BaseRoute] | None = None,
+        routes: list[BaseRoute] | None = None,
+        redirect_slashes: bool = True,
+        default: ASGIApp | None = None,
+        dependency_overrides_provider: Any | None = None,
+        route_class: type[APIRoute] = APIRoute,
+        on_startup: Sequence[Callable[[], Any]] | None = None,
+        on_shutdown: Sequence[Callable[[], Any]] | None = None,
+        lifespan: Lifespan[Any] | None = None,
         deprecated: bool | None = None,
         include_in_schema: bool = True,
+        generate_unique_id_function: Callable[[APIRoute], str] = Default(generate_unique_id),
+        strict_content_type: bool = Default(True),
     ) -> None:
-        if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
-            raise ValueError("a router prefix must start with '/' and not end with '/'")
+        super().__init__(routes=routes, redirect_slashes=redirect_slashes, default=default, lifespan=lifespan)
+        self.on_startup: list[Callable[[], Any]] = list(on_startup or [])
+        self.on_shutdown: list[Callable[[], Any]] = list(on_shutdown or [])
+        #: The lifespan context managers this router runs (its own, then included routers').
+        self.lifespans: list[Lifespan[Any]] = [] if lifespan is None else [self.lifespan_context]
+        self.lifespan_context = _RouterLifespan(self)
+        if prefix:
+            if not prefix.startswith("/"):
+                raise AssertionError("A path prefix must start with '/'")
+            if prefix.endswith("/"):
+                raise AssertionError("A path prefix must not end with '/', as the routes will start with '/'")
         self.prefix = prefix
-        self.tags = list(tags or [])
-        self.responses = dict(responses or {})
-        self.default_response_class = default_response_class
+        self.tags: list[str | enum.Enum] = tags or []
+        self.dependencies = list(dependencies or [])
         self.deprecated = deprecated
         self.include_in_schema = include_in_schema
-        self.routes: list[APIRoute | APIWebSocketRoute] = []
+        self.responses = responses or {}
+        self.callbacks = callbacks or []
+        self.dependency_overrides_provider = dependency_overrides_provider
+        self.route_class = route_class
+        self.default_response_class = default_response_class
+        self.generate_unique_id_function = generate_unique_id_function
+        self.strict_content_type = strict_content_type
 
-    def add_api_route(self, path: str, endpoint: Endpoint, **kwargs: Any) -> APIRoute:
-        kwargs["tags"] = [*self.tags, *(kwargs.get("tags") or [])]
-        kwargs["responses"] = {**self.responses, **(kwargs.get("responses") or {})}
-        if (
-            kwargs.get("response_class") is None
-            and self.default_response_class is not None
-        ):
-            kwargs["response_class"] = self.default_response_class
-        if kwargs.get("deprecated") is None and self.deprecated is not None:
-            kwargs["deprecated"] = self.deprecated
-        if not self.include_in_schema:
-            kwargs["include_in_schema"] = False
-        route = APIRoute(self.prefix + path, endpoint, **kwargs)
+    # -- adding routes --
+
+    def add_api_route(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        response_model: Any = Default(None),
+        status_code: int | None = None,
+        tags: list[str | enum.Enum] | None = None,
+        dependencies: Sequence[params.Depends] | None = None,
+        summary: str | None = None,
+        description: str | None = None,
+        response_description: str = "Successful Response",
+        responses: dict[int | str, dict[str, Any]] | None = None,
+        deprecated: bool | None = None,
+        methods: set[str] | list[str] | None = None,
+        operation_id: str | None = None,
+        response_model_include: Any = None,
+        response_model_exclude: Any = None,
+        response_model_by_alias: bool = True,
+        response_model_exclude_unset: bool = False,
+        response_model_exclude_defaults: bool = False,
+        response_model_exclude_none: bool = False,
+        include_in_schema: bool = True,
+        response_class: type[Response] | DefaultPlaceholder = Default(JSONResponse),
+        name: str | None = None,
+        route_class_override: type[APIRoute] | None = None,
+        callbacks: list[BaseRoute] | None = None,
+        openapi_extra: dict[str, Any] | None = None,
+        generate_unique_id_function: Callable[[APIRoute], str] | DefaultPlaceholder = Default(generate_unique_id),
+        strict_content_type: bool | DefaultPlaceholder = Default(True),
+    ) -> None:
+        """Add a path operation (what the ``@router.get(...)`` decorators do)."""
+        route_class = route_class_override or self.route_class
+        current_tags: list[str | enum.Enum] = [*(tags or []), *self.tags]
+        current_dependencies = [*self.dependencies, *(dependencies or [])]
+        current_callbacks = [*self.callbacks, *(callbacks or [])]
+        route = route_class(
+            self.prefix + path,
+            endpoint=endpoint,
+            response_model=response_model,
+            status_code=status_code,
+            tags=current_tags,
+            dependencies=current_dependencies,
+            summary=summary,
+            description=description,
+            response_description=response_description,
+            responses={**self.responses, **(responses or {})},
+            deprecated=deprecated or self.deprecated,
+            methods=methods,
+            operation_id=operation_id,
+            response_model_include=response_model_include,
+            response_model_exclude=response_model_exclude,
+            response_model_by_alias=response_model_by_alias,
+            response_model_exclude_unset=response_model_exclude_unset,
+            response_model_exclude_defaults=response_model_exclude_defaults,
+            response_model_exclude_none=response_model_exclude_none,
+            include_in_schema=include_in_schema and self.include_in_schema,
+            response_class=_value_or_default(response_class, self.default_response_class),
+            name=name,
+            dependency_overrides_provider=self.dependency_overrides_provider,
+            callbacks=current_callbacks,
+            openapi_extra=openapi_extra,
+            generate_unique_id_function=_value_or_default(
+                generate_unique_id_function, self.generate_unique_id_function
+            ),
+            strict_content_type=_value_or_default(strict_content_type, self.strict_content_type),
+        )
         self.routes.append(route)
-        return route
 
-    def api_route(
-        self, path: str, *, methods: Sequence[str] | None = None, **kwargs: Any
-    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def api_route(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """Decorator form of ``add_api_route``."""
+
         def decorator(func: DecoratedCallable) -> DecoratedCallable:
-            self.add_api_route(path, func, methods=methods, **kwargs)
+            self.add_api_route(path, func, **kwargs)
             return func
 
         return decorator
 
-    def _method(
-        self, method: str, path: str, kwargs: dict[str, Any]
-    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def _method(self, method: str, path: str, kwargs: dict[str, Any]) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.api_route(path, methods=[method], **kwargs)
 
-    def get(
-        self, path: str, **kwargs: Any
-    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def get(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """Declare a GET path operation."""
         return self._method("GET", path, kwargs)
 
-    def post(
-        self, path: str, **kwargs: Any
-    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
-        return self._method("POST", path, kwargs)
-
-    def put(
-        self, path: str, **kwargs: Any
-    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def put(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """Declare a PUT path operation."""
         return self._method("PUT", path, kwargs)
 
-    def patch(
-        self, path: str, **kwargs: Any
-    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
-        return self._method("PATCH", path, kwargs)
+    def post(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """Declare a POST path operation."""
+        return self._method("POST", path, kwargs)
 
-    def delete(
-        self, path: str, **kwargs: Any
-    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def delete(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """Declare a DELETE path operation."""
         return self._method("DELETE", path, kwargs)
 
-    def options(
-        self, path: str, **kwargs: Any
-    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def options(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """Declare an OPTIONS path operation."""
         return self._method("OPTIONS", path, kwargs)
 
-    def head(
-        self, path: str, **kwargs: Any
-    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def head(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """Declare a HEAD path operation."""
         return self._method("HEAD", path, kwargs)
 
+    def patch(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """Declare a PATCH path operation."""
+        return self._method("PATCH", path, kwargs)
+
+    def trace(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """Declare a TRACE path operation."""
+        return self._method("TRACE", path, kwargs)
+
     def add_api_websocket_route(
-        self, path: str, endpoint: Endpoint, *, name: str | None = None
-    ) -> APIWebSocketRoute:
-        """Add a WebSocket route; ``endpoint`` is an ``async def`` taking a ``WebSocket`` parameter
-        and path/query/header/cookie parameters like an HTTP endpoint."""
-        route = APIWebSocketRoute(self.prefix + path, endpoint, name=name)
-        self.routes.append(route)
-        return route
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        name: str | None = None,
+        *,
+        dependencies: Sequence[params.Depends] | None = None,
+    ) -> None:
+        """Add a WebSocket endpoint with dependency injection."""
+        self.routes.append(
+            APIWebSocketRoute(
+                self.prefix + path,
+                endpoint=endpoint,
+                name=name,
+                dependencies=[*self.dependencies, *(dependencies or [])],
+                dependency_overrides_provider=self.dependency_overrides_provider,
+            )
+        )
 
     def websocket(
-        self, path: str, *, name: str | None = None
+        self, path: str, name: str | None = None, *, dependencies: Sequence[params.Depends] | None = None
     ) -> Callable[[DecoratedCallable], DecoratedCallable]:
-        """Declare a WebSocket endpoint (FastAPI's ``@app.websocket("/ws")``)."""
+        """Declare a WebSocket endpoint."""
 
         def decorator(func: DecoratedCallable) -> DecoratedCallable:
-            self.add_api_websocket_route(path, func, name=name)
+            self.add_api_websocket_route(path, func, name=name, dependencies=dependencies)
             return func
 
         return decorator
 
-    def add_websocket_route(
-        self, path: str, endpoint: Endpoint, name: str | None = None
-    ) -> APIWebSocketRoute:
-        """Starlette style: ``endpoint(websocket)`` is called with the WebSocket only."""
-        route = APIWebSocketRoute(self.prefix + path, endpoint, name=name, raw=True)
-        self.routes.append(route)
-        return route
-
-    def websocket_route(
-        self, path: str, name: str | None = None
+    def route(
+        self, path: str, methods: list[str] | None = None, name: str | None = None, include_in_schema: bool = True
     ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """Starlette-style route: the function takes the request and returns a response."""
+
+        def decorator(func: DecoratedCallable) -> DecoratedCallable:
+            self.add_route(path, func, methods=methods, name=name, include_in_schema=include_in_schema)
+            return func
+
+        return decorator
+
+    def websocket_route(self, path: str, name: str | None = None) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """Starlette-style WebSocket route: the function takes the WebSocket."""
+
         def decorator(func: DecoratedCallable) -> DecoratedCallable:
             self.add_websocket_route(path, func, name=name)
             return func
 
         return decorator
 
+    def add_route(
+        self,
+        path: str,
+        endpoint: Callable[[Request], Awaitable[Response] | Response],
+        methods: Sequence[str] | None = None,
+        name: str | None = None,
+        include_in_schema: bool = True,
+    ) -> None:
+        """A plain Starlette route."""
+        self.routes.append(
+            routing.Route(
+                self.prefix + path,
+                endpoint=endpoint,
+                methods=list(methods) if methods is not None else None,
+                name=name,
+                include_in_schema=include_in_schema,
+            )
+        )
+
+    def add_websocket_route(self, path: str, endpoint: Callable[[WebSocket], Awaitable[None]], name: str | None = None) -> None:
+        """A plain Starlette WebSocket route."""
+        self.routes.append(routing.WebSocketRoute(self.prefix + path, endpoint=endpoint, name=name))
+
+    def mount(self, path: str, app: ASGIApp, name: str | None = None) -> None:
+        """Serve another ASGI app (a Starlette or FastAPI app, ``StaticFiles``...) under ``path``."""
+        self.routes.append(routing.Mount(self.prefix + path, app=app, name=name))
+
+    def host(self, host: str, app: ASGIApp, name: str | None = None) -> None:
+        """Serve another ASGI app for requests to ``host``."""
+        self.routes.append(routing.Host(host, app=app, name=name))
+
+    def on_event(self, event_type: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """Deprecated: register a startup or shutdown handler (use ``lifespan``)."""
+
+        def decorator(func: DecoratedCallable) -> DecoratedCallable:
+            self.add_event_handler(event_type, func)
+            return func
+
+        return decorator
+
+    def add_event_handler(self, event_type: str, func: Callable[[], Any]) -> None:
+        """Register a ``"startup"`` or ``"shutdown"`` handler."""
+        if event_type == "startup":
+            self.on_startup.append(func)
+        elif event_type == "shutdown":
+            self.on_shutdown.append(func)
+        else:
+            raise AssertionError(f"unknown event type {event_type!r}: use 'startup' or 'shutdown'")
+
+    # -- including routers --
+
     def include_router(
         self,
         router: APIRouter,
         *,
         prefix: str = "",
-        tags: Sequence[str] | None = None,
+        tags: list[str | enum.Enum] | None = None,
+        dependencies: Sequence[params.Depends] | None = None,
+        default_response_class: type[Response] = Default(JSONResponse),
         responses: dict[int | str, dict[str, Any]] | None = None,
-        default_response_class: type[Response] | None = None,
+        callbacks: list[BaseRoute] | None = None,
         deprecated: bool | None = None,
         include_in_schema: bool = True,
+        generate_unique_id_function: Callable[[APIRoute], str] = Default(generate_unique_id),
     ) -> None:
-        if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
-            raise ValueError("a prefix must start with '/' and not end with '/'")
-        if router is self:
-            raise ValueError("a router cannot include itself")
+        """Add every route of ``router`` under ``prefix`` with these extra settings."""
+        if prefix:
+            if not prefix.startswith("/"):
+                raise AssertionError("A path prefix must start with '/'")
+            if prefix.endswith("/"):
+                raise AssertionError("A path prefix must not end with '/', as the routes will start with '/'")
+        else:
+            for r in router.routes:
+                path = getattr(r, "path", None)
+                name = getattr(r, "name", "unknown")
+                if path is not None and not path:
+                    raise FastAPIError(f"Prefix and path cannot be both empty (path operation: {name})")
+        responses = responses or {}
         for route in router.routes:
-            if isinstance(route, APIWebSocketRoute):
-                ws_included = route.with_prefix(self.prefix + prefix)
-                ws_included.analyze(ws_included.path)
-                self.routes.append(ws_included)
-                continue
-            included = route.with_prefix(
-                self.prefix + prefix,
-                [*self.tags, *(tags or [])],
-                responses={**self.responses, **(responses or {})},
-                response_class=default_response_class or self.default_response_class,
-                deprecated=deprecated if deprecated is not None else self.deprecated,
-            )
-            if not include_in_schema or not self.include_in_schema:
-                included.include_in_schema = False
-            included.analyze(included.path)
-            self.routes.append(included)
+            if isinstance(route, APIRoute):
+                self.add_api_route(
+                    prefix + route.path,
+                    route.endpoint,
+                    response_model=route.response_model,
+                    status_code=route.status_code,
+                    tags=[*(tags or []), *route.tags],
+                    dependencies=[*(dependencies or []), *route.dependencies],
+                    summary=route.summary,
+                    description=route.description,
+                    response_description=route.response_description,
+                    responses={**responses, **route.responses},
+                    deprecated=route.deprecated or deprecated or self.deprecated,
+                    methods=route.methods,
+                    operation_id=route.operation_id,
+                    response_model_include=route.response_model_include,
+                    response_model_exclude=route.response_model_exclude,
+                    response_model_by_alias=route.response_model_by_alias,
+                    response_model_exclude_unset=route.response_model_exclude_unset,
+                    response_model_exclude_defaults=route.response_model_exclude_defaults,
+                    response_model_exclude_none=route.response_model_exclude_none,
+                    include_in_schema=route.include_in_schema and self.include_in_schema and include_in_schema,
+                    response_class=_value_or_default(
+                        route.response_class,
+                        router.default_response_class,
+                        default_response_class,
+                        self.default_response_class,
+                    ),
+                    name=route.name,
+                    route_class_override=type(route),
+                    callbacks=[*(callbacks or []), *(route.callbacks or [])],
+                    openapi_extra=route.openapi_extra,
+                    generate_unique_id_function=_value_or_default(
+                        route.generate_unique_id_function,
+                        router.generate_unique_id_function,
+                        generate_unique_id_function,
+                        self.generate_unique_id_function,
+                    ),
+                    strict_content_type=_value_or_default(
+                        route.strict_content_type, router.strict_content_type, self.strict_content_type
+                    ),
+                )
+            elif isinstance(route, APIWebSocketRoute):
+                self.add_api_websocket_route(
+                    prefix + route.path,
+                    route.endpoint,
+                    name=route.name,
+                    dependencies=[*(dependencies or []), *route.dependencies],
+                )
+            elif isinstance(route, routing.Route):
+                self.add_route(
+                    prefix + route.path,
+                    route.endpoint,
+                    methods=sorted(route.methods or []),
+                    include_in_schema=route.include_in_schema,
+                    name=route.name,
+                )
+            elif isinstance(route, routing.WebSocketRoute):
+                self.add_websocket_route(prefix + route.path, route.endpoint, name=route.name)
+            elif isinstance(route, routing.Mount):
+                self.routes.append(routing.Mount(self.prefix + prefix + route.path, app=route.app, name=route.name))
+        self.on_startup.extend(router.on_startup)
+        self.on_shutdown.extend(router.on_shutdown)
+        self.lifespans.extend(router.lifespans)
+
+
+__all__ = [
+    "APIRoute",
+    "APIRouter",
+    "APIWebSocketRoute",
+    "FormData",
+    "generate_unique_id",
+    "get_request_handler",
+    "get_websocket_app",
+    "request_response",
+    "websocket_session",
+]

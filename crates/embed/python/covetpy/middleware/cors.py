@@ -1,0 +1,5 @@
+"""``CORSMiddleware`` (Starlette's, as in FastAPI)."""
+
+from starlette.middleware.cors import CORSMiddleware as CORSMiddleware
+
+__all__ = ["CORSMiddleware"]

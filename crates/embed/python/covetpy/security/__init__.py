@@ -1,0 +1,1 @@
+"""Security schemes (the helper's branch provides the full package)."""

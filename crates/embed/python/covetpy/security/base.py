@@ -1,0 +1,7 @@
+"""Base of the security schemes."""
+
+
+class SecurityBase:
+    """A security scheme dependency."""
+
+    scheme_name: str
