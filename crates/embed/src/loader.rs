@@ -115,7 +115,7 @@ pub enum LoadError {
         spec: String,
     },
     /// `--interface covet` was asked for, but the attribute is not a `covetpy.CovetPy` app.
-    #[error("{spec} is not a CovetPy app (an instance of covetpy.CovetPy)")]
+    #[error("{spec} is not a CovetPy app (an instance of covetpy.FastAPI or covetpy.CovetPy)")]
     NotNative {
         /// The APP argument.
         spec: String,
@@ -176,6 +176,12 @@ pub fn load(spec: &AppSpec, app_dir: &Path, factory: bool, interface: Interface)
             .map_err(|e| LoadError::Python { spec: spec.to_string(), error: e.to_string() })?;
         sys_path.insert(0, dir.to_string_lossy().as_ref()).map_err(|e| python_error(py, spec, &e))?;
 
+        if interface == Interface::Native {
+            // `--interface covet` serves FastAPI apps natively: their `fastapi` imports resolve to covetpy.
+            py.import("covetpy._fastapi_alias")
+                .and_then(|alias| alias.call_method0("install"))
+                .map_err(|e| python_error(py, spec, &e))?;
+        }
         let module = py.import(spec.module.as_str()).map_err(|e| import_error(py, spec, &e))?;
         let mut target = module.into_any();
         for part in spec.attribute.split('.') {

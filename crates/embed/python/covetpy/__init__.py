@@ -20,9 +20,19 @@ from starlette import status as status
 from covetpy.applications import CovetPy as CovetPy
 from covetpy.applications import FastAPI as FastAPI
 from covetpy.background import BackgroundTasks as BackgroundTasks
+
+# CovetPy's own earlier API exported these at the top level too; they stay importable from here.
+from covetpy.datastructures import URL as URL
+from covetpy.datastructures import Address as Address
+from covetpy.datastructures import Headers as Headers
+from covetpy.datastructures import QueryParams as QueryParams
+from covetpy.datastructures import State as State
 from covetpy.datastructures import UploadFile as UploadFile
+from covetpy.encoders import jsonable_encoder as jsonable_encoder
 from covetpy.exceptions import HTTPException as HTTPException
+from covetpy.exceptions import RequestValidationError as RequestValidationError
 from covetpy.exceptions import WebSocketException as WebSocketException
+from covetpy.exceptions import WebSocketRequestValidationError as WebSocketRequestValidationError
 from covetpy.param_functions import Body as Body
 from covetpy.param_functions import Cookie as Cookie
 from covetpy.param_functions import Depends as Depends
@@ -33,15 +43,36 @@ from covetpy.param_functions import Path as Path
 from covetpy.param_functions import Query as Query
 from covetpy.param_functions import Security as Security
 from covetpy.requests import Request as Request
+from covetpy.responses import HTMLResponse as HTMLResponse
+from covetpy.responses import JSONResponse as JSONResponse
+from covetpy.responses import PlainTextResponse as PlainTextResponse
+from covetpy.responses import RedirectResponse as RedirectResponse
 from covetpy.responses import Response as Response
+from covetpy.responses import StreamingResponse as StreamingResponse
 from covetpy.routing import APIRouter as APIRouter
 from covetpy.websockets import WebSocket as WebSocket
 from covetpy.websockets import WebSocketDisconnect as WebSocketDisconnect
+from covetpy.websockets import WebSocketState as WebSocketState
 
+#: The FastAPI release whose API this package follows.
 __version__ = "0.165.0"
 
 __all__ = [
+    "URL",
     "APIRouter",
+    "Address",
+    "HTMLResponse",
+    "Headers",
+    "JSONResponse",
+    "PlainTextResponse",
+    "QueryParams",
+    "RedirectResponse",
+    "RequestValidationError",
+    "State",
+    "StreamingResponse",
+    "WebSocketRequestValidationError",
+    "WebSocketState",
+    "jsonable_encoder",
     "BackgroundTasks",
     "Body",
     "Cookie",

@@ -9,7 +9,7 @@ import typing
 from collections.abc import Mapping, Sequence
 from enum import Enum
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
@@ -35,7 +35,7 @@ class ModelField:
 
     @cached_property
     def _adapter(self) -> TypeAdapter[Any]:
-        return TypeAdapter(Annotated[self.annotation, self.field_info])
+        return TypeAdapter(cast(Any, Annotated[self.annotation, self.field_info]))
 
     @property
     def alias(self) -> str:

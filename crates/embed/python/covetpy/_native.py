@@ -220,7 +220,9 @@ def _native_route(app: FastAPI, route: APIRoute) -> RouteSpec | None:
         status_code=status_code,
         response_class=server_class,
         params=specs,
-        body_params=[ParamSpec(name=f.name, source="body", alias=f.alias, field=f) for f in dependant.body_params],
+        body_params=[
+            ParamSpec(name=f.name, source="body", alias=f.alias, field=f) for f in dependant.body_params
+        ],
         body_validator=_body_validator(route) if dependant.body_params else None,
         name=route.name,
     )
@@ -269,7 +271,9 @@ def _body_validator(route: APIRoute) -> Callable[[bytes, str | None], dict[str, 
                         body=exc.doc,
                     ) from None
                 except ValueError:
-                    raise HTTPException(status_code=400, detail="There was an error parsing the body") from None
+                    raise HTTPException(
+                        status_code=400, detail="There was an error parsing the body"
+                    ) from None
             else:
                 received = body
         values, errors = _run_sync(request_body_to_args(fields, received, embed))
@@ -296,7 +300,14 @@ def _wrap_endpoint(route: APIRoute, specs: list[ParamSpec], status_code: int) ->
             f = cast(ModelField, spec.field)
             if value is None or (spec.is_list and value == []):
                 if f.required:
-                    errors.append({"type": "missing", "loc": (spec.source, spec.alias), "msg": "Field required", "input": None})
+                    errors.append(
+                        {
+                            "type": "missing",
+                            "loc": (spec.source, spec.alias),
+                            "msg": "Field required",
+                            "input": None,
+                        }
+                    )
                 else:
                     kwargs[spec.name] = f.default
                 continue
@@ -386,7 +397,10 @@ def asgi_on_miss(app: FastAPI) -> bool:
 
     if not _table(app)[1]:
         return True
-    if any(isinstance(r, APIWebSocketRoute | routing.WebSocketRoute) and not _convertors_known(r.path) for r in app.routes):
+    if any(
+        isinstance(r, APIWebSocketRoute | routing.WebSocketRoute) and not _convertors_known(r.path)
+        for r in app.routes
+    ):
         return True
     handlers = app.exception_handlers
     return handlers.get(HTTPException) is not http_exception_handler or 404 in handlers or 405 in handlers

@@ -4,7 +4,6 @@ any ASGI server or ``TestClient`` runs it; ``covetpy serve`` also answers its pl
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
@@ -19,7 +18,6 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
 
 from covetpy import _native, params
-from covetpy.datastructures import Default, DefaultPlaceholder
 from covetpy.exception_handlers import (
     http_exception_handler,
     request_validation_exception_handler,
@@ -27,7 +25,13 @@ from covetpy.exception_handlers import (
 )
 from covetpy.exceptions import RequestValidationError, WebSocketRequestValidationError
 from covetpy.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
-from covetpy.routing import APIRoute, APIRouter, generate_unique_id
+from covetpy.routing import (
+    DEFAULT_JSON_RESPONSE,
+    DEFAULT_STRICT_CONTENT_TYPE,
+    DEFAULT_UNIQUE_ID,
+    APIRoute,
+    APIRouter,
+)
 
 AppType = TypeVar("AppType", bound="FastAPI")
 DecoratedCallable = TypeVar("DecoratedCallable", bound=Callable[..., Any])
@@ -53,14 +57,16 @@ class FastAPI(Starlette):
         openapi_tags: list[dict[str, Any]] | None = None,
         servers: list[dict[str, Any]] | None = None,
         dependencies: Sequence[params.Depends] | None = None,
-        default_response_class: type[Response] = Default(JSONResponse),
+        default_response_class: type[Response] = DEFAULT_JSON_RESPONSE,
         redirect_slashes: bool = True,
         docs_url: str | None = "/docs",
         redoc_url: str | None = "/redoc",
         swagger_ui_oauth2_redirect_url: str | None = "/docs/oauth2-redirect",
         swagger_ui_init_oauth: dict[str, Any] | None = None,
         middleware: Sequence[Middleware] | None = None,
-        exception_handlers: dict[int | type[Exception], Callable[[Request, Any], Coroutine[Any, Any, Response]]]
+        exception_handlers: dict[
+            int | type[Exception], Callable[[Request, Any], Coroutine[Any, Any, Response]]
+        ]
         | None = None,
         on_startup: Sequence[Callable[[], Any]] | None = None,
         on_shutdown: Sequence[Callable[[], Any]] | None = None,
@@ -77,10 +83,10 @@ class FastAPI(Starlette):
         deprecated: bool | None = None,
         include_in_schema: bool = True,
         swagger_ui_parameters: dict[str, Any] | None = None,
-        generate_unique_id_function: Callable[[APIRoute], str] = Default(generate_unique_id),
+        generate_unique_id_function: Callable[[APIRoute], str] = DEFAULT_UNIQUE_ID,
         separate_input_output_schemas: bool = True,
         openapi_external_docs: dict[str, Any] | None = None,
-        strict_content_type: bool = Default(True),
+        strict_content_type: bool = DEFAULT_STRICT_CONTENT_TYPE,
         **extra: Any,
     ) -> None:
         self.debug = debug
@@ -226,6 +232,9 @@ class FastAPI(Starlette):
     def _covet_websocket_routes(self) -> list[Any]:
         return _native.websocket_specs(self)
 
+    def _covet_request(self, native: Any) -> Request:
+        return _native.request_from_native(self, native)
+
     def _covet_handle_exception(self, request: Any, exc: BaseException) -> Any:
         return _native.handle_exception(self, request, exc)
 
@@ -316,7 +325,11 @@ class FastAPI(Starlette):
         self.router.add_route(path, route, methods=methods, name=name, include_in_schema=include_in_schema)
 
     def route(
-        self, path: str, methods: list[str] | None = None, name: str | None = None, include_in_schema: bool = True
+        self,
+        path: str,
+        methods: list[str] | None = None,
+        name: str | None = None,
+        include_in_schema: bool = True,
     ) -> Callable[[DecoratedCallable], DecoratedCallable]:
         """Decorator form of ``add_route``."""
         return self.router.route(path, methods=methods, name=name, include_in_schema=include_in_schema)
@@ -325,7 +338,9 @@ class FastAPI(Starlette):
         """A plain Starlette WebSocket route."""
         self.router.add_websocket_route(path, route, name=name)
 
-    def websocket_route(self, path: str, name: str | None = None) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def websocket_route(
+        self, path: str, name: str | None = None
+    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
         """Decorator form of ``add_websocket_route``."""
         return self.router.websocket_route(path, name=name)
 
@@ -378,4 +393,3 @@ class CovetPy(FastAPI):
 
 
 __all__ = ["CovetPy", "FastAPI"]
-_ = enum, DefaultPlaceholder

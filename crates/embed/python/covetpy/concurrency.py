@@ -23,7 +23,9 @@ async def contextmanager_in_threadpool(cm: AbstractContextManager[_T]) -> AsyncG
     try:
         yield await run_in_threadpool(cm.__enter__)
     except Exception as e:
-        ok = bool(await anyio.to_thread.run_sync(cm.__exit__, type(e), e, e.__traceback__, limiter=exit_limiter))
+        ok = bool(
+            await anyio.to_thread.run_sync(cm.__exit__, type(e), e, e.__traceback__, limiter=exit_limiter)
+        )
         if not ok:
             raise e
     else:

@@ -24,11 +24,15 @@ async def http_exception_handler(request: Request, exc: HTTPException) -> Respon
 
 async def request_validation_exception_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
     """422 with ``{"detail": [errors...]}``."""
-    return JSONResponse(status_code=HTTP_422_UNPROCESSABLE_CONTENT, content={"detail": jsonable_encoder(exc.errors())})
+    return JSONResponse(
+        status_code=HTTP_422_UNPROCESSABLE_CONTENT, content={"detail": jsonable_encoder(exc.errors())}
+    )
 
 
 async def websocket_request_validation_exception_handler(
     websocket: WebSocket, exc: WebSocketRequestValidationError
 ) -> None:
     """Close the WebSocket with 1008 and the errors as the reason."""
-    await websocket.close(code=WS_1008_POLICY_VIOLATION, reason=jsonable_encoder(exc.errors()))  # FastAPI passes the list itself
+    await websocket.close(
+        code=WS_1008_POLICY_VIOLATION, reason=jsonable_encoder(exc.errors())
+    )  # FastAPI passes the list itself

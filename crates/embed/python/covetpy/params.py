@@ -207,7 +207,9 @@ class Header(Param):  # type: ignore[misc]
 
     in_ = ParamTypes.header
 
-    def __init__(self, default: Any = PydanticUndefined, *, convert_underscores: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self, default: Any = PydanticUndefined, *, convert_underscores: bool = True, **kwargs: Any
+    ) -> None:
         self.convert_underscores = convert_underscores
         super().__init__(default, **kwargs)
 
@@ -305,7 +307,11 @@ class Form(Body):  # type: ignore[misc]
     """A field of a URL-encoded or multipart form body."""
 
     def __init__(
-        self, default: Any = PydanticUndefined, *, media_type: str = "application/x-www-form-urlencoded", **kwargs: Any
+        self,
+        default: Any = PydanticUndefined,
+        *,
+        media_type: str = "application/x-www-form-urlencoded",
+        **kwargs: Any,
     ) -> None:
         super().__init__(default, embed=True, media_type=media_type, **kwargs)
 
@@ -313,7 +319,9 @@ class Form(Body):  # type: ignore[misc]
 class File(Form):  # type: ignore[misc]
     """A file part of a multipart form (``bytes`` reads it whole, ``UploadFile`` streams it)."""
 
-    def __init__(self, default: Any = PydanticUndefined, *, media_type: str = "multipart/form-data", **kwargs: Any) -> None:
+    def __init__(
+        self, default: Any = PydanticUndefined, *, media_type: str = "multipart/form-data", **kwargs: Any
+    ) -> None:
         super().__init__(default, media_type=media_type, **kwargs)
 
 

@@ -10,7 +10,16 @@ import functools
 import inspect
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Coroutine,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any, TypeVar, cast
 
@@ -70,6 +79,13 @@ def generate_unique_id(route: APIRoute) -> str:
     """The default ``operationId``: name, path and first method, as FastAPI builds it."""
     operation_id = re.sub(r"\W", "_", f"{route.name}{route.path_format}")
     return f"{operation_id}_{next(iter(route.methods)).lower()}"
+
+
+#: The defaults of route options, as placeholders so that a value set explicitly can be told apart.
+DEFAULT_JSON_RESPONSE: Any = Default(JSONResponse)
+DEFAULT_UNIQUE_ID: Any = Default(generate_unique_id)
+DEFAULT_STRICT_CONTENT_TYPE: Any = Default(True)
+DEFAULT_RESPONSE_MODEL: Any = Default(None)
 
 
 def _value_or_default(first: Any, *others: Any) -> Any:
@@ -250,7 +266,9 @@ def _sse_bytes(item: Any, serializer: _Serializer, item_field: ModelField | None
                 data = json.dumps(_finite(jsonable_encoder(item.data)))
         else:
             data = None
-        return format_sse_event(data_str=data, event=item.event, id=item.id, retry=item.retry, comment=item.comment)
+        return format_sse_event(
+            data_str=data, event=item.event, id=item.id, retry=item.retry, comment=item.comment
+        )
     return format_sse_event(data_str=serializer.item_json(item, item_field).decode("utf-8"))
 
 
@@ -295,7 +313,11 @@ def get_request_handler(route: APIRoute) -> Callable[[Request], Coroutine[Any, A
     is_async_stream = is_async_gen_callable(call)
     response_class = _unwrap_default(route.response_class)
     is_sse = lenient_issubclass(response_class, EventSourceResponse)
-    is_jsonl = is_stream and isinstance(route.response_class, DefaultPlaceholder) and route.stream_item_field is not None
+    is_jsonl = (
+        is_stream
+        and isinstance(route.response_class, DefaultPlaceholder)
+        and route.stream_item_field is not None
+    )
     strict = bool(_unwrap_default(route.strict_content_type))
     serializer = _Serializer(route)
 
@@ -320,7 +342,9 @@ def get_request_handler(route: APIRoute) -> Callable[[Request], Coroutine[Any, A
                     async for item in produced:
                         yield _sse_bytes(item, serializer, route.stream_item_field)
 
-                response = StreamingResponse(_with_keepalive(events()), media_type="text/event-stream", **args)
+                response = StreamingResponse(
+                    _with_keepalive(events()), media_type="text/event-stream", **args
+                )
                 response.headers["Cache-Control"] = "no-cache"
                 response.headers["X-Accel-Buffering"] = "no"
             elif is_jsonl:
@@ -382,7 +406,14 @@ def _stream_item_annotation(return_annotation: Any) -> Any:
     import typing
 
     origin = typing.get_origin(return_annotation)
-    if origin in (abc.AsyncIterator, abc.AsyncIterable, abc.AsyncGenerator, abc.Iterator, abc.Iterable, abc.Generator):
+    if origin in (
+        abc.AsyncIterator,
+        abc.AsyncIterable,
+        abc.AsyncGenerator,
+        abc.Iterator,
+        abc.Iterable,
+        abc.Generator,
+    ):
         args = typing.get_args(return_annotation)
         return args[0] if args else None
     return None
@@ -391,7 +422,9 @@ def _stream_item_annotation(return_annotation: Any) -> Any:
 def _response_field(name: str, annotation: Any) -> ModelField:
     from pydantic.fields import FieldInfo
 
-    field = ModelField(field_info=FieldInfo(annotation=annotation), name=name, annotation=annotation, mode="serialization")
+    field = ModelField(
+        field_info=FieldInfo(annotation=annotation), name=name, annotation=annotation, mode="serialization"
+    )
     try:
         field.json_schema_adapter()
     except PydanticSchemaGenerationError as exc:
@@ -412,7 +445,7 @@ class APIRoute(routing.Route):
         path: str,
         endpoint: Callable[..., Any],
         *,
-        response_model: Any = Default(None),
+        response_model: Any = DEFAULT_RESPONSE_MODEL,
         status_code: int | None = None,
         tags: list[str | enum.Enum] | None = None,
         dependencies: Sequence[params.Depends] | None = None,
@@ -431,12 +464,12 @@ class APIRoute(routing.Route):
         response_model_exclude_defaults: bool = False,
         response_model_exclude_none: bool = False,
         include_in_schema: bool = True,
-        response_class: type[Response] | DefaultPlaceholder = Default(JSONResponse),
+        response_class: type[Response] | DefaultPlaceholder = DEFAULT_JSON_RESPONSE,
         dependency_overrides_provider: Any | None = None,
         callbacks: list[BaseRoute] | None = None,
         openapi_extra: dict[str, Any] | None = None,
-        generate_unique_id_function: Callable[[APIRoute], str] | DefaultPlaceholder = Default(generate_unique_id),
-        strict_content_type: bool | DefaultPlaceholder = Default(True),
+        generate_unique_id_function: Callable[[APIRoute], str] | DefaultPlaceholder = DEFAULT_UNIQUE_ID,
+        strict_content_type: bool | DefaultPlaceholder = DEFAULT_STRICT_CONTENT_TYPE,
     ) -> None:
         self.path = path
         self.endpoint = endpoint
@@ -481,7 +514,9 @@ class APIRoute(routing.Route):
             self.response_field = _response_field("Response_" + self.unique_id, self.response_model)
         self.stream_item_field: ModelField | None = None
         if self.stream_item_annotation is not None and self.stream_item_annotation is not Any:
-            self.stream_item_field = _response_field("StreamItem_" + self.unique_id, self.stream_item_annotation)
+            self.stream_item_field = _response_field(
+                "StreamItem_" + self.unique_id, self.stream_item_annotation
+            )
         self.dependencies = list(dependencies or [])
         self.description = description
         if self.description is None:
@@ -505,7 +540,9 @@ class APIRoute(routing.Route):
         self._flat_dependant = get_flat_dependant(self.dependant)
         self._embed_body_fields = should_embed_body_fields(self._flat_dependant.body_params)
         self.body_field = get_body_field(
-            flat_dependant=self._flat_dependant, name=self.unique_id, embed_body_fields=self._embed_body_fields
+            flat_dependant=self._flat_dependant,
+            name=self.unique_id,
+            embed_body_fields=self._embed_body_fields,
         )
         self.app = request_response(self.get_route_handler())
 
@@ -591,7 +628,7 @@ class APIRouter(routing.Router):
         prefix: str = "",
         tags: list[str | enum.Enum] | None = None,
         dependencies: Sequence[params.Depends] | None = None,
-        default_response_class: type[Response] = Default(JSONResponse),
+        default_response_class: type[Response] = DEFAULT_JSON_RESPONSE,
         responses: dict[int | str, dict[str, Any]] | None = None,
         callbacks: list[BaseRoute] | None = None,
         routes: list[BaseRoute] | None = None,
@@ -604,15 +641,15 @@ class APIRouter(routing.Router):
         lifespan: Lifespan[Any] | None = None,
         deprecated: bool | None = None,
         include_in_schema: bool = True,
-        generate_unique_id_function: Callable[[APIRoute], str] = Default(generate_unique_id),
-        strict_content_type: bool = Default(True),
+        generate_unique_id_function: Callable[[APIRoute], str] = DEFAULT_UNIQUE_ID,
+        strict_content_type: bool = DEFAULT_STRICT_CONTENT_TYPE,
     ) -> None:
         super().__init__(routes=routes, redirect_slashes=redirect_slashes, default=default, lifespan=lifespan)
         self.on_startup: list[Callable[[], Any]] = list(on_startup or [])
         self.on_shutdown: list[Callable[[], Any]] = list(on_shutdown or [])
         #: The lifespan context managers this router runs (its own, then included routers').
         self.lifespans: list[Lifespan[Any]] = [] if lifespan is None else [self.lifespan_context]
-        self.lifespan_context = _RouterLifespan(self)
+        self.lifespan_context = cast(Any, _RouterLifespan(self))
         if prefix:
             if not prefix.startswith("/"):
                 raise AssertionError("A path prefix must start with '/'")
@@ -638,7 +675,7 @@ class APIRouter(routing.Router):
         path: str,
         endpoint: Callable[..., Any],
         *,
-        response_model: Any = Default(None),
+        response_model: Any = DEFAULT_RESPONSE_MODEL,
         status_code: int | None = None,
         tags: list[str | enum.Enum] | None = None,
         dependencies: Sequence[params.Depends] | None = None,
@@ -656,13 +693,13 @@ class APIRouter(routing.Router):
         response_model_exclude_defaults: bool = False,
         response_model_exclude_none: bool = False,
         include_in_schema: bool = True,
-        response_class: type[Response] | DefaultPlaceholder = Default(JSONResponse),
+        response_class: type[Response] | DefaultPlaceholder = DEFAULT_JSON_RESPONSE,
         name: str | None = None,
         route_class_override: type[APIRoute] | None = None,
         callbacks: list[BaseRoute] | None = None,
         openapi_extra: dict[str, Any] | None = None,
-        generate_unique_id_function: Callable[[APIRoute], str] | DefaultPlaceholder = Default(generate_unique_id),
-        strict_content_type: bool | DefaultPlaceholder = Default(True),
+        generate_unique_id_function: Callable[[APIRoute], str] | DefaultPlaceholder = DEFAULT_UNIQUE_ID,
+        strict_content_type: bool | DefaultPlaceholder = DEFAULT_STRICT_CONTENT_TYPE,
     ) -> None:
         """Add a path operation (what the ``@router.get(...)`` decorators do)."""
         route_class = route_class_override or self.route_class
@@ -711,7 +748,9 @@ class APIRouter(routing.Router):
 
         return decorator
 
-    def _method(self, method: str, path: str, kwargs: dict[str, Any]) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def _method(
+        self, method: str, path: str, kwargs: dict[str, Any]
+    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.api_route(path, methods=[method], **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
@@ -777,7 +816,11 @@ class APIRouter(routing.Router):
         return decorator
 
     def route(
-        self, path: str, methods: list[str] | None = None, name: str | None = None, include_in_schema: bool = True
+        self,
+        path: str,
+        methods: list[str] | None = None,
+        name: str | None = None,
+        include_in_schema: bool = True,
     ) -> Callable[[DecoratedCallable], DecoratedCallable]:
         """Starlette-style route: the function takes the request and returns a response."""
 
@@ -787,7 +830,9 @@ class APIRouter(routing.Router):
 
         return decorator
 
-    def websocket_route(self, path: str, name: str | None = None) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def websocket_route(
+        self, path: str, name: str | None = None
+    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
         """Starlette-style WebSocket route: the function takes the WebSocket."""
 
         def decorator(func: DecoratedCallable) -> DecoratedCallable:
@@ -800,7 +845,7 @@ class APIRouter(routing.Router):
         self,
         path: str,
         endpoint: Callable[[Request], Awaitable[Response] | Response],
-        methods: Sequence[str] | None = None,
+        methods: Collection[str] | None = None,
         name: str | None = None,
         include_in_schema: bool = True,
     ) -> None:
@@ -815,7 +860,9 @@ class APIRouter(routing.Router):
             )
         )
 
-    def add_websocket_route(self, path: str, endpoint: Callable[[WebSocket], Awaitable[None]], name: str | None = None) -> None:
+    def add_websocket_route(
+        self, path: str, endpoint: Callable[[WebSocket], Awaitable[None]], name: str | None = None
+    ) -> None:
         """A plain Starlette WebSocket route."""
         self.routes.append(routing.WebSocketRoute(self.prefix + path, endpoint=endpoint, name=name))
 
@@ -854,12 +901,12 @@ class APIRouter(routing.Router):
         prefix: str = "",
         tags: list[str | enum.Enum] | None = None,
         dependencies: Sequence[params.Depends] | None = None,
-        default_response_class: type[Response] = Default(JSONResponse),
+        default_response_class: type[Response] = DEFAULT_JSON_RESPONSE,
         responses: dict[int | str, dict[str, Any]] | None = None,
         callbacks: list[BaseRoute] | None = None,
         deprecated: bool | None = None,
         include_in_schema: bool = True,
-        generate_unique_id_function: Callable[[APIRoute], str] = Default(generate_unique_id),
+        generate_unique_id_function: Callable[[APIRoute], str] = DEFAULT_UNIQUE_ID,
     ) -> None:
         """Add every route of ``router`` under ``prefix`` with these extra settings."""
         if prefix:
@@ -896,7 +943,9 @@ class APIRouter(routing.Router):
                     response_model_exclude_unset=route.response_model_exclude_unset,
                     response_model_exclude_defaults=route.response_model_exclude_defaults,
                     response_model_exclude_none=route.response_model_exclude_none,
-                    include_in_schema=route.include_in_schema and self.include_in_schema and include_in_schema,
+                    include_in_schema=route.include_in_schema
+                    and self.include_in_schema
+                    and include_in_schema,
                     response_class=_value_or_default(
                         route.response_class,
                         router.default_response_class,
@@ -935,7 +984,9 @@ class APIRouter(routing.Router):
             elif isinstance(route, routing.WebSocketRoute):
                 self.add_websocket_route(prefix + route.path, route.endpoint, name=route.name)
             elif isinstance(route, routing.Mount):
-                self.routes.append(routing.Mount(self.prefix + prefix + route.path, app=route.app, name=route.name))
+                self.routes.append(
+                    routing.Mount(self.prefix + prefix + route.path, app=route.app, name=route.name)
+                )
         self.on_startup.extend(router.on_startup)
         self.on_shutdown.extend(router.on_shutdown)
         self.lifespans.extend(router.lifespans)

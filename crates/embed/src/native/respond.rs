@@ -62,7 +62,7 @@ impl NativeContext {
         Ok(NativeContext {
             table: Arc::new(table),
             handle_exception: app.getattr("_covet_handle_exception")?.unbind(),
-            request_factory: py.import("covetpy.requests")?.getattr("Request")?.getattr("_from_native")?.unbind(),
+            request_factory: app.getattr("_covet_request")?.unbind(),
             response_type: py.import("covetpy.responses")?.getattr("Response")?.unbind(),
             validation_error: py.import("covetpy.exceptions")?.getattr("RequestValidationError")?.unbind(),
             encoder: py.import("covetpy.encoders")?.getattr("jsonable_encoder")?.unbind(),
@@ -413,7 +413,7 @@ fn to_python<'py>(py: Python<'py>, ctx: &NativeContext, param: &Param, arg: &Arg
     })
 }
 
-/// The data `covetpy.requests.Request._from_native` reads.
+/// The data the app's `_covet_request` reads to build its request object.
 #[pyclass(module = "covetpy", name = "NativeRequest", frozen)]
 struct NativeRequest {
     #[pyo3(get)]

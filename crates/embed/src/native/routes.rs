@@ -129,7 +129,7 @@ impl RouteTable {
             routes: Vec::new(),
             ws_router: matchit::Router::new(),
             ws_routes: Vec::new(),
-            custom_validation_handler: has_validation_handler(py, app),
+            custom_validation_handler: has_validation_handler(app),
         };
         if app.hasattr("_covet_websocket_routes")? {
             for spec in app.call_method0("_covet_websocket_routes")?.try_iter()? {
@@ -213,13 +213,9 @@ fn convertors_accept(convertors: &[(String, Convertor)], params: &[(String, Stri
         .all(|(name, convertor)| params.iter().find(|(k, _)| k == name).is_some_and(|(_, v)| convertor.accepts(v)))
 }
 
-fn has_validation_handler(py: Python<'_>, app: &Bound<'_, PyAny>) -> bool {
-    let check = || -> PyResult<bool> {
-        let exc = py.import("covetpy.exceptions")?.getattr("RequestValidationError")?;
-        let handlers = app.getattr("exception_handlers")?;
-        handlers.contains(exc)
-    };
-    check().unwrap_or(false)
+fn has_validation_handler(app: &Bound<'_, PyAny>) -> bool {
+    // The app says whether it replaced the default handler (then Python must see the errors).
+    app.getattr("_covet_custom_validation_handler").and_then(|v| v.is_truthy()).unwrap_or(false)
 }
 
 /// Turns `/items/{id:int}/{rest:path}` into matchit's `/items/{id}/{*rest}` and notes the convertors.

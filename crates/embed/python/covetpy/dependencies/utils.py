@@ -91,7 +91,9 @@ def get_typed_signature(call: Callable[..., Any]) -> inspect.Signature:
     signature = _signature(call)
     namespace = dict(getattr(inspect.unwrap(_hints_target(call)), "__globals__", {}))
     return signature.replace(
-        parameters=[p.replace(annotation=_resolve(p.annotation, namespace)) for p in signature.parameters.values()],
+        parameters=[
+            p.replace(annotation=_resolve(p.annotation, namespace)) for p in signature.parameters.values()
+        ],
         return_annotation=_resolve(signature.return_annotation, namespace),
     )
 
@@ -116,7 +118,7 @@ class _ParamDetails:
 
 def _copy_marker(marker: FieldInfo) -> FieldInfo:
     # A fresh object per use: one Annotated alias may serve many parameters with different defaults.
-    fresh = cast(FieldInfo, marker.__class__.__new__(marker.__class__))
+    fresh = marker.__class__.__new__(marker.__class__)
     for slot in getattr(marker, "__slots__", ()):
         if hasattr(marker, slot):
             object.__setattr__(fresh, slot, getattr(marker, slot))
@@ -137,6 +139,10 @@ def analyze_param(*, param_name: str, annotation: Any, value: Any, is_path_param
         args = typing.get_args(annotation)
         type_annotation = args[0]
         markers = [a for a in args[1:] if isinstance(a, params.Param | params.Body | params.Depends)]
+        # The field validates against the type with the other metadata (pydantic constraints,
+        # validators) kept and the markers, which become the field's own FieldInfo, left out.
+        others = [a for a in args[1:] if not isinstance(a, params.Param | params.Body | params.Depends)]
+        use_annotation = Annotated[(type_annotation, *others)] if others else type_annotation
         marker = markers[-1] if markers else None
         if isinstance(marker, FieldInfo):
             field_info = _copy_marker(marker)
@@ -190,7 +196,9 @@ def analyze_param(*, param_name: str, annotation: Any, value: Any, is_path_param
     field: ModelField | None = None
     if field_info is not None:
         if is_path_param and not isinstance(field_info, params.Path):
-            raise AssertionError(f"Cannot use `{field_info.__class__.__name__}` for path param {param_name!r}")
+            raise AssertionError(
+                f"Cannot use `{field_info.__class__.__name__}` for path param {param_name!r}"
+            )
         if isinstance(field_info, params.Form):
             _ensure_multipart()
         if not field_info.alias and getattr(field_info, "convert_underscores", None):
@@ -212,15 +220,12 @@ def analyze_param(*, param_name: str, annotation: Any, value: Any, is_path_param
 
 
 def _ensure_multipart() -> None:
-    try:
-        import python_multipart  # noqa: F401
-    except ImportError:
-        try:
-            import multipart  # type: ignore[import-not-found] # noqa: F401
-        except ImportError:
-            raise RuntimeError(
-                'Form data requires "python-multipart" to be installed: pip install python-multipart'
-            ) from None
+    import importlib.util
+
+    if importlib.util.find_spec("python_multipart") is None and importlib.util.find_spec("multipart") is None:
+        raise RuntimeError(
+            'Form data requires "python-multipart" to be installed: pip install python-multipart'
+        )
 
 
 def _add_special_param(name: str, annotation: Any, dependant: Dependant) -> bool:
@@ -279,7 +284,9 @@ def get_dependant(
         if details.depends is not None:
             sub_call = details.depends.dependency
             if sub_call is None:
-                raise FastAPIError(f"parameter {param_name!r}: Depends() needs a dependency or a type annotation")
+                raise FastAPIError(
+                    f"parameter {param_name!r}: Depends() needs a dependency or a type annotation"
+                )
             if dependant.computed_scope == "request" and details.depends.scope == "function":
                 raise DependencyScopeError(
                     f'The dependency "{_call_name(call)}" has a scope of "request", it cannot depend on '
@@ -324,7 +331,11 @@ def get_parameterless_sub_dependant(*, depends: params.Depends, path: str) -> De
         raise FastAPIError("A parameter-less dependency must have a callable dependency")
     own = list(depends.scopes or []) if isinstance(depends, params.Security) else []
     return get_dependant(
-        path=path, call=depends.dependency, own_oauth_scopes=own, use_cache=depends.use_cache, scope=depends.scope
+        path=path,
+        call=depends.dependency,
+        own_oauth_scopes=own,
+        use_cache=depends.use_cache,
+        scope=depends.scope,
     )
 
 
@@ -562,7 +573,9 @@ def _stacks(connection: HTTPConnection) -> tuple[AsyncExitStack, AsyncExitStack]
     request_stack = scope.get("fastapi_inner_astack")
     function_stack = scope.get("fastapi_function_astack")
     if not isinstance(request_stack, AsyncExitStack) or not isinstance(function_stack, AsyncExitStack):
-        raise FastAPIError("the request scope has no dependency exit stacks (not called through a covetpy route)")
+        raise FastAPIError(
+            "the request scope has no dependency exit stacks (not called through a covetpy route)"
+        )
     return request_stack, function_stack
 
 

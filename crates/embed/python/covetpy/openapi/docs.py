@@ -76,8 +76,6 @@ def get_redoc_html(*, openapi_url: str, title: str) -> HTMLResponse:
     return HTMLResponse(page)
 
 
-
-
 def get_swagger_ui_oauth2_redirect_html() -> HTMLResponse:
     """The page Swagger UI's OAuth2 flows return to: it hands the authorization result back to the
     Swagger UI window that opened it."""
