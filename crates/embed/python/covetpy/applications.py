@@ -179,14 +179,18 @@ class FastAPI(Starlette):
     def setup(self) -> None:
         """Add the OpenAPI document and documentation page routes the options ask for."""
         if self.openapi_url:
-            urls = {server.get("url") for server in self.servers}
 
             async def openapi(req: Request) -> JSONResponse:
                 root_path = req.scope.get("root_path", "").rstrip("/")
-                if root_path not in urls and root_path and self.root_path_in_servers:
-                    self.servers.insert(0, {"url": root_path})
-                    urls.add(root_path)
-                return JSONResponse(self.openapi())
+                document = self.openapi()
+                if root_path and self.root_path_in_servers:
+                    servers = document.get("servers", [])
+                    if root_path not in {server.get("url") for server in servers}:
+                        # This request's mount point comes first, in this answer only: the
+                        # cached document and the app's ``servers`` stay as configured, so one
+                        # request's root_path never shows up in another's.
+                        document = {**document, "servers": [{"url": root_path}, *servers]}
+                return JSONResponse(document)
 
             self.add_route(self.openapi_url, openapi, include_in_schema=False)
         if self.openapi_url and self.docs_url:
