@@ -23,9 +23,9 @@ from typing_extensions import deprecated as _deprecated
 # ``EmailStr`` needs the optional email-validator package; without it the contact e-mail is
 # accepted as any string (as FastAPI does) rather than making the whole module unimportable.
 if importlib.util.find_spec("email_validator") is not None:
-    from pydantic import EmailStr as _EmailField
+    from pydantic import EmailStr
 else:
-    _EmailField = str  # type: ignore[misc]
+    EmailStr = str  # type: ignore[misc]
 
 
 class BaseModelWithConfig(BaseModel):
@@ -39,7 +39,7 @@ class Contact(BaseModelWithConfig):
 
     name: str | None = None
     url: AnyUrl | None = None
-    email: _EmailField | None = None
+    email: EmailStr | None = None
 
 
 class License(BaseModelWithConfig):
