@@ -61,28 +61,26 @@ class HTTPBase(SecurityBase):
         """The exception raised when the credentials are missing or unusable."""
         return not_authenticated_error(self.make_authenticate_headers())
 
-    def _split_authorization(
+    def _credentials(
         self, request: HTTPConnection, required_scheme: str | None
-    ) -> tuple[str, str] | None:
-        """The header's scheme and credentials, or None (after raising when ``auto_error``) when
-        either part is missing or the scheme is not ``required_scheme`` (case-insensitive)."""
+    ) -> HTTPAuthorizationCredentials | None:
+        """The ``Authorization`` header's scheme and credentials, or None (after raising when
+        ``auto_error``) when either part is missing or the scheme is not ``required_scheme``
+        (compared case-insensitively; any scheme when None)."""
         authorization = request.headers.get("Authorization")
         scheme, credentials = get_authorization_scheme_param(authorization)
         usable = bool(authorization and scheme and credentials)
         if usable and required_scheme is not None:
             usable = scheme.lower() == required_scheme
         if usable:
-            return scheme, credentials
+            return HTTPAuthorizationCredentials(scheme=scheme, credentials=credentials)
         if self.auto_error:
             raise self.make_not_authenticated_error()
         return None
 
     async def __call__(self, request: HTTPConnection) -> HTTPAuthorizationCredentials | None:
         """Return the ``Authorization`` header's scheme and credentials."""
-        parts = self._split_authorization(request, None)
-        if parts is None:
-            return None
-        return HTTPAuthorizationCredentials(scheme=parts[0], credentials=parts[1])
+        return self._credentials(request, None)
 
 
 class HTTPBasic(HTTPBase):
@@ -154,10 +152,7 @@ class HTTPBearer(HTTPBase):
 
     async def __call__(self, request: HTTPConnection) -> HTTPAuthorizationCredentials | None:
         """Return the bearer token of the ``Authorization`` header."""
-        parts = self._split_authorization(request, "bearer")
-        if parts is None:
-            return None
-        return HTTPAuthorizationCredentials(scheme=parts[0], credentials=parts[1])
+        return self._credentials(request, "bearer")
 
 
 class HTTPDigest(HTTPBase):
@@ -182,7 +177,4 @@ class HTTPDigest(HTTPBase):
 
     async def __call__(self, request: HTTPConnection) -> HTTPAuthorizationCredentials | None:
         """Return the Digest credentials of the ``Authorization`` header, unparsed."""
-        parts = self._split_authorization(request, "digest")
-        if parts is None:
-            return None
-        return HTTPAuthorizationCredentials(scheme=parts[0], credentials=parts[1])
+        return self._credentials(request, "digest")
