@@ -87,6 +87,8 @@ class Pair:
 class Pool:
     factory: ServerFactory
     loop: str
+    #: Extra `covetpy serve` arguments (test_native_fidelity.py serves the apps natively).
+    serve_args: tuple[str, ...] = ()
     stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     pairs: dict[str, Pair] = field(default_factory=dict)
 
@@ -96,7 +98,7 @@ class Pool:
             if SERVER_KIND == "uvicorn":
                 server = start_uvicorn(self.factory, target, self.loop)
             elif SERVER_KIND == "covetpy":
-                server = self.factory(target, "--loop", self.loop)
+                server = self.factory(target, "--loop", self.loop, *self.serve_args)
             else:
                 pytest.fail(f"FIDELITY_SERVER={SERVER_KIND!r}: use covetpy or uvicorn")
             http = self.stack.enter_context(
