@@ -284,12 +284,26 @@ def _body_validator(route: APIRoute) -> Callable[[bytes, str | None], dict[str, 
     return validate
 
 
+def _identity_model(annotation: Any) -> bool:
+    """A response model whose validation and dump change nothing the server's JSON encoder would
+    not (``dict``, ``list[Any]``...), so the route skips it."""
+    if annotation is None or annotation in (dict, list, Any):
+        return True
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is dict:
+        return args in ((), (str, Any))
+    if origin is list:
+        return args in ((), (Any,))
+    return False
+
+
 def _wrap_endpoint(route: APIRoute, specs: list[ParamSpec], status_code: int) -> Callable[..., Any]:
     """The endpoint plus the Python-side steps Rust leaves to the package: validating parameters
     passed raw, and the response model. The endpoint itself when neither is needed."""
     call = cast(Callable[..., Any], route.dependant.call)
     checked = [s for s in specs if s.python_validated]
-    serializer = _Serializer(route) if route.response_field is not None else None
+    serializer = _Serializer(route) if not _identity_model(route.response_model) else None
     if not checked and serializer is None:
         return call
 

@@ -122,8 +122,8 @@ def request_response(func: Callable[[Request], Awaitable[Response]]) -> ASGIApp:
                 awaited = True
             if not awaited:
                 raise FastAPIError(
-                    "Response not awaited: the endpoint raised and a dependency with yield caught the "
-                    "exception (a bare except, or except Exception) without raising it again."
+                    "Response not awaited: the application code is raising an exception and a dependency "
+                    "with yield caught it (a bare except, or except Exception) without raising it again."
                 )
 
         await wrap_app_handling_exceptions(inner, request)(scope, receive, send)
@@ -429,10 +429,10 @@ def _response_field(name: str, annotation: Any) -> ModelField:
         field.json_schema_adapter()
     except PydanticSchemaGenerationError as exc:
         raise FastAPIError(
-            f"Invalid args for response field! Hint: check that {annotation} is a valid Pydantic field type. "
-            "If you are using a return type annotation that is not a valid Pydantic field (e.g. Union[Response, "
-            "dict, None]) you can disable generating the response model from the type annotation with the path "
-            "operation decorator parameter response_model=None."
+            f"Invalid args for response field! Hint: check that {annotation} is a valid Pydantic field "
+            "type. If you are using a return type annotation that is not a valid Pydantic field (e.g. "
+            "Union[Response, dict, None]) you can disable generating the response model from the type "
+            "annotation with the path operation decorator parameter response_model=None."
         ) from exc
     return field
 

@@ -173,7 +173,8 @@ def analyze_param(*, param_name: str, annotation: Any, value: Any, is_path_param
     elif isinstance(value, FieldInfo):
         if field_info is not None:
             raise AssertionError(
-                f"Cannot specify FastAPI annotations in `Annotated` and default value together for {param_name!r}"
+                "Cannot specify FastAPI annotations in `Annotated` and default value together for "
+                f"{param_name!r}"
             )
         field_info = _copy_marker(value)
     if depends is not None and depends.dependency is None:
