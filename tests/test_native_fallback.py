@@ -7,6 +7,7 @@ also reports how many scopes `__call__` has seen, so a test can show a request n
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -16,7 +17,9 @@ import httpx
 import pytest
 import requests
 from conftest import Server, ServerFactory
+from h3client import H3Response, h3_connect
 from rawhttp import RawConnection, request_bytes
+from tls_support import Certs
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -273,3 +276,33 @@ def test_http2_miss_without_on_miss_is_404(plain: Server) -> None:
     assert response.http_version == "HTTP/2"
     assert response.status_code == 404
     assert response.json() == {"detail": "Not Found"}
+
+
+# --- HTTP/3 ------------------------------------------------------------------------------------------------
+
+
+def test_http3_native_and_fallback(module_servers: ServerFactory, tls_certs: Certs) -> None:
+    server = module_servers(
+        "native_fallback_app:app", "--interface", "covet", *tls_certs.server_args(), "--http3"
+    )
+    port = server.port
+    assert port is not None
+    payload = os.urandom(ONE_MB)
+
+    async def exchange() -> list[H3Response]:
+        async with h3_connect(port, tls_certs.ca) as client:
+            return [
+                await client.request("GET", "/native/9"),
+                await client.request("POST", "/deps/upload", body=payload),
+                await client.request("GET", "/mounted/h3"),
+            ]
+
+    native, upload, miss = asyncio.run(exchange())
+    assert native.json() == {"served_by": "native", "item_id": 9}
+    scope = upload.json()
+    assert scope["served_by"] == "asgi"
+    assert scope["http_version"] == "3"
+    assert scope["body_length"] == ONE_MB
+    assert scope["body_sha256"] == hashlib.sha256(payload).hexdigest()
+    assert miss.json()["served_by"] == "asgi"
+    assert miss.json()["path"] == "/mounted/h3"
