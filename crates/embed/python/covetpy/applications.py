@@ -251,6 +251,10 @@ class FastAPI(Starlette):
         return _native.asgi_on_miss(self)
 
     @property
+    def _covet_redirect_slashes(self) -> bool:
+        return _native.redirect_slashes(self)
+
+    @property
     def _covet_custom_validation_handler(self) -> bool:
         return self.exception_handlers.get(RequestValidationError) is not request_validation_exception_handler
 

@@ -13,7 +13,7 @@ pub(crate) mod websocket;
 
 use std::sync::Arc;
 
-use covetpy_protocols::{Handler, Request, Response};
+use covetpy_protocols::{Handler, Request, RequestBody, RequestHead, Response, WebSocketUpgrade};
 use http::StatusCode;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -168,29 +168,41 @@ impl std::fmt::Debug for AsgiHandler {
 impl Handler for AsgiHandler {
     async fn call(&self, request: Request) -> Response {
         let Request { head, body, websocket } = request;
-        if let Some(upgrade) = websocket {
-            let (reply, response) = oneshot::channel();
-            let call = websocket::WsCall { head, upgrade, reply };
-            if !self.ctx.sender.post(Box::new(websocket::WsJob { ctx: Arc::clone(&self.ctx), call })) {
-                return crate::stock_responses::plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
-            }
-            return response.await.unwrap_or_else(|_| crate::stock_responses::internal_error());
+        match websocket {
+            Some(upgrade) => serve_websocket(&self.ctx, head, upgrade).await,
+            None => serve_http(&self.ctx, head, body).await,
         }
-        let (first, body) = match crate::first_chunk::split_body(body) {
-            Ok(split) => split,
-            Err(response) => return *response,
-        };
-        let shared = CallShared::new(Arc::clone(&self.ctx), body.is_none());
-        let (reply, response) = oneshot::channel();
-        let mut guard = DisconnectGuard(Some(Arc::clone(&shared)));
-        let call = HttpCall { head, first, body, reply, shared };
-        if !self.ctx.sender.post(Box::new(call::HttpJob { ctx: Arc::clone(&self.ctx), call })) {
-            guard.0 = None;
-            return crate::stock_responses::plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
-        }
-        // If hyper drops this future (the client left) the guard tells the app via `http.disconnect`.
-        let response = response.await;
-        guard.0 = None;
-        response.unwrap_or_else(|_| crate::stock_responses::internal_error())
     }
+}
+
+/// Runs the ASGI application on one HTTP request (body streamed to it through `receive`) and waits
+/// for the response head. The native interface hands the requests it does not serve itself here too.
+pub(crate) async fn serve_http(ctx: &Arc<AsgiContext>, head: RequestHead, body: RequestBody) -> Response {
+    let (first, body) = match crate::first_chunk::split_body(body) {
+        Ok(split) => split,
+        Err(response) => return *response,
+    };
+    let shared = CallShared::new(Arc::clone(ctx), body.is_none());
+    let (reply, response) = oneshot::channel();
+    let mut guard = DisconnectGuard(Some(Arc::clone(&shared)));
+    let call = HttpCall { head, first, body, reply, shared };
+    if !ctx.sender.post(Box::new(call::HttpJob { ctx: Arc::clone(ctx), call })) {
+        guard.0 = None;
+        return crate::stock_responses::plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+    }
+    // If hyper drops this future (the client left) the guard tells the app via `http.disconnect`.
+    let response = response.await;
+    guard.0 = None;
+    response.unwrap_or_else(|_| crate::stock_responses::internal_error())
+}
+
+/// Runs the ASGI application on one WebSocket handshake and waits for its answer (the 101, a close
+/// or a denial response).
+pub(crate) async fn serve_websocket(ctx: &Arc<AsgiContext>, head: RequestHead, upgrade: WebSocketUpgrade) -> Response {
+    let (reply, response) = oneshot::channel();
+    let call = websocket::WsCall { head, upgrade, reply };
+    if !ctx.sender.post(Box::new(websocket::WsJob { ctx: Arc::clone(ctx), call })) {
+        return crate::stock_responses::plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+    }
+    response.await.unwrap_or_else(|_| crate::stock_responses::internal_error())
 }

@@ -7,6 +7,10 @@
 //! event-loop thread, `def` endpoints on a thread pool so a blocking one holds up only its own thread;
 //! each in its own copy of the base context. Return values are
 //! encoded to JSON in Rust.
+//!
+//! What Rust does not serve goes to the app's own ASGI `__call__` through [`crate::asgi::serve_http`]
+//! and [`crate::asgi::serve_websocket`], as `--interface asgi` would run it: routes marked `asgi`, every
+//! request when the app sets `_covet_asgi_all`, and misses when it sets `_covet_asgi_on_miss`.
 
 mod json;
 mod params;
@@ -107,13 +111,24 @@ const METHOD_NOT_ALLOWED: &[u8] = br#"{"detail":"Method Not Allowed"}"#;
 impl Handler for NativeHandler {
     async fn call(&self, request: Request) -> Response {
         let Request { head, body, websocket } = request;
+        let table = &self.ctx.table;
+        if table.asgi_all {
+            return match websocket {
+                Some(upgrade) => crate::asgi::serve_websocket(&self.ctx.asgi, head, upgrade).await,
+                None => crate::asgi::serve_http(&self.ctx.asgi, head, body).await,
+            };
+        }
         let path = percent_decode_str(head.uri.path()).decode_utf8_lossy().into_owned();
         if let Some(upgrade) = websocket {
             return self.websocket(head, upgrade, &path).await;
         }
-        let table = &self.ctx.table;
         let (index, path_params) = match table.lookup(&head.method, &path) {
             Lookup::Found(index, params) => (index, params),
+            // The app's own router may know the path: a mount, a Starlette route, a redirect.
+            _ if table.asgi_on_miss => return crate::asgi::serve_http(&self.ctx.asgi, head, body).await,
+            Lookup::NotFound if table.matches_toggled_slash(&head.method, &path) => {
+                return crate::asgi::serve_http(&self.ctx.asgi, head, body).await
+            }
             Lookup::NotFound => return respond::json_response(StatusCode::NOT_FOUND, NOT_FOUND),
             Lookup::MethodNotAllowed(allow) => {
                 let mut response = respond::json_response(StatusCode::METHOD_NOT_ALLOWED, METHOD_NOT_ALLOWED);
@@ -122,6 +137,9 @@ impl Handler for NativeHandler {
             }
         };
         let route = &table.routes[index];
+        if route.asgi {
+            return crate::asgi::serve_http(&self.ctx.asgi, head, body).await;
+        }
         let (args, errors) = extract(route, &head, &path_params);
         // With a body to validate too, Python must run so both kinds of error are reported together.
         if !errors.is_empty() && !table.custom_validation_handler && route.body_validator.is_none() {
@@ -150,10 +168,13 @@ impl Handler for NativeHandler {
 }
 
 impl NativeHandler {
-    /// A WebSocket handshake: a matching `@app.websocket` route runs; anything else is refused with 403
-    /// as Starlette refuses it.
+    /// A WebSocket handshake: a matching `@app.websocket` route runs; anything else goes to the app's
+    /// ASGI side when it asked for misses, and is refused with 403 (as Starlette refuses it) otherwise.
     async fn websocket(&self, head: covetpy_protocols::RequestHead, upgrade: WebSocketUpgrade, path: &str) -> Response {
         let Some((index, params)) = self.ctx.table.lookup_websocket(path) else {
+            if self.ctx.table.asgi_on_miss {
+                return crate::asgi::serve_websocket(&self.ctx.asgi, head, upgrade).await;
+            }
             return crate::stock_responses::plain(StatusCode::FORBIDDEN, "Forbidden");
         };
         let (reply, response) = oneshot::channel();

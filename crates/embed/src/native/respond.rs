@@ -312,13 +312,15 @@ fn render(py: Python<'_>, ctx: &NativeContext, route: &Route, value: Bound<'_, P
 
 /// Reads a `covetpy.responses.Response`: status, complete headers and body.
 fn response_object(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Reply> {
-    // Streaming responses, and responses with a background task to run after sending, go through
-    // their own ASGI implementation.
+    // Streaming responses (those that say so, and those with no `body` at all, as Starlette's
+    // StreamingResponse and FileResponse), and responses with a background task to run after
+    // sending, go through their own ASGI implementation.
     let streams = obj.getattr(intern!(py, "is_asgi_only")).and_then(|v| v.is_truthy()).unwrap_or(false);
     let has_background = obj.getattr(intern!(py, "background")).is_ok_and(|b| !b.is_none());
-    if streams || has_background {
-        return Ok(Reply::Asgi(obj.clone().unbind()));
-    }
+    let body = match obj.getattr_opt(intern!(py, "body"))? {
+        Some(body) if !streams && !has_background => body,
+        _ => return Ok(Reply::Asgi(obj.clone().unbind())),
+    };
     let status: u16 = obj.getattr(intern!(py, "status_code"))?.extract()?;
     let status = StatusCode::from_u16(status)
         .map_err(|_| pyo3::exceptions::PyValueError::new_err(format!("invalid status code {status}")))?;
@@ -331,7 +333,6 @@ fn response_object(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Reply> {
             .map_err(|_| pyo3::exceptions::PyValueError::new_err(format!("invalid value for header {name}")))?;
         headers.append(name, value);
     }
-    let body = obj.getattr(intern!(py, "body"))?;
     let body = match body.cast::<PyBytes>() {
         Ok(b) => Bytes::copy_from_slice(b.as_bytes()),
         Err(_) => Bytes::from(body.extract::<Vec<u8>>()?),

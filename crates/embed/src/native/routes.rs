@@ -70,6 +70,9 @@ impl Param {
 
 /// One route.
 pub(crate) struct Route {
+    /// The route has features the server does not do itself (dependencies, forms, ...): a request
+    /// matched to it goes to the app's ASGI `__call__` whole, and nothing below is read.
+    pub(crate) asgi: bool,
     pub(crate) endpoint: Py<PyAny>,
     pub(crate) is_coroutine: bool,
     pub(crate) status: StatusCode,
@@ -118,6 +121,15 @@ pub(crate) struct RouteTable {
     pub(crate) ws_routes: Vec<WsRoute>,
     /// The app registered its own handler for validation errors, so 422s go through Python.
     pub(crate) custom_validation_handler: bool,
+    /// `app._covet_asgi_all`: every request and handshake goes to the app's ASGI `__call__` (the app
+    /// has middleware that must see everything).
+    pub(crate) asgi_all: bool,
+    /// `app._covet_asgi_on_miss`: a request or handshake no native route matches goes to the app's
+    /// ASGI `__call__` instead of getting a 404/405/403 from Rust.
+    pub(crate) asgi_on_miss: bool,
+    /// `app._covet_redirect_slashes`: a 404 whose path with the trailing slash added or removed
+    /// matches a route is the app router's redirect, so it goes to the ASGI side.
+    pub(crate) redirect_slashes: bool,
 }
 
 impl RouteTable {
@@ -129,7 +141,11 @@ impl RouteTable {
             routes: Vec::new(),
             ws_router: matchit::Router::new(),
             ws_routes: Vec::new(),
-            custom_validation_handler: has_validation_handler(app),
+            // The app says whether it replaced the default handler (then Python must see the errors).
+            custom_validation_handler: app_flag(app, "_covet_custom_validation_handler")?,
+            asgi_all: app_flag(app, "_covet_asgi_all")?,
+            asgi_on_miss: app_flag(app, "_covet_asgi_on_miss")?,
+            redirect_slashes: app_flag(app, "_covet_redirect_slashes")?,
         };
         if app.hasattr("_covet_websocket_routes")? {
             for spec in app.call_method0("_covet_websocket_routes")?.try_iter()? {
@@ -183,6 +199,18 @@ impl RouteTable {
         Ok(table)
     }
 
+    /// Whether the path with its trailing slash toggled would match (Starlette redirects such requests).
+    pub(crate) fn matches_toggled_slash(&self, method: &Method, path: &str) -> bool {
+        if !self.redirect_slashes || path == "/" {
+            return false;
+        }
+        let toggled = match path.strip_suffix('/') {
+            Some(stripped) => stripped.to_owned(),
+            None => format!("{path}/"),
+        };
+        !matches!(self.lookup(method, &toggled), Lookup::NotFound)
+    }
+
     /// Finds the WebSocket route for a (percent-decoded) path, with its raw path parameters.
     pub(crate) fn lookup_websocket(&self, path: &str) -> Option<(usize, Vec<(String, String)>)> {
         let matched = self.ws_router.at(path).ok()?;
@@ -213,9 +241,13 @@ fn convertors_accept(convertors: &[(String, Convertor)], params: &[(String, Stri
         .all(|(name, convertor)| params.iter().find(|(k, _)| k == name).is_some_and(|(_, v)| convertor.accepts(v)))
 }
 
-fn has_validation_handler(app: &Bound<'_, PyAny>) -> bool {
-    // The app says whether it replaced the default handler (then Python must see the errors).
-    app.getattr("_covet_custom_validation_handler").and_then(|v| v.is_truthy()).unwrap_or(false)
+/// A yes/no the app answers with an attribute, or a method returning it; absent means no.
+fn app_flag(app: &Bound<'_, PyAny>, name: &str) -> PyResult<bool> {
+    match app.getattr_opt(name)? {
+        None => Ok(false),
+        Some(value) if value.is_callable() => value.call0()?.is_truthy(),
+        Some(value) => value.is_truthy(),
+    }
 }
 
 /// Turns `/items/{id:int}/{rest:path}` into matchit's `/items/{id}/{*rest}` and notes the convertors.
@@ -258,6 +290,23 @@ fn compile_template(path: &str) -> PyResult<(String, Vec<(String, Convertor)>)> 
 }
 
 fn load_route(py: Python<'_>, spec: &Bound<'_, PyAny>, convertors: Vec<(String, Convertor)>) -> PyResult<Route> {
+    let asgi = match spec.getattr_opt("asgi")? {
+        Some(flag) => flag.is_truthy()?,
+        None => false,
+    };
+    if asgi {
+        return Ok(Route {
+            asgi,
+            endpoint: py.None(),
+            is_coroutine: false,
+            status: StatusCode::OK,
+            response_class: None,
+            text_media_type: None,
+            params: Vec::new(),
+            body_validator: None,
+            convertors,
+        });
+    }
     let status: u16 = spec.getattr("status_code")?.extract().unwrap_or(200);
     let response_class = spec.getattr("response_class")?;
     let body_validator = spec.getattr("body_validator")?;
@@ -274,6 +323,7 @@ fn load_route(py: Python<'_>, spec: &Bound<'_, PyAny>, convertors: Vec<(String, 
         None
     };
     Ok(Route {
+        asgi,
         text_media_type,
         endpoint: spec.getattr("endpoint")?.unbind(),
         is_coroutine: spec.getattr("is_coroutine")?.is_truthy()?,
