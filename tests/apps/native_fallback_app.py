@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
 from covetpy.responses import Response
-from covetpy.routing import ParamSpec, RouteSpec, WebSocketRouteSpec
+from covetpy._native import ParamSpec, RouteSpec, WebSocketRouteSpec, request_from_native
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -122,6 +122,9 @@ class FallbackApp:
 
     def _covet_websocket_routes(self) -> list[WebSocketRouteSpec]:
         return [WebSocketRouteSpec(path="/ws/native/{room}", asgi=self.native_ws)]
+
+    def _covet_request(self, native: Any) -> Any:
+        return request_from_native(self, native)  # type: ignore[arg-type]
 
     def _covet_handle_exception(self, request: object, exc: BaseException) -> Any:
         raise exc
@@ -240,8 +243,8 @@ def _asgi_route(path: str, methods: list[str]) -> RouteSpec:
         params=[],
         body_params=[],
         body_validator=None,
+        asgi=True,
     )
-    spec.asgi = True  # type: ignore[attr-defined]
     return spec
 
 

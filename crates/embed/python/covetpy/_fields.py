@@ -123,7 +123,7 @@ def lenient_issubclass(cls: Any, parent: type | tuple[type, ...]) -> bool:
 def _is_sequence_type(annotation: Any) -> bool:
     annotation = _strip_annotated(annotation)
     origin = typing.get_origin(annotation) or annotation
-    if origin in (str, bytes):
+    if lenient_issubclass(origin, (str, bytes, bytearray)):
         return False
     return lenient_issubclass(origin, _SEQUENCE_ORIGINS)
 

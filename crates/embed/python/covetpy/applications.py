@@ -4,6 +4,7 @@ any ASGI server or ``TestClient`` runs it; ``covetpy serve`` also answers its pl
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
@@ -23,7 +24,11 @@ from covetpy.exception_handlers import (
     request_validation_exception_handler,
     websocket_request_validation_exception_handler,
 )
-from covetpy.exceptions import RequestValidationError, WebSocketRequestValidationError
+from covetpy.exceptions import (
+    FastAPIDeprecationWarning,
+    RequestValidationError,
+    WebSocketRequestValidationError,
+)
 from covetpy.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from covetpy.routing import (
     DEFAULT_JSON_RESPONSE,
@@ -116,6 +121,14 @@ class FastAPI(Starlette):
                 raise AssertionError("A title must be provided for OpenAPI, e.g.: 'My API'")
             if not self.version:
                 raise AssertionError("A version must be provided for OpenAPI, e.g.: '2.1.0'")
+        if root_path:
+            warnings.warn(
+                "The `root_path` parameter is deprecated: give the server the root path instead, for "
+                "example `covetpy serve --root-path /api/v1` (with FastAPI's CLI, `fastapi run --root-path "
+                "/api/v1`).",
+                category=FastAPIDeprecationWarning,
+                stacklevel=2,
+            )
         self.root_path = root_path or openapi_prefix
         self.state = State()
         #: Replacements for dependencies, ``{original: replacement}`` (tests set it).
@@ -364,7 +377,15 @@ class FastAPI(Starlette):
 
     def on_event(self, event_type: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
         """Deprecated: register a startup or shutdown handler (use ``lifespan``)."""
-        return self.router.on_event(event_type)
+        warnings.warn(
+            "on_event is deprecated, use lifespan event handlers instead "
+            "(https://fastapi.tiangolo.com/advanced/events/).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return self.router.on_event(event_type)
 
     def add_event_handler(self, event_type: str, func: Callable[[], Any]) -> None:
         """Register a ``"startup"`` or ``"shutdown"`` handler."""

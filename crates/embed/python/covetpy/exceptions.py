@@ -30,6 +30,10 @@ class WebSocketException(StarletteWebSocketException):
         super().__init__(code=code, reason=reason)
 
 
+class FastAPIDeprecationWarning(UserWarning):
+    """A FastAPI feature that still works but is on its way out."""
+
+
 class FastAPIError(RuntimeError):
     """A mistake in how the application is declared (found at start-up)."""
 

@@ -13,7 +13,9 @@ from starlette.responses import PlainTextResponse as PlainTextResponse
 from starlette.responses import RedirectResponse as RedirectResponse
 from starlette.responses import Response as Response
 from starlette.responses import StreamingResponse as StreamingResponse
+from typing_extensions import deprecated
 
+from covetpy.exceptions import FastAPIDeprecationWarning
 from covetpy.sse import EventSourceResponse as EventSourceResponse
 
 
@@ -24,6 +26,13 @@ def _optional(name: str) -> Any:
         return None
 
 
+_SERIALIZES_ITSELF = (
+    "{} is deprecated: covetpy serializes data directly to JSON when a return type or response model "
+    "is set, which is faster and needs no custom response class."
+)
+
+
+@deprecated(_SERIALIZES_ITSELF.format("UJSONResponse"), category=FastAPIDeprecationWarning, stacklevel=2)
 class UJSONResponse(JSONResponse):
     """JSON rendered with ``ujson`` (install it separately)."""
 
@@ -35,6 +44,7 @@ class UJSONResponse(JSONResponse):
         return encoded
 
 
+@deprecated(_SERIALIZES_ITSELF.format("ORJSONResponse"), category=FastAPIDeprecationWarning, stacklevel=2)
 class ORJSONResponse(JSONResponse):
     """JSON rendered with ``orjson`` (install it separately): non-string keys and numpy values allowed."""
 

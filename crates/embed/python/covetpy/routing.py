@@ -10,6 +10,7 @@ import functools
 import inspect
 import json
 import re
+import warnings
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -313,11 +314,7 @@ def get_request_handler(route: APIRoute) -> Callable[[Request], Coroutine[Any, A
     is_async_stream = is_async_gen_callable(call)
     response_class = _unwrap_default(route.response_class)
     is_sse = lenient_issubclass(response_class, EventSourceResponse)
-    is_jsonl = (
-        is_stream
-        and isinstance(route.response_class, DefaultPlaceholder)
-        and route.stream_item_field is not None
-    )
+    is_jsonl = is_stream and isinstance(route.response_class, DefaultPlaceholder)
     strict = bool(_unwrap_default(route.strict_content_type))
     serializer = _Serializer(route)
 
@@ -331,10 +328,10 @@ def get_request_handler(route: APIRoute) -> Callable[[Request], Coroutine[Any, A
             embed_body_fields=route._embed_body_fields,
         )
         if solved.errors:
-            raise RequestValidationError(jsonable_encoder(solved.errors), body=body)
-        args = _response_args(route.status_code, solved.response, solved.background_tasks)
+            raise RequestValidationError(solved.errors, body=body)
         response: Response
         if is_stream:
+            args = _response_args(route.status_code, solved.response, solved.background_tasks)
             produced = _aiter(call(**solved.values), is_async_stream)
             if is_sse:
 
@@ -370,6 +367,8 @@ def get_request_handler(route: APIRoute) -> Callable[[Request], Coroutine[Any, A
             content = serializer.content(raw)
         else:
             content = await run_in_threadpool(serializer.content, raw)
+        # After the call: the endpoint may have set the status on its Response parameter.
+        args = _response_args(route.status_code, solved.response, solved.background_tasks)
         response = response_class(content, **args)
         if not is_body_allowed_for_status_code(response.status_code):
             response.body = b""
@@ -392,7 +391,7 @@ def get_websocket_app(
             embed_body_fields=embed_body_fields,
         )
         if solved.errors:
-            raise WebSocketRequestValidationError(jsonable_encoder(solved.errors))
+            raise WebSocketRequestValidationError(solved.errors)
         await cast(Callable[..., Awaitable[Any]], dependant.call)(**solved.values)
 
     return app
@@ -876,6 +875,12 @@ class APIRouter(routing.Router):
 
     def on_event(self, event_type: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
         """Deprecated: register a startup or shutdown handler (use ``lifespan``)."""
+        warnings.warn(
+            "on_event is deprecated, use lifespan event handlers instead "
+            "(https://fastapi.tiangolo.com/advanced/events/).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
 
         def decorator(func: DecoratedCallable) -> DecoratedCallable:
             self.add_event_handler(event_type, func)
