@@ -972,6 +972,29 @@ def test_openapi_is_cached() -> None:
     assert app.openapi() is first
 
 
+def test_openapi_is_rebuilt_when_routes_change() -> None:
+    def build(fw: Framework) -> Any:
+        app = fw.FastAPI()
+        app.openapi()
+
+        @app.get("/late")
+        async def late(q: int) -> Message:
+            return Message(message="x")
+
+        router = fw.APIRouter()
+
+        @router.post("/later")
+        async def later(item: Item) -> None:
+            return None
+
+        app.include_router(router, prefix="/r")
+        return app
+
+    expected, got = documents(build)
+    assert set(got["paths"]) == {"/late", "/r/later"}
+    assert got == expected
+
+
 def test_root_path_adds_a_server_entry() -> None:
     expected_app = APPS["metadata"](FASTAPI)
     got_app = APPS["metadata"](COVETPY)
