@@ -14,7 +14,6 @@ import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated, Any, Literal
 
-import covetpy
 import pytest
 import requests
 from conftest import ServerFactory
@@ -1039,4 +1038,13 @@ def test_openapi_json_from_the_binary(server: ServerFactory) -> None:
     assert response.json() == expected
 
 
-_ = covetpy
+@pytest.mark.parametrize("fw", [FASTAPI, COVETPY], ids=["fastapi", "covetpy"])
+def test_a_responses_key_that_is_no_status_is_refused(fw: Framework) -> None:
+    app = fw.FastAPI()
+
+    @app.get("/a", responses={"hello": {"description": "Not a status"}})
+    async def a() -> None:
+        return None
+
+    with pytest.raises(ValueError, match="hello" if fw is COVETPY else ""):
+        app.openapi()

@@ -504,7 +504,10 @@ def _additional_responses(
             try:
                 status_text = http.client.responses.get(int(code))
             except ValueError:
-                status_text = None
+                raise ValueError(
+                    f"responses key {code!r} of {route.path!r}: expected a status code, 'default' "
+                    "or a range such as '2XX'"
+                ) from None
         description = (
             extra.get("description") or response.get("description") or status_text or "Additional Response"
         )
