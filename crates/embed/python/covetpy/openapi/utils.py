@@ -312,9 +312,7 @@ def _definitions(
         (f, _generation_mode(f, separate_input_output_schemas), f.json_schema_adapter().core_schema)
         for f in [*fields, *extra]
     ]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        mapping, definitions = generator.generate_definitions(inputs=inputs)
+    mapping, definitions = generator.generate_definitions(inputs=inputs)
     for schema in definitions.values():
         # A form feed ends what the documentation shows of a model's docstring.
         if isinstance(schema.get("description"), str):
@@ -329,10 +327,7 @@ def _field_schema(
     alias: str | None = None,
 ) -> dict[str, Any]:
     """The schema of one field (a ``$ref`` for models), titled after its name when inline."""
-    mode: Mode = model_field.mode
-    if not separate_input_output_schemas and not _has_computed_fields(model_field):
-        mode = "validation"
-    schema = dict(mapping[(model_field, mode)])
+    schema = dict(mapping[(model_field, _generation_mode(model_field, separate_input_output_schemas))])
     if "$ref" not in schema:
         if alias is None:
             if model_field.mode == "validation":
