@@ -116,6 +116,8 @@ class FastAPI(Starlette):
         self.extra = extra
         self.openapi_version = "3.1.0"
         self.openapi_schema: dict[str, Any] | None = None
+        # Which routes the kept document describes (their identities), to notice later changes.
+        self._openapi_routes_key: tuple[int, ...] | None = None
         if self.openapi_url:
             if not self.title:
                 raise AssertionError("A title must be provided for OpenAPI, e.g.: 'My API'")
@@ -167,8 +169,10 @@ class FastAPI(Starlette):
     # -- the documentation routes --
 
     def openapi(self) -> dict[str, Any]:
-        """The OpenAPI document, built on first use and kept."""
-        if not self.openapi_schema:
+        """The OpenAPI document, built on first use and kept in ``openapi_schema``; built again
+        when routes or webhooks were added or removed since (as FastAPI does)."""
+        routes_key = tuple(map(id, [*self.routes, *self.webhooks.routes]))
+        if not self.openapi_schema or self._openapi_routes_key != routes_key:
             from covetpy.openapi.utils import get_openapi
 
             self.openapi_schema = get_openapi(
@@ -187,6 +191,7 @@ class FastAPI(Starlette):
                 separate_input_output_schemas=self.separate_input_output_schemas,
                 external_docs=self.openapi_external_docs,
             )
+            self._openapi_routes_key = routes_key
         return self.openapi_schema
 
     def setup(self) -> None:

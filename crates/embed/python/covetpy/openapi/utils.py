@@ -14,6 +14,7 @@ import http.client
 import inspect
 import typing
 import warnings
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -22,6 +23,7 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic.types import Json
 from pydantic_core import CoreSchema, PydanticUndefined
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
@@ -29,7 +31,7 @@ from starlette.routing import BaseRoute
 from covetpy import params
 from covetpy._fields import ModelField, is_union, lenient_issubclass, model_fields
 from covetpy.datastructures import DefaultPlaceholder
-from covetpy.dependencies.models import Dependant
+from covetpy.dependencies.models import Dependant, _unwrapped
 from covetpy.encoders import jsonable_encoder
 from covetpy.openapi.constants import METHODS_WITH_BODY, REF_PREFIX, REF_TEMPLATE
 from covetpy.routing import APIRoute, is_body_allowed_for_status_code
@@ -65,6 +67,10 @@ HTTP_VALIDATION_ERROR_SCHEMA: dict[str, Any] = {
     },
 }
 
+# FastAPI's names for the two schemas, for code that extends the document.
+validation_error_definition = VALIDATION_ERROR_SCHEMA
+validation_error_response_definition = HTTP_VALIDATION_ERROR_SCHEMA
+
 #: Descriptions of the response keys OpenAPI allows besides status codes (``"2XX"``, ``"default"``).
 STATUS_CODE_RANGES: dict[str, str] = {
     "1XX": "Information",
@@ -74,6 +80,7 @@ STATUS_CODE_RANGES: dict[str, str] = {
     "5XX": "Server Error",
     "DEFAULT": "Default Response",
 }
+status_code_ranges = STATUS_CODE_RANGES
 
 #: What an item of a ``text/event-stream`` response looks like (the SSE wire fields).
 SSE_EVENT_SCHEMA: dict[str, Any] = {
@@ -173,11 +180,8 @@ def _operation_inputs(dependant: Dependant) -> _OperationInputs:
 
 
 def _security_scheme(node: Dependant) -> Any:
-    call: Any = node.call
-    # A scheme wrapped in functools.partial or a decorator is still the scheme.
-    while hasattr(call, "func") and not hasattr(call, "scheme_name"):
-        call = call.func
-    return inspect.unwrap(call) if not hasattr(call, "scheme_name") else call
+    # The scheme object itself, also when the app wrapped it in functools.partial or a decorator.
+    return _unwrapped(node.call)
 
 
 def _param_model(param: ModelField) -> type[BaseModel] | None:
@@ -189,8 +193,6 @@ def _param_model(param: ModelField) -> type[BaseModel] | None:
             annotation = next(a for a in args if a is not type(None))
     if not lenient_issubclass(annotation, BaseModel):
         return None
-    from pydantic.types import Json
-
     if any(type(item) is Json for item in param.field_info.metadata):
         return None
     return cast(type[BaseModel], annotation)
@@ -205,12 +207,12 @@ def _expanded(fields: Sequence[ModelField]) -> list[ModelField]:
     return out
 
 
-_MODEL_FIELDS: dict[type[BaseModel], list[ModelField]] = {}
+#: A parameter model's fields, made once per model: the schema pass and the parameter list must
+#: look up the very same ModelField objects (the schemas are keyed by them).
+_MODEL_FIELDS: weakref.WeakKeyDictionary[type[BaseModel], list[ModelField]] = weakref.WeakKeyDictionary()
 
 
 def _cached_model_fields(model: type[BaseModel]) -> list[ModelField]:
-    # One ModelField per model field for the whole process, so the schema pass and the
-    # parameter list look up the same objects.
     if model not in _MODEL_FIELDS:
         _MODEL_FIELDS[model] = model_fields(model)
     return _MODEL_FIELDS[model]
@@ -310,9 +312,7 @@ def _definitions(
         (f, _generation_mode(f, separate_input_output_schemas), f.json_schema_adapter().core_schema)
         for f in [*fields, *extra]
     ]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        mapping, definitions = generator.generate_definitions(inputs=inputs)
+    mapping, definitions = generator.generate_definitions(inputs=inputs)
     for schema in definitions.values():
         # A form feed ends what the documentation shows of a model's docstring.
         if isinstance(schema.get("description"), str):
@@ -327,10 +327,7 @@ def _field_schema(
     alias: str | None = None,
 ) -> dict[str, Any]:
     """The schema of one field (a ``$ref`` for models), titled after its name when inline."""
-    mode: Mode = model_field.mode
-    if not separate_input_output_schemas and not _has_computed_fields(model_field):
-        mode = "validation"
-    schema = dict(mapping[(model_field, mode)])
+    schema = dict(mapping[(model_field, _generation_mode(model_field, separate_input_output_schemas))])
     if "$ref" not in schema:
         if alias is None:
             if model_field.mode == "validation":
@@ -502,7 +499,10 @@ def _additional_responses(
             try:
                 status_text = http.client.responses.get(int(code))
             except ValueError:
-                status_text = None
+                raise ValueError(
+                    f"responses key {code!r} of {route.path!r}: expected a status code, 'default' "
+                    "or a range such as '2XX'"
+                ) from None
         description = (
             extra.get("description") or response.get("description") or status_text or "Additional Response"
         )
@@ -536,9 +536,7 @@ class _Context:
     operation_ids: set[str] = field(default_factory=set)
 
 
-def get_openapi_path(
-    *, route: APIRoute, ctx: _Context
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+def _openapi_path(*, route: APIRoute, ctx: _Context) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """The path item of ``route`` (one operation per method), the security schemes it uses and
     the extra component schemas it needs (the validation error ones)."""
     path: dict[str, Any] = {}
@@ -572,7 +570,7 @@ def get_openapi_path(
             callbacks: dict[str, Any] = {}
             for callback in _api_routes(route.callbacks):
                 # A callback's own schemes and components are not added to the document.
-                callback_path, _, _ = get_openapi_path(route=callback, ctx=ctx)
+                callback_path, _, _ = _openapi_path(route=callback, ctx=ctx)
                 callbacks[callback.name] = {callback.path: callback_path}
             operation["callbacks"] = callbacks
         status = _default_status(route, response_class)
@@ -659,7 +657,7 @@ def get_openapi(
     sections = [(paths, routes), (webhook_paths, webhooks or [])]
     for target, section_routes in sections:
         for route in _api_routes(section_routes):
-            path, schemes, extra_definitions = get_openapi_path(route=route, ctx=ctx)
+            path, schemes, extra_definitions = _openapi_path(route=route, ctx=ctx)
             if path:
                 target.setdefault(route.path_format, {}).update(path)
             if schemes:
@@ -688,5 +686,7 @@ __all__ = [
     "deep_dict_update",
     "get_fields_from_routes",
     "get_openapi",
-    "get_openapi_path",
+    "status_code_ranges",
+    "validation_error_definition",
+    "validation_error_response_definition",
 ]
