@@ -62,6 +62,14 @@ def locate_app(app: object) -> tuple[str, str]:
     return found[0]
 
 
+def _log_start(target: str, seconds: float) -> None:
+    """Add a line about a server start to the results file, for the run's statistics."""
+    path = os.environ.get("COVETPY_DOCS_RESULTS")
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"server": target, "seconds": round(seconds, 3)}) + "\n")
+
+
 class _AppServer:
     """One covetpy process serving one app."""
 
@@ -85,7 +93,9 @@ class _AppServer:
                 start_new_session=True,
             )
         self.server = Server(proc, args, stdout, stderr, port=self.port)
+        started = time.monotonic()
         self._wait_ready(target)
+        _log_start(target, time.monotonic() - started)
 
     def _wait_ready(self, target: str) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT

@@ -63,7 +63,12 @@ def failures_text(results: Results) -> str:
 
 
 def timings_text(results: Results) -> str:
-    return ", ".join(f"{name} {mode.seconds:.0f}s" for name, mode in results.modes.items())
+    """How long each mode took (and, for the network modes, how many servers were started)."""
+    parts = []
+    for name, mode in results.modes.items():
+        servers = f" ({mode.servers_started} servers, {mode.server_seconds:.0f}s starting them)"
+        parts.append(f"{name} {mode.seconds:.0f}s" + (servers if mode.servers_started else ""))
+    return ", ".join(parts)
 
 
 def markdown_page(results: Results) -> str:

@@ -27,12 +27,14 @@ from fastapi_docs.plugin import MODE_ENV, MODES, RESULTS_ENV, first_line
 
 TESTS_DIR = Path(__file__).resolve().parent.parent
 REPO_ROOT = TESTS_DIR.parent
-PACKAGE_DIR = REPO_ROOT / "crates" / "embed" / "python"
+PACKAGE_DIR = Path(os.environ.get("COVETPY_PACKAGE_DIR") or REPO_ROOT / "crates" / "embed" / "python")
+"""Where the in-process modes import covetpy from (``$COVETPY_PACKAGE_DIR`` to test another checkout's
+package; the network mode's servers use the package embedded in ``$COVETPY_BIN``)."""
 PYTEST_INI = Path(__file__).resolve().parent / "pytest.ini"
 TUTORIAL_PREFIX = "tests/test_tutorial/"
 PER_TEST_TIMEOUT = 60
 """Seconds before pytest-timeout stops one test (a hung server must not hang the run)."""
-BATCH_FILES = 40
+BATCH_FILES = 15
 """Test files per pytest process: few processes (start-up costs a second each), several per job."""
 
 _AREA_RE = re.compile(r"docs_src[./]([A-Za-z0-9_]+)")
@@ -71,6 +73,9 @@ class ModeResult:
     collect_errors: dict[str, str] = field(default_factory=dict)
     file_errors: dict[str, str] = field(default_factory=dict)
     """Test files whose pytest process failed as a whole, with its last line."""
+    servers_started: int = 0
+    server_seconds: float = 0.0
+    """How many covetpy servers the network client started, and the time spent waiting for them."""
 
     def passed(self) -> set[str]:
         """Ids of the tests that passed."""
@@ -96,13 +101,16 @@ class ModeResult:
             "tests": self.tests,
             "collect_errors": self.collect_errors,
             "file_errors": self.file_errors,
+            "servers_started": self.servers_started,
+            "server_seconds": round(self.server_seconds, 1),
         }
 
     @classmethod
     def from_json(cls, mode: str, data: dict[str, Any]) -> ModeResult:
         return cls(
             mode, float(data["seconds"]), dict(data["tests"]), dict(data["collect_errors"]),
-            dict(data.get("file_errors", {})),
+            dict(data.get("file_errors", {})), int(data.get("servers_started", 0)),
+            float(data.get("server_seconds", 0.0)),
         )
 
 
@@ -172,7 +180,7 @@ def run_mode(
                 errors = list(pool.map(lambda b, o: _run_batch(mode, root, b, o, env), batches, outs))
             for out in outs:
                 if out.exists():
-                    _merge(result, out.read_text(encoding="utf-8").splitlines())
+                    _merge(result, out.read_text(encoding="utf-8").splitlines(), root)
             return [(batch, error) for batch, error in zip(batches, errors, strict=True) if error]
 
         failed = run_all(_batches(root, files))
@@ -191,11 +199,19 @@ def run_mode(
     return result
 
 
-def _merge(result: ModeResult, lines: Iterable[str]) -> None:
+def _merge(result: ModeResult, lines: Iterable[str], root: Path) -> None:
     for line in lines:
         if not line.strip():
             continue
         record = json.loads(line)
+        if "message" in record:
+            # the same reason on every machine: no checkout or cache paths in it
+            record["message"] = record["message"].replace(str(root), "<fastapi>").replace(
+                str(PACKAGE_DIR), "<covetpy>").replace(str(REPO_ROOT), "<repo>")
+        if "server" in record:
+            result.servers_started += 1
+            result.server_seconds += record["seconds"]
+            continue
         if "collect_error" in record:
             result.collect_errors[short_id(record["collect_error"])] = record["message"]
             continue
@@ -207,13 +223,13 @@ def _merge(result: ModeResult, lines: Iterable[str]) -> None:
 
 
 def environment_key() -> str:
-    """A digest of the installed distributions and this harness: the reference results depend on both."""
+    """A digest of the installed distributions and of what the reference run loads of this harness."""
     digest = hashlib.sha256()
     dists = sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions())
     digest.update("\n".join(dists).encode())
     digest.update(sys.version.encode())
-    for helper in sorted(Path(__file__).resolve().parent.glob("*.py")):
-        digest.update(helper.read_bytes())
+    for helper in ("plugin.py", "pytest.ini"):
+        digest.update((Path(__file__).resolve().parent / helper).read_bytes())
     return digest.hexdigest()[:16]
 
 
