@@ -30,7 +30,7 @@ from covetpy._fields import (
 )
 from covetpy.datastructures import DefaultPlaceholder
 from covetpy.dependencies.models import is_async_gen_callable, is_gen_callable
-from covetpy.dependencies.utils import request_body_to_args
+from covetpy.dependencies.utils import Undefined, request_body_to_args
 from covetpy.encoders import jsonable_encoder
 from covetpy.exceptions import RequestValidationError, ResponseValidationError
 from covetpy.routing import APIRoute, APIWebSocketRoute, _Serializer
@@ -252,7 +252,7 @@ def _body_validator(route: APIRoute) -> Callable[[bytes, str | None], dict[str, 
     embed = route._embed_body_fields
 
     def validate(body: bytes, content_type: str | None) -> dict[str, object]:
-        received: Any = None
+        received: Any = Undefined
         if body:
             if (not content_type and not strict) or (content_type and _is_json_media(content_type)):
                 try:

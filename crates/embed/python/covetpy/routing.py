@@ -42,6 +42,7 @@ from covetpy._fields import ModelField, lenient_issubclass
 from covetpy.datastructures import Default, DefaultPlaceholder
 from covetpy.dependencies.models import Dependant, is_async_gen_callable, is_gen_callable
 from covetpy.dependencies.utils import (
+    Undefined,
     get_body_field,
     get_dependant,
     get_flat_dependant,
@@ -164,9 +165,9 @@ def _is_json_media(content_type: str) -> bool:
 
 async def read_body(request: Request, body_field: ModelField | None, strict_content_type: bool) -> Any:
     """The parsed body: FormData for forms, the decoded JSON for JSON bodies, else the raw bytes
-    (None when there is no body). Malformed JSON is a 422; an unreadable body a 400."""
+    (``Undefined`` when there is none). Malformed JSON is a 422; an unreadable body a 400."""
     if body_field is None:
-        return None
+        return Undefined
     try:
         if isinstance(body_field.field_info, params.Form):
             form = await request.form()
@@ -176,7 +177,7 @@ async def read_body(request: Request, body_field: ModelField | None, strict_cont
             return form
         raw = await request.body()
         if not raw:
-            return None
+            return Undefined
         content_type = request.headers.get("content-type")
         if (not content_type and not strict_content_type) or (content_type and _is_json_media(content_type)):
             return await request.json()
@@ -702,7 +703,7 @@ class APIRouter(routing.Router):
     ) -> None:
         """Add a path operation (what the ``@router.get(...)`` decorators do)."""
         route_class = route_class_override or self.route_class
-        current_tags: list[str | enum.Enum] = [*(tags or []), *self.tags]
+        current_tags: list[str | enum.Enum] = [*self.tags, *(tags or [])]
         current_dependencies = [*self.dependencies, *(dependencies or [])]
         current_callbacks = [*self.callbacks, *(callbacks or [])]
         route = route_class(

@@ -437,30 +437,45 @@ class SolvedDependency:
     dependency_cache: dict[CacheKey, Any]
 
 
+#: "Not in the request" (JSON ``null`` is a value and is validated).
+Undefined: Any = PydanticUndefined
+
+
+def _is_empty_file_input(value: Any) -> bool:
+    # Browsers send an empty filename and no content when no file was chosen.
+    return isinstance(value, StarletteUploadFile) and value.filename == "" and value.size == 0
+
+
 def _multidict_value(field: ModelField, values: Mapping[str, Any], alias: str | None = None) -> Any:
     alias = alias or field.validation_alias
     sequence = is_sequence_annotation(field.annotation)
     value: Any
     if sequence and isinstance(values, ImmutableMultiDict | Headers):
         value = values.getlist(alias)
+        if isinstance(values, FormData):
+            value = [item for item in value if not _is_empty_file_input(item)]
     else:
         value = values.get(alias, None)
     if (
         value is None
-        or (isinstance(field.field_info, params.Form) and isinstance(value, str) and value == "")
+        or (isinstance(values, FormData) and ((isinstance(value, str) and value == "") or _is_empty_file_input(value)))
         or (sequence and len(value) == 0)
     ):
-        return None if field.required else copied(field.default)
+        # Defaults are applied by validation, not while reading the request.
+        return Undefined
     return value
 
 
 def _validate_field(
     field: ModelField, value: Any, values: dict[str, Any], loc: tuple[Any, ...]
 ) -> tuple[Any, list[Any]]:
-    if value is None:
+    if value is Undefined:
         if field.required:
             return None, [missing_error(loc)]
-        return copied(field.default), []
+        default = copied(field.default)
+        if not field.field_info.validate_default:
+            return default, []
+        value = default
     return field.validate(value, values, loc=loc)
 
 
@@ -487,7 +502,7 @@ def request_params_to_args(
                 if convert:
                     alias = sub.alias if sub.alias != sub.name else sub.name.replace("_", "-")
             value = _multidict_value(sub, received, alias=alias)
-            if value is not None:
+            if value is not Undefined:
                 to_process[sub.validation_alias] = value
             processed.add(alias or sub.validation_alias)
         for key in received:
@@ -524,7 +539,7 @@ async def _form_values(fields: list[ModelField], form: FormData) -> dict[str, An
                 and all(isinstance(v, StarletteUploadFile) for v in value)
             ):
                 value = [await v.read() for v in value]
-        if value is not None:
+        if value is not Undefined:
             values[field.validation_alias] = value
     aliases = {field.validation_alias for field in fields}
     for key in form:
@@ -554,10 +569,10 @@ async def request_body_to_args(
         return {first.name: value}, errors
     for field in body_fields:
         loc = ("body", field.validation_alias)
-        value = None
-        if to_process is not None:
+        value = Undefined
+        if to_process is not Undefined and to_process is not None:
             try:
-                value = to_process.get(field.validation_alias)
+                value = to_process.get(field.validation_alias, Undefined)
             except AttributeError:
                 errors.append(missing_error(loc))
                 continue
@@ -610,7 +625,7 @@ async def solve_dependencies(
     *,
     request: Request | WebSocket,
     dependant: Dependant,
-    body: Any = None,
+    body: Any = PydanticUndefined,
     background_tasks: StarletteBackgroundTasks | None = None,
     response: Response | None = None,
     dependency_overrides_provider: Any | None = None,
