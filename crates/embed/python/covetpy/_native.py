@@ -448,6 +448,7 @@ def request_from_native(app: FastAPI, native: Any) -> Request:
         "path_params": native.path_params,
         "state": native.state,
         "app": app,
+        "router": app.router,
     }
     sent = False
 

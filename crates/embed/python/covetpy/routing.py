@@ -38,7 +38,7 @@ from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from covetpy import params
-from covetpy._fields import ModelField, lenient_issubclass
+from covetpy._fields import ModelField, lenient_issubclass, model_class
 from covetpy.datastructures import Default, DefaultPlaceholder
 from covetpy.dependencies.models import Dependant, is_async_gen_callable, is_gen_callable
 from covetpy.dependencies.utils import (
@@ -437,6 +437,21 @@ def _response_field(name: str, annotation: Any) -> ModelField:
     return field
 
 
+def _check_param_models(flat: Dependant, name: str) -> None:
+    """A parameter model must be the only parameter of its source (covetpy does not merge several)."""
+    for source, fields in (
+        ("query", flat.query_params),
+        ("header", flat.header_params),
+        ("cookie", flat.cookie_params),
+    ):
+        names = {f.name for f in fields}
+        if len(names) > 1 and any(model_class(f.annotation) is not None for f in fields):
+            raise FastAPIError(
+                f"path operation {name!r}: a {source} parameter model must be the only {source} parameter "
+                "(covetpy does not support a model next to other parameters of the same source yet)"
+            )
+
+
 class APIRoute(routing.Route):
     """A path operation: the endpoint with its dependency graph, response model and OpenAPI data."""
 
@@ -538,6 +553,7 @@ class APIRoute(routing.Route):
                 0, get_parameterless_sub_dependant(depends=depends, path=self.path_format)
             )
         self._flat_dependant = get_flat_dependant(self.dependant)
+        _check_param_models(self._flat_dependant, self.name)
         self._embed_body_fields = should_embed_body_fields(self._flat_dependant.body_params)
         self.body_field = get_body_field(
             flat_dependant=self._flat_dependant,
