@@ -179,6 +179,18 @@ def test_other_docs_paths_and_user_chosen_urls(start_server: ServerFactory) -> N
     assert "fonts.googleapis.com" not in get(server, "/documentation").text
 
 
+def test_package_data_is_readable_through_importlib_resources(start_server: ServerFactory) -> None:
+    server = start_server("docs_app:custom", "--interface", "covet")
+    seen = get(server, "/package-data").json()
+    assert seen == {
+        "is_dir": True,
+        "names": sorted(p.name for p in STATIC.iterdir()),
+        "favicon_is_file": True,
+        "favicon": (STATIC / "favicon.svg").read_text(encoding="utf-8"),
+        "missing_is_file": False,
+    }
+
+
 def check_offline_load(server: Server, report: PageLoad, allowed_outside: tuple[str, ...] = ()) -> None:
     """Every request went to the server (or was inline data) but the allowed ones, which failed
     since no other host resolves; the page's scripts threw nothing."""

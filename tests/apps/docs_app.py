@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.resources
+
 from covetpy import FastAPI
 from covetpy.openapi.docs import get_redoc_html, get_swagger_ui_html
 from covetpy.responses import HTMLResponse
@@ -52,3 +54,18 @@ def cdn_docs() -> HTMLResponse:
 @custom.get("/fonts-redoc", include_in_schema=False)
 def fonts_redoc() -> HTMLResponse:
     return get_redoc_html(openapi_url="/openapi.json", title="Fonts", with_google_fonts=True)
+
+
+@custom.get("/package-data", include_in_schema=False)
+def package_data() -> dict[str, object]:
+    """What importlib.resources sees of the covetpy package (under covetpy serve: the copy embedded
+    in the binary)."""
+    static = importlib.resources.files("covetpy").joinpath("static")
+    favicon = static / "favicon.svg"
+    return {
+        "is_dir": static.is_dir(),
+        "names": sorted(p.name for p in static.iterdir()),
+        "favicon_is_file": favicon.is_file(),
+        "favicon": favicon.read_text(encoding="utf-8"),
+        "missing_is_file": static.joinpath("nope.js").is_file(),
+    }
