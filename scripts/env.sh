@@ -67,20 +67,34 @@ covetpy_ensure_system_packages() {
         esac
     fi
     [ "${#wanted[@]}" -eq 0 ] && return 0
+    covetpy_apt_install "${wanted[@]}"
+    covetpy_find_python
+}
+
+# Install the Debian packages only the tests need, when missing: Chromium, in which
+# tests/test_native_docs.py renders the /docs and /redoc pages.
+covetpy_ensure_test_packages() {
+    if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+        covetpy_apt_install chromium
+    fi
+}
+
+# covetpy_apt_install PACKAGE...: apt-get install them (with sudo when not root). Does nothing
+# but say so on systems without apt-get.
+covetpy_apt_install() {
     if ! command -v apt-get >/dev/null 2>&1; then
-        covetpy_log "missing system packages (${wanted[*]}) and no apt-get; install them by hand"
+        covetpy_log "missing system packages ($*) and no apt-get; install them by hand"
         return 0
     fi
     local -a sudo=()
     if [ "$(id -u)" -ne 0 ]; then
-        command -v sudo >/dev/null 2>&1 || covetpy_die "need root or sudo to install: ${wanted[*]}"
+        command -v sudo >/dev/null 2>&1 || covetpy_die "need root or sudo to install: $*"
         sudo=(sudo)
     fi
-    covetpy_log "installing Debian packages: ${wanted[*]}"
+    covetpy_log "installing Debian packages: $*"
     ${sudo[@]+"${sudo[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get update -q </dev/null
     ${sudo[@]+"${sudo[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-        "${wanted[@]}" </dev/null
-    covetpy_find_python
+        "$@" </dev/null
 }
 
 # True when PYO3_PYTHON was built with a shared libpython that is present.

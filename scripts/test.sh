@@ -12,6 +12,7 @@ set -euo pipefail
 cd "$COVETPY_ROOT"
 
 covetpy_ensure_system_packages
+covetpy_ensure_test_packages
 covetpy_check_toolchain
 covetpy_log "Python: $PYO3_PYTHON ($("$PYO3_PYTHON" -c 'import sys; print(sys.version.split()[0])'))"
 

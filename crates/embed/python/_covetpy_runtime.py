@@ -10,14 +10,17 @@ from __future__ import annotations
 import asyncio
 import importlib.abc
 import importlib.machinery
+import importlib.resources.abc
 import importlib.util
 import inspect
+import io
 import logging
+import os
 import sys
 import traceback
 import types
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
+from typing import IO, Any
 
 import _covetpy_native as native
 
@@ -45,6 +48,77 @@ class _EmbeddedPackage(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def exec_module(self, module: types.ModuleType) -> None:
         _, source = self.sources[module.__name__]
         exec(compile(source, f"<covetpy>/{module.__name__}.py", "exec"), module.__dict__)  # noqa: S102
+
+    def get_resource_reader(self, fullname: str) -> importlib.resources.abc.TraversableResources | None:
+        """``importlib.resources.files("covetpy")``: the package's data files, embedded beside its
+        sources (crates/embed/build.rs), so the code reads them the same way here and from a wheel."""
+        entry = self.sources.get(fullname)
+        if entry is None or not entry[0]:
+            return None
+        return _EmbeddedResources("/".join(fullname.split(".")[1:]))
+
+
+class _EmbeddedResources(importlib.resources.abc.TraversableResources):
+    """The resource reader of one embedded package."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+
+    def files(self) -> importlib.resources.abc.Traversable:
+        return _EmbeddedPath(self.root)
+
+
+class _EmbeddedPath(importlib.resources.abc.Traversable):
+    """A path inside the embedded ``covetpy`` package ("" is the package itself), read-only: the
+    bytes come from ``_covetpy_native.package_data`` when a file is opened."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+    def _prefix(self) -> str:
+        return f"{self.path}/" if self.path else ""
+
+    def is_file(self) -> bool:
+        return self.path in native.package_data_names()
+
+    def is_dir(self) -> bool:
+        prefix = self._prefix()
+        return not self.path or any(n.startswith(prefix) for n in native.package_data_names())
+
+    def iterdir(self) -> Iterator[_EmbeddedPath]:
+        prefix = self._prefix()
+        names = native.package_data_names()
+        children = {n[len(prefix) :].split("/", 1)[0] for n in names if n.startswith(prefix)}
+        for child in sorted(children):
+            yield _EmbeddedPath(prefix + child)
+
+    def joinpath(self, *descendants: str | os.PathLike[str]) -> _EmbeddedPath:
+        parts = [self.path] if self.path else []
+        parts += [p for d in descendants for p in os.fspath(d).split("/") if p and p != "."]
+        return _EmbeddedPath("/".join(parts))
+
+    def read_bytes(self) -> bytes:
+        data: bytes | None = native.package_data(self.path)
+        if data is None:
+            raise FileNotFoundError(f"<covetpy>/{self.path}")
+        return data
+
+    def read_text(self, encoding: str | None = None) -> str:
+        return self.read_bytes().decode(encoding or "utf-8")
+
+    def open(self, mode: str = "r", *args: Any, **kwargs: Any) -> IO[Any]:
+        if mode == "rb":
+            return io.BytesIO(self.read_bytes())
+        if mode == "r":
+            return io.TextIOWrapper(io.BytesIO(self.read_bytes()), *args, **kwargs)
+        raise ValueError(f"embedded package data is read-only; cannot open with mode {mode!r}")
+
+    def __repr__(self) -> str:
+        return f"<covetpy>/{self.path}"
 
 
 def install_embedded_package(sources: dict[str, tuple[bool, str]]) -> None:

@@ -2,12 +2,15 @@
 //! `_covetpy_runtime` helper module.
 
 use pyo3::prelude::*;
-use pyo3::types::PyModule;
+use pyo3::types::{PyBytes, PyModule};
 
 const RUNTIME_SOURCE: &str = include_str!("../python/_covetpy_runtime.py");
 
 /// The `covetpy` package shipped inside the binary: (module name, is a package, source).
 const EMBEDDED_PACKAGE: &[(&str, bool, &str)] = include!(concat!(env!("OUT_DIR"), "/embedded_package.rs"));
+
+/// The `covetpy` package's data files shipped inside the binary: (path inside the package, bytes).
+const EMBEDDED_DATA: &[(&str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/embedded_data.rs"));
 
 /// Log levels shared with the Python helpers, numbered as Python's `logging` numbers them.
 const ERROR: u32 = 40;
@@ -26,6 +29,20 @@ fn log(level: u32, message: &str) {
     }
 }
 
+/// The bytes of one embedded data file of the `covetpy` package (`"static/favicon.svg"`), or `None`.
+/// Copied into a Python `bytes` only when asked for, so a worker that never serves the documentation
+/// pages never holds their scripts.
+#[pyfunction]
+fn package_data<'py>(py: Python<'py>, path: &str) -> Option<Bound<'py, PyBytes>> {
+    EMBEDDED_DATA.iter().find(|(name, _)| *name == path).map(|(_, bytes)| PyBytes::new(py, bytes))
+}
+
+/// The paths of the embedded data files of the `covetpy` package, relative to the package.
+#[pyfunction]
+fn package_data_names() -> Vec<&'static str> {
+    EMBEDDED_DATA.iter().map(|(name, _)| *name).collect()
+}
+
 /// Registers `_covetpy_native`, imports `_covetpy_runtime` and makes the embedded `covetpy` package
 /// importable; returns `_covetpy_runtime`.
 pub(crate) fn install(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
@@ -35,6 +52,8 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     }
     let native = PyModule::new(py, "_covetpy_native")?;
     native.add_function(wrap_pyfunction!(log, &native)?)?;
+    native.add_function(wrap_pyfunction!(package_data, &native)?)?;
+    native.add_function(wrap_pyfunction!(package_data_names, &native)?)?;
     native.add("ERROR", ERROR)?;
     native.add("WARNING", WARNING)?;
     native.add("INFO", INFO)?;

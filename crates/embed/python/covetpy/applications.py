@@ -29,6 +29,7 @@ from covetpy.exceptions import (
     RequestValidationError,
     WebSocketRequestValidationError,
 )
+from covetpy.openapi import docs_assets
 from covetpy.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from covetpy.routing import (
     DEFAULT_JSON_RESPONSE,
@@ -214,18 +215,24 @@ class FastAPI(Starlette):
         if self.openapi_url and self.docs_url:
             openapi_url = self.openapi_url
             redirect_url = self.swagger_ui_oauth2_redirect_url
+            swagger_assets = docs_assets.asset_prefix(self.docs_url)
 
             async def swagger_ui_html(req: Request) -> HTMLResponse:
                 root_path = req.scope.get("root_path", "").rstrip("/")
+                assets = root_path + swagger_assets
                 return get_swagger_ui_html(
                     openapi_url=root_path + openapi_url,
                     title=f"{self.title} - Swagger UI",
+                    swagger_js_url=docs_assets.asset_url(assets, "swagger-ui-bundle.js"),
+                    swagger_css_url=docs_assets.asset_url(assets, "swagger-ui.css"),
+                    swagger_favicon_url=docs_assets.asset_url(assets, "favicon.svg"),
                     oauth2_redirect_url=root_path + redirect_url if redirect_url else None,
                     init_oauth=self.swagger_ui_init_oauth,
                     swagger_ui_parameters=self.swagger_ui_parameters,
                 )
 
             self.add_route(self.docs_url, swagger_ui_html, include_in_schema=False)
+            self.router.routes.extend(docs_assets.asset_routes(swagger_assets, docs_assets.SWAGGER_UI_FILES))
             if redirect_url:
 
                 async def swagger_ui_redirect(req: Request) -> HTMLResponse:
@@ -234,12 +241,20 @@ class FastAPI(Starlette):
                 self.add_route(redirect_url, swagger_ui_redirect, include_in_schema=False)
         if self.openapi_url and self.redoc_url:
             openapi_url = self.openapi_url
+            redoc_assets = docs_assets.asset_prefix(self.redoc_url)
 
             async def redoc_html(req: Request) -> HTMLResponse:
                 root_path = req.scope.get("root_path", "").rstrip("/")
-                return get_redoc_html(openapi_url=root_path + openapi_url, title=f"{self.title} - ReDoc")
+                assets = root_path + redoc_assets
+                return get_redoc_html(
+                    openapi_url=root_path + openapi_url,
+                    title=f"{self.title} - ReDoc",
+                    redoc_js_url=docs_assets.asset_url(assets, "redoc.standalone.js"),
+                    redoc_favicon_url=docs_assets.asset_url(assets, "favicon.svg"),
+                )
 
             self.add_route(self.redoc_url, redoc_html, include_in_schema=False)
+            self.router.routes.extend(docs_assets.asset_routes(redoc_assets, docs_assets.REDOC_FILES))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.root_path:
