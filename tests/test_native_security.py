@@ -10,9 +10,14 @@ validate FastAPI-generated documents (and reject broken ones) exactly as FastAPI
 import asyncio
 import base64
 import enum
+import importlib.util
 import inspect
 import json
-from collections.abc import Callable
+import re
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, get_args, get_origin
 
 import covetpy.openapi.models as cmodels
@@ -21,13 +26,17 @@ import covetpy.security.http as chttp
 import fastapi.openapi.models as fmodels
 import fastapi.security as fsec
 import fastapi.security.http as fhttp
+import httpx
+import jwt
 import pydantic
 import pytest
+from conftest import ServerFactory
 from covetpy.exceptions import HTTPException as CovetHTTPException
 from covetpy.security.base import SecurityBase as CovetSecurityBase
 from covetpy.security.utils import get_authorization_scheme_param
 from fastapi import Depends, FastAPI, Security
 from fastapi.security.utils import get_authorization_scheme_param as fastapi_scheme_param
+from fastapi.testclient import TestClient
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 
@@ -755,3 +764,250 @@ def test_invalid_documents_rejected_as_fastapi(label: str) -> None:
         fmodels.OpenAPI.model_validate(doc)
     with pytest.raises(pydantic.ValidationError):
         cmodels.OpenAPI.model_validate(doc)
+
+
+# --- End to end: tutorial-style apps served by the real binary ------------------------------
+#
+# The apps in tests/apps/security_tutorial import from covetpy, as a user's app moved from
+# FastAPI would. Each is served with `--interface covet` and asked the same questions as the
+# same source with its imports pointed back at fastapi (run by FastAPI's TestClient): status,
+# challenge header, content type and JSON must agree, and so must the OpenAPI
+# `components.securitySchemes` and every operation's `security` list.
+
+TUTORIAL_DIR = Path(__file__).resolve().parent / "apps" / "security_tutorial"
+TUTORIAL_APPS = ["bearer_first_steps", "password_login", "jwt_scopes", "http_basic", "many_schemes"]
+_IMPORT_LINE = re.compile(r"^(from|import) covetpy\b", re.MULTILINE)
+
+
+def fastapi_twin(name: str, directory: Path) -> Any:
+    """The tutorial app ``name`` built by FastAPI: its source with the covetpy imports pointed at
+    fastapi, written to ``directory`` and imported from there as a module of its own."""
+    source = (TUTORIAL_DIR / f"{name}.py").read_text(encoding="utf-8")
+    assert _IMPORT_LINE.search(source), f"{name} does not import covetpy"
+    path = directory / f"fastapi_twin_{name}.py"
+    path.write_text(_IMPORT_LINE.sub(r"\1 fastapi", source), encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    spec.loader.exec_module(module)
+    return module.app
+
+
+@dataclass
+class Twins:
+    """One tutorial app under both frameworks: FastAPI in process, covetpy behind the binary."""
+
+    name: str
+    fastapi: httpx.Client
+    covet: httpx.Client
+
+
+@pytest.fixture(scope="module", params=TUTORIAL_APPS)
+def twins(
+    request: pytest.FixtureRequest, module_servers: ServerFactory, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Twins]:
+    name = request.param
+    server = module_servers(f"security_tutorial.{name}:app", "--interface", "covet")
+    reference_app = fastapi_twin(name, tmp_path_factory.mktemp("fastapi_twins"))
+    with (
+        TestClient(reference_app) as reference,
+        httpx.Client(base_url=server.base_url, timeout=15) as ours,
+    ):
+        yield Twins(name=name, fastapi=reference, covet=ours)
+    server.stop()  # one tutorial server at a time
+
+
+def summary(response: httpx.Response) -> dict[str, Any]:
+    """What must agree between the two: status, challenge, content type and body (a JWT is
+    replaced by its claims without the expiry, as the two servers sign at different times)."""
+    result: dict[str, Any] = {
+        "status": response.status_code,
+        "www-authenticate": response.headers.get("www-authenticate"),
+        "content-type": response.headers.get("content-type"),
+    }
+    if response.headers.get("content-type", "").startswith("application/json"):
+        body = response.json()
+        if (
+            isinstance(body, dict)
+            and isinstance(body.get("access_token"), str)
+            and body["access_token"].count(".") == 2
+        ):
+            claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+            claims.pop("exp", None)
+            body = {**body, "access_token": {"jwt": claims}}
+        result["json"] = body
+    else:
+        result["text"] = response.text
+    return result
+
+
+def basic_auth(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + b64(f"{user}:{password}".encode())}
+
+
+def login(client: httpx.Client, user: str, password: str, scope: str = "") -> dict[str, str]:
+    """Log in through ``POST /token`` and return the Authorization header for the token."""
+    response = client.post("/token", data={"username": user, "password": password, "scope": scope})
+    assert response.status_code == 200, response.text
+    return {"Authorization": "Bearer " + response.json()["access_token"]}
+
+
+# A step takes a client and returns the response to compare; it may log in first on that
+# client, so that each server is handed its own token.
+Step = Callable[[httpx.Client], httpx.Response]
+
+STEPS: dict[str, list[tuple[str, Step]]] = {
+    "bearer_first_steps": [
+        ("no token", lambda c: c.get("/items/")),
+        ("token", lambda c: c.get("/items/", headers={"Authorization": "Bearer abc123"})),
+        ("lower-case scheme", lambda c: c.get("/items/", headers={"Authorization": "bearer abc123"})),
+        ("basic instead", lambda c: c.get("/items/", headers=basic_auth("a", "b"))),
+        ("scheme without token", lambda c: c.get("/items/", headers={"Authorization": "Bearer"})),
+        ("user", lambda c: c.get("/users/me", headers={"Authorization": "Bearer tok"})),
+        ("user without token", lambda c: c.get("/users/me")),
+    ],
+    "password_login": [
+        ("login", lambda c: c.post("/token", data={"username": "ada", "password": "analytical"})),
+        (
+            "login with everything",
+            lambda c: c.post(
+                "/token",
+                data={
+                    "username": "ada",
+                    "password": "analytical",
+                    "grant_type": "password",
+                    "scope": "me  items",
+                    "client_id": "cli",
+                    "client_secret": "sec",
+                },
+            ),
+        ),
+        ("wrong password", lambda c: c.post("/token", data={"username": "ada", "password": "x"})),
+        ("unknown user", lambda c: c.post("/token", data={"username": "eve", "password": "x"})),
+        ("no password", lambda c: c.post("/token", data={"username": "ada"})),
+        ("empty form", lambda c: c.post("/token")),
+        (
+            "bad grant type",
+            lambda c: c.post("/token", data={"username": "ada", "password": "p", "grant_type": "x"}),
+        ),
+        (
+            "strict without grant",
+            lambda c: c.post("/token-strict", data={"username": "ada", "password": "analytical"}),
+        ),
+        (
+            "strict",
+            lambda c: c.post(
+                "/token-strict", data={"username": "ada", "password": "analytical", "grant_type": "password"}
+            ),
+        ),
+        ("me", lambda c: c.get("/users/me", headers=login(c, "ada", "analytical"))),
+        ("me locked", lambda c: c.get("/users/me", headers=login(c, "bob", "builder"))),
+        ("me unknown token", lambda c: c.get("/users/me", headers={"Authorization": "Bearer eve"})),
+        ("me no token", lambda c: c.get("/users/me")),
+        ("me other scheme", lambda c: c.get("/users/me", headers={"Authorization": "Token ada"})),
+    ],
+    "jwt_scopes": [
+        (
+            "login",
+            lambda c: c.post("/token", data={"username": "ada", "password": "engine", "scope": "me items"}),
+        ),
+        ("login wrong password", lambda c: c.post("/token", data={"username": "ada", "password": "engin"})),
+        ("me", lambda c: c.get("/users/me/", headers=login(c, "ada", "engine", "me"))),
+        ("me without scope", lambda c: c.get("/users/me/", headers=login(c, "ada", "engine"))),
+        ("items", lambda c: c.get("/users/me/items/", headers=login(c, "ada", "engine", "me items"))),
+        (
+            "items without items scope",
+            lambda c: c.get("/users/me/items/", headers=login(c, "ada", "engine", "me")),
+        ),
+        ("locked", lambda c: c.get("/users/me/", headers=login(c, "bob", "builder", "me"))),
+        ("status no scope needed", lambda c: c.get("/status/", headers=login(c, "ada", "engine"))),
+        ("garbage token", lambda c: c.get("/users/me/", headers={"Authorization": "Bearer not.a.jwt"})),
+        ("no token", lambda c: c.get("/users/me/items/")),
+        ("wrong scheme", lambda c: c.get("/status/", headers={"Authorization": "Basic abc"})),
+        (
+            "token without sub",
+            lambda c: c.get(
+                "/status/",
+                headers={
+                    "Authorization": "Bearer " + jwt.encode({"x": 1}, jwt_scopes_key(), algorithm="HS256")
+                },
+            ),
+        ),
+    ],
+    "http_basic": [
+        ("echo", lambda c: c.get("/users/me", headers=basic_auth("grace", "p:w"))),
+        ("echo no header", lambda c: c.get("/users/me")),
+        ("echo bearer", lambda c: c.get("/users/me", headers={"Authorization": "Bearer x"})),
+        ("echo bad base64", lambda c: c.get("/users/me", headers={"Authorization": "Basic %%%"})),
+        ("echo no colon", lambda c: c.get("/users/me", headers={"Authorization": "Basic " + b64(b"grace")})),
+        ("echo empty", lambda c: c.get("/users/me", headers={"Authorization": "Basic"})),
+        ("staff", lambda c: c.get("/staff/me", headers=basic_auth("grace", "cobol-1959"))),
+        ("staff wrong password", lambda c: c.get("/staff/me", headers=basic_auth("grace", "cobol"))),
+        ("staff no header", lambda c: c.get("/staff/me")),
+    ],
+    "many_schemes": [
+        ("header key", lambda c: c.get("/integrations/ping", headers={"X-API-Key": "k-1"})),
+        ("header key lower-case name", lambda c: c.get("/integrations/ping", headers={"x-api-key": "k-2"})),
+        ("no header key", lambda c: c.get("/integrations/ping")),
+        ("empty header key", lambda c: c.get("/integrations/ping", headers={"X-API-Key": ""})),
+        ("query key", lambda c: c.get("/whoami?api_key=q-1")),
+        ("cookie", lambda c: c.get("/whoami", headers={"Cookie": "session=s-1"})),
+        ("bearer", lambda c: c.get("/whoami", headers={"Authorization": "Bearer t-1"})),
+        ("basic is not bearer", lambda c: c.get("/whoami", headers=basic_auth("a", "b"))),
+        ("nothing", lambda c: c.get("/whoami")),
+        ("digest", lambda c: c.get("/digest", headers={"Authorization": 'Digest username="u", nonce="n"'})),
+        ("digest missing", lambda c: c.get("/digest")),
+        ("digest wrong scheme", lambda c: c.get("/digest", headers={"Authorization": "Bearer x"})),
+        ("oidc", lambda c: c.get("/oidc", headers={"Authorization": "Bearer id-token"})),
+        ("oidc missing", lambda c: c.get("/oidc")),
+        ("code flow in dependencies", lambda c: c.post("/things", headers={"Authorization": "Bearer c-1"})),
+        ("code flow missing", lambda c: c.post("/things")),
+        (
+            "router key and token",
+            lambda c: c.get("/admin/stats", headers={"X-API-Key": "k", "Authorization": "Bearer c-2"}),
+        ),
+        ("router key missing", lambda c: c.get("/admin/stats", headers={"Authorization": "Bearer c-2"})),
+    ],
+}
+
+
+def jwt_scopes_key() -> str:
+    """The tutorial app's signing key, to forge tokens it accepts as signed but finds lacking."""
+    return str(sys.modules["fastapi_twin_jwt_scopes"].SIGNING_KEY)
+
+
+def test_every_tutorial_app_has_steps() -> None:
+    assert sorted(STEPS) == sorted(TUTORIAL_APPS)
+    assert sorted(p.stem for p in TUTORIAL_DIR.glob("*.py") if p.stem != "__init__") == sorted(TUTORIAL_APPS)
+
+
+def test_tutorial_apps_answer_as_fastapi(twins: Twins) -> None:
+    for label, step in STEPS[twins.name]:
+        expected = summary(step(twins.fastapi))
+        actual = summary(step(twins.covet))
+        assert actual == expected, f"{twins.name}: {label}"
+
+
+def security_view(document: dict[str, Any]) -> dict[str, Any]:
+    """The parts of an OpenAPI document security decides: the schemes and each operation's list."""
+    operations = {
+        f"{method.upper()} {path}": operation.get("security")
+        for path, item in document.get("paths", {}).items()
+        for method, operation in item.items()
+        if isinstance(operation, dict)
+    }
+    return {
+        "securitySchemes": document.get("components", {}).get("securitySchemes"),
+        "operations": operations,
+    }
+
+
+def test_tutorial_apps_openapi_security_as_fastapi(twins: Twins) -> None:
+    expected = twins.fastapi.get("/openapi.json").json()
+    response = twins.covet.get("/openapi.json")
+    assert response.status_code == 200
+    actual = response.json()
+    assert security_view(actual) == security_view(expected)
+    # and covetpy's own models accept the document the server generated
+    cmodels.OpenAPI.model_validate(actual)
