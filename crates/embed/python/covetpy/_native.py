@@ -75,6 +75,8 @@ class RouteSpec:
     body_validator: Callable[[bytes, str | None], dict[str, object]] | None = None
     asgi: bool = False
     name: str = ""
+    #: Whether HEAD is answered where GET is (Starlette routes: yes; FastAPI path operations: no).
+    implicit_head: bool = True
 
 
 @dataclass
@@ -225,6 +227,7 @@ def _native_route(app: FastAPI, route: APIRoute) -> RouteSpec | None:
         ],
         body_validator=_body_validator(route) if dependant.body_params else None,
         name=route.name,
+        implicit_head=False,
     )
 
 
@@ -373,7 +376,9 @@ def _table(app: FastAPI) -> tuple[list[RouteSpec], bool]:
         if isinstance(route, APIRoute) and _convertors_known(route.path):
             spec = _native_route(app, route)
             if spec is None:
-                spec = RouteSpec(path=route.path, methods=sorted(route.methods), asgi=True, name=route.name)
+                spec = RouteSpec(
+                    path=route.path, methods=sorted(route.methods), asgi=True, name=route.name, implicit_head=False
+                )
             specs.append(spec)
         elif isinstance(route, routing.Route) and _static_path(route.path):
             methods = sorted(route.methods or {"GET", "HEAD"})

@@ -166,7 +166,18 @@ impl RouteTable {
             let route = load_route(py, &spec, convertors)?;
             let index = table.routes.len();
             table.routes.push(route);
-            let methods: Vec<String> = spec.getattr("methods")?.extract()?;
+            let mut methods: Vec<String> = spec.getattr("methods")?.extract()?;
+            // Starlette routes answer HEAD wherever they answer GET; FastAPI's path operations do not.
+            let implicit_head = match spec.getattr_opt("implicit_head")? {
+                Some(flag) => flag.is_truthy()?,
+                None => true,
+            };
+            if implicit_head
+                && methods.iter().any(|m| m.eq_ignore_ascii_case("GET"))
+                && !methods.iter().any(|m| m.eq_ignore_ascii_case("HEAD"))
+            {
+                methods.push("HEAD".to_owned());
+            }
             let entry = match templates.iter().position(|t| *t == template) {
                 Some(existing) => existing,
                 None => {
@@ -185,12 +196,6 @@ impl RouteTable {
             }
         }
         for entry in &mut table.paths {
-            if entry.methods.iter().any(|(m, _)| m == Method::GET)
-                && !entry.methods.iter().any(|(m, _)| m == Method::HEAD)
-            {
-                let get = entry.methods.iter().find(|(m, _)| m == Method::GET).map(|(_, i)| *i).unwrap_or_default();
-                entry.methods.push((Method::HEAD, get));
-            }
             let mut names: Vec<&str> = entry.methods.iter().map(|(m, _)| m.as_str()).collect();
             names.sort_unstable();
             names.dedup();
