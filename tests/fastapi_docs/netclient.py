@@ -13,6 +13,7 @@ import atexit
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -76,7 +77,7 @@ class _AppServer:
     def __init__(self, target: str, root_path: str) -> None:
         app_dir = os.environ.get(APP_DIR_ENV) or os.getcwd()
         self.port = free_port()
-        logs = Path(tempfile.mkdtemp(prefix="covetpy-docs-"))
+        self._logs = logs = Path(tempfile.mkdtemp(prefix="covetpy-docs-"))
         args = [str(covetpy_bin()), "serve", target, "--interface", INTERFACE, "--app-dir", app_dir]
         args += ["--host", "127.0.0.1", "--port", str(self.port)]
         if root_path:
@@ -116,6 +117,9 @@ class _AppServer:
 
     def stop(self) -> None:
         self.server.cleanup()
+        # hundreds of servers run; set COVETPY_DOCS_KEEP_LOGS=1 to keep their output for a post-mortem
+        if not os.environ.get("COVETPY_DOCS_KEEP_LOGS"):
+            shutil.rmtree(self._logs, ignore_errors=True)
 
 
 class _Servers:
