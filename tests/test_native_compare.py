@@ -117,8 +117,7 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", "/int/1", {}),
 ]
 
-# Not compared: HEAD (FastAPI answers 405 for HEAD on a GET route; CovetPy serves it like Starlette's
-# Route does) and the Allow header of 405s (Starlette lists only the first matching route's methods).
+# Not compared: the Allow header of 405s (Starlette lists only the first matching route's methods).
 COMPARED_HEADERS = ("content-type", "location", "x-error", "x-custom", "content-length")
 
 

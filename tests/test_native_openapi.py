@@ -927,7 +927,6 @@ def documents(builder: AppBuilder) -> tuple[dict[str, Any], dict[str, Any]]:
 CORE_GAPS: dict[str, str] = {
     "ellipsis_defaults": "`Annotated[str, Cookie()] = ...` keeps Ellipsis as the default instead of required",
     "optional_parameter_model": "`Annotated[Model | None, Query()] = None` is refused",
-    "sse_event_items": "a ServerSentEvent item type becomes a stream item model (FastAPI skips it)",
 }
 
 

@@ -64,7 +64,7 @@ DecoratedCallable = TypeVar("DecoratedCallable", bound=Callable[..., Any])
 _T = TypeVar("_T")
 
 #: Status codes whose responses carry no body.
-_NO_BODY_STATUS = {100, 101, 102, 103, 204, 304}
+_NO_BODY_STATUS = {204, 205, 304}
 
 
 def is_body_allowed_for_status_code(status_code: int | str | None) -> bool:
@@ -528,7 +528,11 @@ class APIRoute(routing.Route):
                 raise AssertionError(f"Status code {status_code} must not have a response body")
             self.response_field = _response_field("Response_" + self.unique_id, self.response_model)
         self.stream_item_field: ModelField | None = None
-        if self.stream_item_annotation is not None and self.stream_item_annotation is not Any:
+        if (
+            self.stream_item_annotation is not None
+            and self.stream_item_annotation is not Any
+            and not lenient_issubclass(self.stream_item_annotation, ServerSentEvent)
+        ):
             self.stream_item_field = _response_field(
                 "StreamItem_" + self.unique_id, self.stream_item_annotation
             )

@@ -101,7 +101,8 @@ def get_typed_signature(call: Callable[..., Any]) -> inspect.Signature:
 def get_typed_return_annotation(call: Callable[..., Any]) -> Any:
     """The evaluated return annotation, or None."""
     annotation = get_typed_signature(call).return_annotation
-    return None if annotation is inspect.Signature.empty else annotation
+    # `-> None` (also written as a string) declares no response model.
+    return None if annotation is inspect.Signature.empty or annotation is type(None) else annotation
 
 
 # --- analysis -----------------------------------------------------------------------------------
