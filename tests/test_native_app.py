@@ -35,7 +35,8 @@ def test_method_not_allowed(server: Server) -> None:
     response = requests.post(server.url("/state"), timeout=15)
     assert response.status_code == 405
     assert response.json() == {"detail": "Method Not Allowed"}
-    assert {m.strip() for m in response.headers["allow"].split(",")} == {"GET"}  # FastAPI path operations do not answer HEAD
+    # FastAPI path operations do not answer HEAD.
+    assert {m.strip() for m in response.headers["allow"].split(",")} == {"GET"}
 
 
 def test_lifespan_state(server: Server) -> None:

@@ -18,8 +18,8 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
-from covetpy.responses import Response
 from covetpy._native import ParamSpec, RouteSpec, WebSocketRouteSpec, request_from_native
+from covetpy.responses import Response
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

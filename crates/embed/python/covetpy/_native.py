@@ -377,7 +377,11 @@ def _table(app: FastAPI) -> tuple[list[RouteSpec], bool]:
             spec = _native_route(app, route)
             if spec is None:
                 spec = RouteSpec(
-                    path=route.path, methods=sorted(route.methods), asgi=True, name=route.name, implicit_head=False
+                    path=route.path,
+                    methods=sorted(route.methods),
+                    asgi=True,
+                    name=route.name,
+                    implicit_head=False,
                 )
             specs.append(spec)
         elif isinstance(route, routing.Route) and _static_path(route.path):

@@ -459,7 +459,10 @@ def _multidict_value(field: ModelField, values: Mapping[str, Any], alias: str | 
         value = values.get(alias, None)
     if (
         value is None
-        or (isinstance(values, FormData) and ((isinstance(value, str) and value == "") or _is_empty_file_input(value)))
+        or (
+            isinstance(values, FormData)
+            and ((isinstance(value, str) and value == "") or _is_empty_file_input(value))
+        )
         or (sequence and len(value) == 0)
     ):
         # Defaults are applied by validation, not while reading the request.
