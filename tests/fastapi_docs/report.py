@@ -105,6 +105,9 @@ def write_expected(results: Results, path: Path = EXPECTED_PATH) -> None:
     """Rewrite the expected-failures file from ``results``, keeping modes the run did not cover."""
     data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     data.update(expected_from(results))
+    for mode, unstable in data.get("unstable", {}).items():
+        for test_id in unstable:
+            data.get(mode, {}).pop(test_id, None)
     path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
@@ -123,7 +126,10 @@ def compare(results: Results, expected: dict[str, Any]) -> list[str]:
         if mode not in results.modes:
             continue
         listed: dict[str, str] = expected.get(mode, {})
-        failing = results.failing(mode)
+        # Tests whose outcome differs between runs on the same code (timing over the network, files
+        # shared between test processes) count in neither direction; each is listed with why.
+        unstable: dict[str, str] = expected.get("unstable", {}).get(mode, {})
+        failing = {k: v for k, v in results.failing(mode).items() if k not in unstable}
         for test_id, reason in failing.items():
             if test_id not in listed:
                 problems.append(f"{mode}: {test_id} fails and is not listed: {reason}")
