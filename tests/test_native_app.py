@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 import requests
-from conftest import Server, ServerFactory
+from conftest import Server, ServerFactory, covetpy_bin
 
 
 @pytest.fixture(scope="module")
@@ -170,3 +174,20 @@ def test_custom_validation_handler(start_server: ServerFactory) -> None:
     assert response.status_code == 400
     assert response.json() == {"errors": 1, "first": ["path", "n"]}
     assert get(server, "/openapi.json").status_code == 404
+
+
+def test_environment_without_starlette_gets_one_sentence(tmp_path: Path) -> None:
+    # A venv with nothing installed: the framework's requirements are named, not a deep import error.
+    venv = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    app = tmp_path / "plain_fastapi.py"
+    app.write_text("from fastapi import FastAPI\n\napp = FastAPI()\n", encoding="utf-8")
+    env = {**os.environ, "VIRTUAL_ENV": str(venv)}
+    result = subprocess.run(
+        [str(covetpy_bin()), "serve", "plain_fastapi:app", "--interface", "covet", "--app-dir", str(tmp_path),
+         "--port", "0"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "covetpy's native framework needs starlette and pydantic" in result.stderr
+    assert "pip install starlette pydantic" in result.stderr

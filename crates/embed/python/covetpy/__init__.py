@@ -15,8 +15,8 @@ routes are routed, validated and encoded in Rust; the rest runs as it does under
 
 from __future__ import annotations
 
-from starlette import status as status
-
+from covetpy import _requirements  # noqa: F401 - first: names what the environment lacks
+from covetpy import status as status
 from covetpy.applications import CovetPy as CovetPy
 from covetpy.applications import FastAPI as FastAPI
 from covetpy.background import BackgroundTasks as BackgroundTasks
