@@ -27,36 +27,54 @@ class ParamTypes(Enum):
     cookie = "cookie"
 
 
-def _field_kwargs(
-    *,
-    default: Any,
-    default_factory: Any,
-    alias: Any,
-    alias_priority: Any,
-    validation_alias: Any,
-    serialization_alias: Any,
-    title: Any,
-    description: Any,
-    gt: Any,
-    ge: Any,
-    lt: Any,
-    le: Any,
-    min_length: Any,
-    max_length: Any,
-    pattern: Any,
-    regex: Any,
-    discriminator: Any,
-    strict: Any,
-    multiple_of: Any,
-    allow_inf_nan: Any,
-    max_digits: Any,
-    decimal_places: Any,
-    examples: Any,
-    example: Any,
-    deprecated: Any,
-    json_schema_extra: Any,
-    extra: dict[str, Any],
-) -> dict[str, Any]:
+#: The keyword arguments Param and Body take in common, by name: their signatures spell them out
+#: for editors and type checkers, and ``_init_marker`` reads them from there.
+_MARKER_OPTIONS = frozenset(
+    {
+        "default",
+        "default_factory",
+        "annotation",
+        "alias",
+        "alias_priority",
+        "validation_alias",
+        "serialization_alias",
+        "title",
+        "description",
+        "gt",
+        "ge",
+        "lt",
+        "le",
+        "min_length",
+        "max_length",
+        "pattern",
+        "regex",
+        "discriminator",
+        "strict",
+        "multiple_of",
+        "allow_inf_nan",
+        "max_digits",
+        "decimal_places",
+        "examples",
+        "example",
+        "openapi_examples",
+        "deprecated",
+        "include_in_schema",
+        "json_schema_extra",
+    }
+)
+
+
+def _init_marker(marker: Param | Body, arguments: dict[str, Any], extra: dict[str, Any]) -> None:
+    """What Param and Body do with their common arguments (``arguments`` is their ``locals()``):
+    keep the OpenAPI-only ones on the marker and give pydantic only what the caller set."""
+    options = {name: value for name, value in arguments.items() if name in _MARKER_OPTIONS}
+    if options["default"] is ...:
+        options["default"] = PydanticUndefined
+    marker.example = example = options.pop("example")
+    marker.include_in_schema = options.pop("include_in_schema")
+    marker.openapi_examples = options.pop("openapi_examples")
+    annotation = options.pop("annotation")
+    regex = options.pop("regex")
     if example is not _Unset:
         warnings.warn(
             "`example` is deprecated in OpenAPI 3.1 and JSON Schema; use `examples` instead",
@@ -65,49 +83,35 @@ def _field_kwargs(
         )
     if regex is not None:
         warnings.warn("`regex` is deprecated; use `pattern` instead", DeprecationWarning, stacklevel=4)
-        if pattern is None:
-            pattern = regex
-    if serialization_alias in (_Unset, None) and isinstance(alias, str):
-        serialization_alias = alias
-    if validation_alias in (_Unset, None):
-        validation_alias = alias
+        if options["pattern"] is None:
+            options["pattern"] = regex
+    alias = options["alias"]
+    if options["serialization_alias"] in (_Unset, None) and isinstance(alias, str):
+        options["serialization_alias"] = alias
+    if options["validation_alias"] in (_Unset, None):
+        options["validation_alias"] = alias
+    json_schema_extra = options["json_schema_extra"]
     schema_extra: dict[str, Any] = {}
     if isinstance(json_schema_extra, dict):
         schema_extra.update(json_schema_extra)
     schema_extra.update(extra)
-    kwargs: dict[str, Any] = {
-        "default": default,
-        "default_factory": default_factory,
-        "alias": alias,
-        "alias_priority": alias_priority,
-        "validation_alias": validation_alias,
-        "serialization_alias": serialization_alias,
-        "title": title,
-        "description": description,
-        "gt": gt,
-        "ge": ge,
-        "lt": lt,
-        "le": le,
-        "min_length": min_length,
-        "max_length": max_length,
-        "pattern": pattern,
-        "discriminator": discriminator,
-        "strict": strict,
-        "multiple_of": multiple_of,
-        "allow_inf_nan": allow_inf_nan,
-        "max_digits": max_digits,
-        "decimal_places": decimal_places,
-        "examples": examples,
-        "deprecated": deprecated,
-        "json_schema_extra": schema_extra or (json_schema_extra if callable(json_schema_extra) else None),
-    }
-    return {k: v for k, v in kwargs.items() if v is not _Unset and v is not None or k == "default"}
+    options["json_schema_extra"] = schema_extra or (
+        json_schema_extra if callable(json_schema_extra) else None
+    )
+    kwargs = {k: v for k, v in options.items() if v is not _Unset and v is not None or k == "default"}
+    if annotation is not None:
+        kwargs["annotation"] = annotation
+    FieldInfo.__init__(marker, **kwargs)
 
 
 class Param(FieldInfo):  # type: ignore[misc]
     """A non-body parameter; ``in_`` says which part of the request holds it."""
 
     in_: ParamTypes
+    #: Kept for OpenAPI, not given to pydantic.
+    example: Any
+    include_in_schema: bool
+    openapi_examples: dict[str, Any] | None
 
     def __init__(
         self,
@@ -143,43 +147,7 @@ class Param(FieldInfo):  # type: ignore[misc]
         json_schema_extra: dict[str, Any] | Callable[..., None] | None = None,
         **extra: Any,
     ) -> None:
-        if default is ...:
-            default = PydanticUndefined
-        self.example = example
-        self.include_in_schema = include_in_schema
-        self.openapi_examples = openapi_examples
-        kwargs = _field_kwargs(
-            default=default,
-            default_factory=default_factory,
-            alias=alias,
-            alias_priority=alias_priority,
-            validation_alias=validation_alias,
-            serialization_alias=serialization_alias,
-            title=title,
-            description=description,
-            gt=gt,
-            ge=ge,
-            lt=lt,
-            le=le,
-            min_length=min_length,
-            max_length=max_length,
-            pattern=pattern,
-            regex=regex,
-            discriminator=discriminator,
-            strict=strict,
-            multiple_of=multiple_of,
-            allow_inf_nan=allow_inf_nan,
-            max_digits=max_digits,
-            decimal_places=decimal_places,
-            examples=examples,
-            example=example,
-            deprecated=deprecated,
-            json_schema_extra=json_schema_extra,
-            extra=extra,
-        )
-        if annotation is not None:
-            kwargs["annotation"] = annotation
-        super().__init__(**kwargs)
+        _init_marker(self, locals(), extra)
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.default})"
@@ -223,6 +191,11 @@ class Cookie(Param):  # type: ignore[misc]
 class Body(FieldInfo):  # type: ignore[misc]
     """The request body, or (with ``embed=True`` or several body parameters) one key of it."""
 
+    #: Kept for OpenAPI, not given to pydantic.
+    example: Any
+    include_in_schema: bool
+    openapi_examples: dict[str, Any] | None
+
     def __init__(
         self,
         default: Any = PydanticUndefined,
@@ -259,45 +232,9 @@ class Body(FieldInfo):  # type: ignore[misc]
         json_schema_extra: dict[str, Any] | Callable[..., None] | None = None,
         **extra: Any,
     ) -> None:
-        if default is ...:
-            default = PydanticUndefined
         self.embed = embed
         self.media_type = media_type
-        self.example = example
-        self.include_in_schema = include_in_schema
-        self.openapi_examples = openapi_examples
-        kwargs = _field_kwargs(
-            default=default,
-            default_factory=default_factory,
-            alias=alias,
-            alias_priority=alias_priority,
-            validation_alias=validation_alias,
-            serialization_alias=serialization_alias,
-            title=title,
-            description=description,
-            gt=gt,
-            ge=ge,
-            lt=lt,
-            le=le,
-            min_length=min_length,
-            max_length=max_length,
-            pattern=pattern,
-            regex=regex,
-            discriminator=discriminator,
-            strict=strict,
-            multiple_of=multiple_of,
-            allow_inf_nan=allow_inf_nan,
-            max_digits=max_digits,
-            decimal_places=decimal_places,
-            examples=examples,
-            example=example,
-            deprecated=deprecated,
-            json_schema_extra=json_schema_extra,
-            extra=extra,
-        )
-        if annotation is not None:
-            kwargs["annotation"] = annotation
-        super().__init__(**kwargs)
+        _init_marker(self, locals(), extra)
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.default})"
