@@ -37,6 +37,7 @@ from covetpy.routing import (
     DEFAULT_UNIQUE_ID,
     APIRoute,
     APIRouter,
+    deprecated_on_event,
 )
 
 AppType = TypeVar("AppType", bound="FastAPI")
@@ -397,15 +398,7 @@ class FastAPI(Starlette):
 
     def on_event(self, event_type: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
         """Deprecated: register a startup or shutdown handler (use ``lifespan``)."""
-        warnings.warn(
-            "on_event is deprecated, use lifespan event handlers instead "
-            "(https://fastapi.tiangolo.com/advanced/events/).",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            return self.router.on_event(event_type)
+        return deprecated_on_event(self.router, event_type)
 
     def add_event_handler(self, event_type: str, func: Callable[[], Any]) -> None:
         """Register a ``"startup"`` or ``"shutdown"`` handler."""

@@ -638,6 +638,25 @@ class _RouterLifespan:
                 await result
 
 
+def deprecated_on_event(
+    router: APIRouter, event_type: str
+) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """``on_event``, for routers and apps alike: warns at the caller of their ``on_event`` and
+    returns the decorator registering the handler on ``router``."""
+    warnings.warn(
+        "on_event is deprecated, use lifespan event handlers instead "
+        "(https://fastapi.tiangolo.com/advanced/events/).",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+    def decorator(func: DecoratedCallable) -> DecoratedCallable:
+        router.add_event_handler(event_type, func)
+        return func
+
+    return decorator
+
+
 class APIRouter(routing.Router):
     """A group of path operations with shared prefix, tags, dependencies and responses; include it
     in an app (or another router) with ``include_router``."""
@@ -896,18 +915,7 @@ class APIRouter(routing.Router):
 
     def on_event(self, event_type: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
         """Deprecated: register a startup or shutdown handler (use ``lifespan``)."""
-        warnings.warn(
-            "on_event is deprecated, use lifespan event handlers instead "
-            "(https://fastapi.tiangolo.com/advanced/events/).",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-
-        def decorator(func: DecoratedCallable) -> DecoratedCallable:
-            self.add_event_handler(event_type, func)
-            return func
-
-        return decorator
+        return deprecated_on_event(self, event_type)
 
     def add_event_handler(self, event_type: str, func: Callable[[], Any]) -> None:
         """Register a ``"startup"`` or ``"shutdown"`` handler."""
