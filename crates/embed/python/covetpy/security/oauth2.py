@@ -5,11 +5,10 @@ from typing import Annotated, Any
 
 from starlette.requests import HTTPConnection
 
-from covetpy.exceptions import HTTPException
 from covetpy.openapi.models import OAuth2 as OAuth2Model
 from covetpy.openapi.models import OAuthFlows as OAuthFlowsModel
 from covetpy.params import Form
-from covetpy.security.base import SecurityBase, not_authenticated_error
+from covetpy.security.base import BearerChallengeScheme
 from covetpy.security.utils import get_authorization_scheme_param
 
 
@@ -63,7 +62,7 @@ class OAuth2PasswordRequestFormStrict(OAuth2PasswordRequestForm):
         )
 
 
-class OAuth2(SecurityBase):
+class OAuth2(BearerChallengeScheme):
     """An OAuth2 scheme with any ``flows`` (a model or the equivalent dict); also the base of
     the bearer flows.
 
@@ -86,19 +85,6 @@ class OAuth2(SecurityBase):
         )
         self.scheme_name = scheme_name or type(self).__name__
         self.auto_error = auto_error
-
-    def make_not_authenticated_error(self) -> HTTPException:
-        """The exception raised when no usable token was sent."""
-        return not_authenticated_error({"WWW-Authenticate": "Bearer"})
-
-    async def __call__(self, request: HTTPConnection) -> str | None:
-        """Return the ``Authorization`` header as sent."""
-        authorization = request.headers.get("Authorization")
-        if authorization:
-            return authorization
-        if self.auto_error:
-            raise self.make_not_authenticated_error()
-        return None
 
     def _bearer_token(self, request: HTTPConnection) -> str | None:
         """The token of an ``Authorization: Bearer <token>`` header (possibly empty), or None

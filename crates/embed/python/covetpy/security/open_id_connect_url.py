@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from starlette.requests import HTTPConnection
-
-from covetpy.exceptions import HTTPException
 from covetpy.openapi.models import OpenIdConnect as OpenIdConnectModel
-from covetpy.security.base import SecurityBase, not_authenticated_error
+from covetpy.security.base import BearerChallengeScheme
 
 
-class OpenIdConnect(SecurityBase):
+class OpenIdConnect(BearerChallengeScheme):
     """OpenID Connect with discovery at ``openIdConnectUrl``.
 
     As a dependency it returns the ``Authorization`` header as sent (validating the token is
@@ -30,16 +27,3 @@ class OpenIdConnect(SecurityBase):
         self.model = OpenIdConnectModel(openIdConnectUrl=openIdConnectUrl, description=description)
         self.scheme_name = scheme_name or type(self).__name__
         self.auto_error = auto_error
-
-    def make_not_authenticated_error(self) -> HTTPException:
-        """The exception raised when no ``Authorization`` header was sent."""
-        return not_authenticated_error({"WWW-Authenticate": "Bearer"})
-
-    async def __call__(self, request: HTTPConnection) -> str | None:
-        """Return the ``Authorization`` header as sent."""
-        authorization = request.headers.get("Authorization")
-        if authorization:
-            return authorization
-        if self.auto_error:
-            raise self.make_not_authenticated_error()
-        return None
