@@ -77,45 +77,11 @@ class FallbackApp:
                 methods=["GET"],
                 endpoint=self.native_item,
                 is_coroutine=False,
-                status_code=200,
-                response_class=None,
                 params=[item_id],
-                body_params=[],
-                body_validator=None,
             ),
-            RouteSpec(
-                path="/calls",
-                methods=["GET"],
-                endpoint=self.calls,
-                is_coroutine=True,
-                status_code=200,
-                response_class=None,
-                params=[],
-                body_params=[],
-                body_validator=None,
-            ),
-            RouteSpec(
-                path="/stream",
-                methods=["GET"],
-                endpoint=self.stream,
-                is_coroutine=False,
-                status_code=200,
-                response_class=None,
-                params=[],
-                body_params=[],
-                body_validator=None,
-            ),
-            RouteSpec(
-                path="/stream-async",
-                methods=["GET"],
-                endpoint=self.stream_async,
-                is_coroutine=True,
-                status_code=200,
-                response_class=None,
-                params=[],
-                body_params=[],
-                body_validator=None,
-            ),
+            RouteSpec(path="/calls", methods=["GET"], endpoint=self.calls, is_coroutine=True),
+            RouteSpec(path="/stream", methods=["GET"], endpoint=self.stream, is_coroutine=False),
+            RouteSpec(path="/stream-async", methods=["GET"], endpoint=self.stream_async, is_coroutine=True),
             # A route with features the server does not do: only path, methods and `asgi` matter.
             _asgi_route("/deps/{name}", ["GET", "POST", "PUT"]),
         ]
@@ -233,19 +199,8 @@ async def _messages(receive: Receive) -> AsyncIterator[Message]:
 
 
 def _asgi_route(path: str, methods: list[str]) -> RouteSpec:
-    spec = RouteSpec(
-        path=path,
-        methods=methods,
-        endpoint=_never_called,
-        is_coroutine=False,
-        status_code=200,
-        response_class=None,
-        params=[],
-        body_params=[],
-        body_validator=None,
-        asgi=True,
-    )
-    return spec
+    # The endpoint is a tripwire: the server must hand the request to __call__, never call it.
+    return RouteSpec(path=path, methods=methods, endpoint=_never_called, asgi=True)
 
 
 def _never_called() -> None:
