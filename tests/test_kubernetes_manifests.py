@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import os
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -31,6 +32,7 @@ from prometheus_client.parser import text_string_to_metric_families
 KUSTOMIZE_ROOT = REPO_ROOT / "deploy" / "kubernetes"
 HTTP3_COMPONENT = KUSTOMIZE_ROOT / "components" / "http3"
 ADAPTER_DIR = KUSTOMIZE_ROOT / "prometheus-adapter"
+GUIDE = REPO_ROOT / "docs" / "deployment.md"
 
 # The oldest Kubernetes release the manifests claim (mixed-protocol LoadBalancer Services and the
 # PDB's unhealthyPodEvictionPolicy are older) and the newest kubernetes-validate ships.
@@ -410,6 +412,53 @@ def test_adapter_output_name_follows_the_rule() -> None:
     rule = {"name": {"matches": "^covetpy_(.*)$", "as": "${1}_per_pod"}}
     assert adapter_output_name(rule, "covetpy_requests_in_flight") == "requests_in_flight_per_pod"
     assert adapter_output_name({"name": {"matches": "^(.*)_total$"}}, "x_total") == "x"
+
+
+# --- the guide's examples, verbatim -----------------------------------------------------------
+
+
+def guide_yaml(containing: str) -> str:
+    """The one ```yaml block of docs/deployment.md that contains `containing`."""
+    blocks = re.findall(r"```yaml\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.S)
+    found = [block for block in blocks if containing in block]
+    assert len(found) == 1, f"expected one yaml block with {containing!r} in {GUIDE}"
+    return found[0]
+
+
+def test_the_guides_overlay_renders_and_validates(tmp_path: Path) -> None:
+    # the layout the guide describes: k8s/base is a copy of deploy/kubernetes
+    shutil.copytree(KUSTOMIZE_ROOT, tmp_path / "k8s" / "base")
+    overlay = tmp_path / "k8s" / "production"
+    overlay.mkdir()
+    text = guide_yaml("# k8s/production/kustomization.yaml")
+    (overlay / "kustomization.yaml").write_text(text, encoding="utf-8")
+    docs = kustomize(overlay)
+    for doc in docs:
+        kubernetes_validate.validate(doc, KUBERNETES_VERSIONS[-1], strict=True)
+        assert doc["metadata"]["namespace"] == "shop"
+    container = app_container(docs)
+    assert container["image"] == "registry.example.com/shop/web:1.4.2"
+    assert "forwarded-allow-ips" in container_args(docs).options
+    # and with the HTTP/3 component, added as the guide says
+    line = "components: [../base/components/http3]"
+    assert line in GUIDE.read_text(encoding="utf-8")
+    (overlay / "kustomization.yaml").write_text(text + line + "\n", encoding="utf-8")
+    docs = kustomize(overlay)
+    for doc in docs:
+        kubernetes_validate.validate(doc, KUBERNETES_VERSIONS[-1], strict=True)
+    assert "http3" in container_args(docs).options
+
+
+def test_the_guides_ingress_reaches_the_service(renders: dict[str, list[Doc]]) -> None:
+    ingress = yaml.safe_load(guide_yaml("kind: Ingress"))
+    kubernetes_validate.validate(ingress, KUBERNETES_VERSIONS[-1], strict=True)
+    service = only(renders["base"], "Service")
+    names = {port["name"] for port in service["spec"]["ports"]}
+    for rule in ingress["spec"]["rules"]:
+        for path in rule["http"]["paths"]:
+            backend = path["backend"]["service"]
+            assert backend["name"] == service["metadata"]["name"]
+            assert backend["port"]["name"] in names
 
 
 # --- the Deployment's command line, run ------------------------------------------------------
