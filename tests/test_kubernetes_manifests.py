@@ -7,6 +7,7 @@ order docs/deployment.md describes."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import os
 import re
@@ -27,7 +28,9 @@ import pytest
 import requests
 import yaml
 from conftest import APPS_DIR, REPO_ROOT, Server, ServerFactory, free_port, require_binary
+from h3client import h3_connect
 from prometheus_client.parser import text_string_to_metric_families
+from tls_support import Certs
 
 KUSTOMIZE_ROOT = REPO_ROOT / "deploy" / "kubernetes"
 HTTP3_COMPONENT = KUSTOMIZE_ROOT / "components" / "http3"
@@ -479,18 +482,21 @@ class Pod:
         return requests.get(f"http://127.0.0.1:{port}{path}", timeout=10).status_code
 
 
-def localised(args: list[str], port: int, metrics_port: int) -> list[str]:
-    """The args with the test app and loopback ports: nothing else changed."""
+def localised(args: list[str], port: int, metrics_port: int, **files: str) -> list[str]:
+    """The args with the test app, loopback ports and `files` for options naming files in the pod
+    (`ssl_certfile=...`): nothing else changed."""
     replaced = {
         "--host": "127.0.0.1",
         "--port": str(port),
         "--metrics-host": "127.0.0.1",
         "--metrics-port": str(metrics_port),
     }
+    replaced |= {"--" + name.replace("_", "-"): path for name, path in files.items()}
     out = ["serve", "ops_app:app", "--app-dir", str(APPS_DIR)]
     for arg in args[2:]:
         name, _, _ = arg.partition("=")
-        out.append(f"{name}={replaced[name]}" if name in replaced else arg)
+        out.append(f"{name}={replaced.pop(name)}" if name in replaced else arg)
+    assert not set(replaced) - {"--host", "--metrics-host"}, f"not in the args: {replaced}"
     return out
 
 
@@ -513,12 +519,17 @@ def pod(start_server: ServerFactory, renders: dict[str, list[Doc]], tmp_path: Pa
     release.touch()
 
 
-def probe_status(pod: Pod, port: int, path: str) -> int | None:
-    assert pod.server.proc.poll() is None, f"covetpy exited:\n{pod.server.stderr[-4000:]}"
+def status_of(server: Server, url: str) -> int | None:
+    """The status of GET `url`, None while nothing listens; fails once covetpy has exited."""
+    assert server.proc.poll() is None, f"covetpy exited:\n{server.stderr[-4000:]}"
     try:
-        return pod.get(port, path)
+        return requests.get(url, timeout=10).status_code
     except requests.ConnectionError:
         return None
+
+
+def probe_status(pod: Pod, port: int, path: str) -> int | None:
+    return status_of(pod.server, f"http://127.0.0.1:{port}{path}")
 
 
 def eventually(check: Callable[[], object], timeout: float = 30.0) -> None:
@@ -632,3 +643,36 @@ def test_listener_refuses_connections_past_the_delay(pod: Pod, renders: dict[str
     # elsewhere, rather than waiting for a response that never comes
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{pod.port}/status/200", timeout=(3, 3))
+
+
+def test_http3_components_args_serve_https_probes_and_advertise_their_port(
+    start_server: ServerFactory, renders: dict[str, list[Doc]], tls_certs: Certs
+) -> None:
+    args = app_container(renders["http3"])["args"]
+    command = parse_args(args)
+    port, metrics_port = free_port(), free_port()
+    certs = {"ssl_certfile": str(tls_certs.ec_cert), "ssl_keyfile": str(tls_certs.ec_pkcs8)}
+    server = start_server.spawn(
+        [str(require_binary()), *localised(args, port, metrics_port, **certs)], port=port, wait=False
+    )
+    readiness = command.value("readiness-path")
+    eventually(lambda: status_of(server, f"http://127.0.0.1:{metrics_port}{readiness}") == 200)
+    https = f"https://127.0.0.1:{port}"
+    # the probes, with scheme HTTPS as the component sets them
+    assert requests.get(https + readiness, verify=str(tls_certs.ca), timeout=10).status_code == 200
+    health = command.value("health-path")
+    assert requests.get(https + health, verify=str(tls_certs.ca), timeout=10).status_code == 200
+    # Alt-Svc names the listening port (the component makes it the published one), unless an
+    # option names the published port itself
+    response = requests.get(https + "/status/200", verify=str(tls_certs.ca), timeout=10)
+    match = re.fullmatch(r'h3=":(\d+)"; ma=\d+', response.headers.get("alt-svc", ""))
+    assert match, f"no Alt-Svc for HTTP/3: {response.headers}"
+    alt_svc_port = command.options.get("http3-alt-svc-port")
+    assert int(match[1]) == (int(alt_svc_port) if alt_svc_port else port)
+
+    # and HTTP/3 answers on the UDP port of that number
+    async def over_h3() -> int:
+        async with h3_connect(port, tls_certs.ca) as client:
+            return (await client.request("GET", "/status/203")).status
+
+    assert asyncio.run(over_h3()) == 203
