@@ -422,7 +422,7 @@ def test_adapter_output_name_follows_the_rule() -> None:
 
 def guide_yaml(containing: str) -> str:
     """The one ```yaml block of docs/deployment.md that contains `containing`."""
-    blocks = re.findall(r"```yaml\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.S)
+    blocks: list[str] = re.findall(r"```yaml\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.S)
     found = [block for block in blocks if containing in block]
     assert len(found) == 1, f"expected one yaml block with {containing!r} in {GUIDE}"
     return found[0]
