@@ -15,6 +15,13 @@ from fastapi import FastAPI, UploadFile
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
+STATIC_DIR = os.environ.get("COVETPY_BENCH_STATIC_DIR")
+if not STATIC_DIR:
+    raise RuntimeError(
+        "set COVETPY_BENCH_STATIC_DIR to the directory to serve under /static "
+        "(benchmarks/bench.py sets it to the directory where it writes 1mb.bin)"
+    )
+
 app = FastAPI()
 
 
@@ -44,4 +51,4 @@ async def upload(file: UploadFile) -> dict[str, object]:
     return {"size": size, "filename": file.filename}
 
 
-app.mount("/static", StaticFiles(directory=os.environ["COVETPY_BENCH_STATIC_DIR"]), name="static")
+app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
