@@ -424,7 +424,6 @@ def write_bench_data(data_dir: Path) -> None:
         path.chmod(0o755 if path.is_dir() else 0o644)
 
 
-NATIVE_SYNC = Target(path="/items/42?q=hello", json={"item_id": 42, "q": "hello"})
 REALISTIC = Target(
     path="/users/5",
     headers=(("Authorization", "Bearer secret-token"),),
@@ -1023,7 +1022,8 @@ def make_scenarios(
     native_sync = fastapi_file(
         "native-sync",
         NATIVE_FEATURES_APP,
-        NATIVE_SYNC,
+        # The request and response of native-items.
+        ITEMS,
         f"a `def` endpoint of `{NATIVE_FEATURES_APP}`, covetpy vs FastAPI on uvicorn",
         notes=(
             (
