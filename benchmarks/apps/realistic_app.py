@@ -21,7 +21,8 @@ bearer = HTTPBearer()
 
 TOKENS = {"secret-token": "alice"}
 USERS = {
-    n: {"id": n, "name": f"user{n}", "email": f"user{n}@example.com", "password": "hunter2"} for n in range(100)
+    n: {"id": n, "name": f"user{n}", "email": f"user{n}@example.com", "password": "hunter2"}
+    for n in range(100)
 }
 
 
