@@ -629,11 +629,6 @@ def test_sigterm_drains_in_the_documented_order(pod: Pod, renders: dict[str, lis
     assert time.monotonic() - signalled < grace
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with --workers the supervisor keeps its copies of the listening sockets open until it "
-    "exits, so past --shutdown-delay new connections wait in the backlog instead of being refused",
-)
 def test_listener_refuses_connections_past_the_delay(pod: Pod, renders: dict[str, list[Doc]]) -> None:
     gated = Gated(pod.port)
     gated.start()

@@ -297,6 +297,7 @@ async fn supervise(args: &ServeArgs) -> anyhow::Result<u8> {
     workers.set_draining();
     tracing::info!("Stopping {} worker(s)", workers.running());
     workers.signal_all(forwarded);
+    workers.close_sockets();
     while workers.running() > 0 {
         tokio::select! {
             Some(event) = events.recv() => {

@@ -380,6 +380,14 @@ impl Workers {
         self.readiness.set_draining();
     }
 
+    /// Lets go of the supervisor's copies of the listening sockets once the workers are told to stop:
+    /// no worker is started again, and each socket then closes with the last worker holding it, so a
+    /// connection that arrives after the workers stopped accepting is refused instead of waiting in
+    /// a backlog nobody reads.
+    pub fn close_sockets(&mut self) {
+        self.sockets.clear();
+    }
+
     /// The worker `pid`, wherever it is.
     pub fn find(&mut self, pid: u32) -> Option<&mut Proc> {
         self.procs_mut().find(|p| p.pid == pid)
