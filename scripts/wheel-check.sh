@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# CI check of the pip wheel (docs/install.md), run by scripts/test.sh after the tests:
+#  - the launcher crate's own fmt, clippy and unit tests (it is outside the workspace);
+#  - scripts/build-wheel.sh, reusing target/release (the interpreter is the tests' one);
+#  - a fresh venv with the wheel, FastAPI and Flask installed by pip;
+#  - with `env -i` and PATH=/usr/bin:/bin (no cargo, no rustc, no venv activated): `venv/bin/covetpy serve`
+#    serves a FastAPI app (ASGI), a Flask app (WSGI) and a native covetpy app, checked with curl, and
+#    stops on SIGTERM with exit code 0; the venv's python imports the same covetpy package files;
+#  - the one-sentence refusal for an interpreter of another minor version and for one without a shared
+#    libpython, with whichever real interpreters this machine has (skipped with a message if none).
+set -euo pipefail
+
+. "$(dirname "$0")/env.sh"
+cd "$COVETPY_ROOT"
+
+work="$COVETPY_ROOT/target/wheel-check"
+rm -rf "$work"
+mkdir -p "$work/apps"
+
+covetpy_log "launcher: cargo fmt, clippy, test"
+launcher=(--manifest-path crates/launcher/Cargo.toml)
+export CARGO_TARGET_DIR="$COVETPY_ROOT/target/launcher"
+cargo fmt "${launcher[@]}" -- --check
+nice -n 10 cargo clippy --release --locked "${launcher[@]}" --all-targets -- -D warnings
+nice -n 10 cargo test --release --locked "${launcher[@]}" --quiet
+unset CARGO_TARGET_DIR
+
+wheel="$(scripts/build-wheel.sh --out "$work/dist" | tail -n1)"
+covetpy_log "built $(basename "$wheel")"
+unzip -l "$wheel" | grep -q 'libpython' && covetpy_die "the wheel bundles a libpython"
+
+venv="$work/venv"
+"$PYO3_PYTHON" -m venv "$venv"
+PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install -q "$wheel" fastapi flask </dev/null
+
+cat >"$work/apps/fastapi_app.py" <<'PY'
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.get("/hello/{name}")
+async def hello(name: str) -> dict[str, str]:
+    return {"hello": name, "via": "fastapi"}
+PY
+cat >"$work/apps/flask_app.py" <<'PY'
+from flask import Flask, request
+
+app = Flask(__name__)
+
+
+@app.get("/hello/<name>")
+def hello(name: str) -> dict[str, str]:
+    return {"hello": name, "via": request.environ["wsgi.url_scheme"] + " flask"}
+PY
+cat >"$work/apps/native_app.py" <<'PY'
+import sys
+
+from covetpy import FastAPI
+
+app = FastAPI()
+
+
+@app.get("/hello/{name}")
+def hello(name: str) -> dict[str, str]:
+    return {"hello": name, "via": "native", "prefix": sys.prefix}
+PY
+
+# Everything below runs as a user's shell would after `pip install`, without Rust or an active venv.
+clean=(env -i "HOME=$HOME" "PATH=/usr/bin:/bin" "LANG=C.UTF-8")
+if "${clean[@]}" sh -c 'command -v cargo || command -v rustc' >/dev/null; then
+    covetpy_die "cargo or rustc is on PATH=/usr/bin:/bin; the check would not show the wheel runs without Rust"
+fi
+
+port="$("$PYO3_PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+
+# serve_and_check APP EXPECTED: serves APP from the venv's covetpy, GETs /hello/wheel, requires
+# EXPECTED in the answer, stops it with SIGTERM and requires exit code 0.
+serve_and_check() {
+    local app="$1" expected="$2" log="$work/$1.log" pid answer="" code=0 i
+    (cd "$work/apps" && exec "${clean[@]}" "$venv/bin/covetpy" serve "$app" --port "$port") >"$log" 2>&1 &
+    pid=$!
+    for i in $(seq 1 100); do
+        answer="$(curl -fsS "http://127.0.0.1:$port/hello/wheel" 2>/dev/null)" && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" || code=$?
+    if [[ "$answer" != *"$expected"* ]] || [ "$code" -ne 0 ]; then
+        cat "$log" >&2
+        covetpy_die "$app: expected $expected and exit code 0, got answer '$answer' and exit code $code"
+    fi
+    covetpy_log "$app: $answer (exit code 0)"
+}
+serve_and_check fastapi_app:app '"via":"fastapi"'
+serve_and_check flask_app:app '"via":"http flask"'
+serve_and_check native_app:app "\"prefix\":\"$venv\""
+
+# The package pip installed is the one the server embeds, file for file.
+site="$("${clean[@]}" "$venv/bin/python" -c 'import covetpy, os; print(os.path.dirname(covetpy.__file__))')"
+diff -r -x __pycache__ -x CONTRACT.md crates/embed/python/covetpy "$site" >/dev/null ||
+    covetpy_die "the covetpy package in the wheel differs from crates/embed/python/covetpy"
+covetpy_log "venv python imports covetpy from $site (same files as crates/embed/python/covetpy)"
+
+# expect_refusal PYTHON WHAT: a venv made with PYTHON, active through VIRTUAL_ENV, must get one line
+# containing WHAT from the wheel's covetpy and exit code 1, not a dynamic-loader error.
+expect_refusal() {
+    local python="$1" what="$2" other="$work/other-venv" out code=0
+    rm -rf "$other"
+    "$python" -m venv --without-pip "$other"
+    out="$("${clean[@]}" "VIRTUAL_ENV=$other" "$venv/bin/covetpy" serve native_app:app 2>&1)" || code=$?
+    if [ "$code" -ne 1 ] || [ "$(printf '%s\n' "$out" | wc -l)" -ne 1 ] || [[ "$out" != *"$what"* ]]; then
+        covetpy_die "with $python: expected one line with '$what' and exit code 1, got exit code $code: $out"
+    fi
+    covetpy_log "with $python: $out"
+}
+
+built_for="$("$PYO3_PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+other_minor="" static=""
+for candidate in /usr/bin/python3.1[0-9] /usr/local/bin/python3.1[0-9] "$HOME"/.pyenv/versions/3.*/bin/python3; do
+    [ -x "$candidate" ] || continue
+    read -r version shared < <("$candidate" -c \
+        'import sys, sysconfig; print("%d.%d" % sys.version_info[:2], sysconfig.get_config_var("Py_ENABLE_SHARED") or 0)' \
+        2>/dev/null) || continue
+    if [ "$version" != "$built_for" ] && [ -z "$other_minor" ]; then
+        other_minor="$candidate"
+        other_version="$version"
+    elif [ "$version" = "$built_for" ] && [ "$shared" = 0 ] && [ -z "$static" ]; then
+        static="$candidate"
+    fi
+done
+if [ -n "$other_minor" ]; then
+    expect_refusal "$other_minor" "is CPython $other_version: install the covetpy wheel built for cp${other_version/./}"
+else
+    covetpy_log "skipped the other-minor-version refusal: no CPython other than $built_for on this machine"
+fi
+if [ -n "$static" ]; then
+    expect_refusal "$static" "was built without --enable-shared"
+else
+    covetpy_log "skipped the no-shared-libpython refusal: no CPython $built_for without a shared libpython here"
+fi
+covetpy_log "wheel check passed"
