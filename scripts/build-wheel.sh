@@ -64,7 +64,8 @@ export PATH="$tools/bin:$PATH"
 if [ "$PYO3_PYTHON" = "$default_python" ] && [ "$manylinux" -eq 0 ]; then
     target_dir="$COVETPY_ROOT/target"
 else
-    target_dir="$COVETPY_ROOT/target/wheel-build/$abi_tag$([ "$manylinux" -eq 1 ] && echo -manylinux)"
+    target_dir="$COVETPY_ROOT/target/wheel-build/$abi_tag"
+    [ "$manylinux" -eq 0 ] || target_dir="$target_dir-manylinux"
 fi
 
 # The server binary, with the libpython of the chosen interpreter. The whole workspace, as scripts/test.sh

@@ -4,16 +4,28 @@
 #  - scripts/build-wheel.sh, reusing target/release (the interpreter is the tests' one);
 #  - a fresh venv with the wheel, FastAPI and Flask installed by pip;
 #  - with `env -i` and PATH=/usr/bin:/bin (no cargo, no rustc, no venv activated): `venv/bin/covetpy serve`
-#    serves a FastAPI app (ASGI), a Flask app (WSGI) and a native covetpy app, checked with curl, and
+#    serves a FastAPI app (ASGI), a Flask app (WSGI) and a native covetpy app, checked with Python's urllib, and
 #    stops on SIGTERM with exit code 0; the venv's python imports the same covetpy package files;
 #  - the one-sentence refusal for an interpreter of another minor version and for one without a shared
 #    libpython, with whichever real interpreters this machine has (skipped with a message if none).
+#
+#   scripts/wheel-check.sh [--python /path/to/python3.X]
+#
+# --python checks the wheel for another interpreter (default: the tests' one, PYO3_PYTHON); its server is
+# built apart, in target/wheel-build/ (see scripts/build-wheel.sh).
 set -euo pipefail
 
 . "$(dirname "$0")/env.sh"
 cd "$COVETPY_ROOT"
 
-work="$COVETPY_ROOT/target/wheel-check"
+python="$PYO3_PYTHON"
+case "${1:-}" in
+    --python) python="$("${2:?--python needs a path}" -c 'import sys; print(sys.executable)')" ;;
+    "") ;;
+    *) covetpy_die "unknown argument $1 (see the comment at the top of $0)" ;;
+esac
+
+work="$COVETPY_ROOT/target/wheel-check/$("$python" -c 'import sys, sysconfig; print("cp%d%d%s" % (*sys.version_info[:2], "t" if sysconfig.get_config_var("Py_GIL_DISABLED") else ""))')"
 rm -rf "$work"
 mkdir -p "$work/apps"
 
@@ -25,13 +37,27 @@ nice -n 10 cargo clippy --release --locked "${launcher[@]}" --all-targets -- -D 
 nice -n 10 cargo test --release --locked "${launcher[@]}" --quiet
 unset CARGO_TARGET_DIR
 
-wheel="$(scripts/build-wheel.sh --out "$work/dist" | tail -n1)"
+wheel="$(scripts/build-wheel.sh --python "$python" --out "$work/dist" | tail -n1)"
 covetpy_log "built $(basename "$wheel")"
-unzip -l "$wheel" | grep -q 'libpython' && covetpy_die "the wheel bundles a libpython"
+"$python" - "$wheel" <<'PY' || covetpy_die "the wheel is not laid out as docs/install.md says"
+import sys
+import zipfile
+
+names = zipfile.ZipFile(sys.argv[1]).namelist()
+data = "covetpy-%s.data" % sys.argv[1].rsplit("/", 1)[-1].split("-")[1]
+assert not [n for n in names if "libpython" in n], "the wheel bundles a libpython"
+for wanted in (f"{data}/scripts/covetpy", f"{data}/data/libexec/covetpy/covetpy",
+               "covetpy/__init__.py", "covetpy/py.typed", "covetpy/static/favicon.svg"):
+    assert wanted in names, f"{wanted} is missing"
+PY
 
 venv="$work/venv"
-"$PYO3_PYTHON" -m venv "$venv"
+"$python" -m venv "$venv"
 PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install -q "$wheel" fastapi flask </dev/null
+ldd "$venv/bin/covetpy" >"$work/launcher.ldd" || covetpy_die "ldd could not read $venv/bin/covetpy"
+if grep -q libpython "$work/launcher.ldd"; then
+    covetpy_die "the launcher links libpython; it must not (docs/install.md)"
+fi
 
 cat >"$work/apps/fastapi_app.py" <<'PY'
 from fastapi import FastAPI
@@ -72,7 +98,7 @@ if "${clean[@]}" sh -c 'command -v cargo || command -v rustc' >/dev/null; then
     covetpy_die "cargo or rustc is on PATH=/usr/bin:/bin; the check would not show the wheel runs without Rust"
 fi
 
-port="$("$PYO3_PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+port="$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 
 # serve_and_check APP EXPECTED: serves APP from the venv's covetpy, GETs /hello/wheel, requires
 # EXPECTED in the answer, stops it with SIGTERM and requires exit code 0.
@@ -81,7 +107,8 @@ serve_and_check() {
     (cd "$work/apps" && exec "${clean[@]}" "$venv/bin/covetpy" serve "$app" --port "$port") >"$log" 2>&1 &
     pid=$!
     for i in $(seq 1 100); do
-        answer="$(curl -fsS "http://127.0.0.1:$port/hello/wheel" 2>/dev/null)" && break
+        answer="$("$python" -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
+            "http://127.0.0.1:$port/hello/wheel" 2>/dev/null)" && break
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
@@ -116,7 +143,7 @@ expect_refusal() {
     covetpy_log "with $python: $out"
 }
 
-built_for="$("$PYO3_PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+built_for="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 other_minor="" static=""
 for candidate in /usr/bin/python3.1[0-9] /usr/local/bin/python3.1[0-9] "$HOME"/.pyenv/versions/3.*/bin/python3; do
     [ -x "$candidate" ] || continue
