@@ -40,8 +40,9 @@ pub fn become_init_if_pid1() -> Option<ExitCode> {
     if unsafe { libc::getpid() } != 1 {
         return None;
     }
-    // SAFETY: sigset_t is plain data initialised by sigfillset before use; sigprocmask and fork are called
-    // while the process has a single thread, so the child continues with a consistent state.
+    // SAFETY: sigset_t and sigaction are plain data, initialised (sigfillset, zeroed) before use; sigprocmask,
+    // sigaction and fork are called while the process has a single thread, so the child continues with a
+    // consistent state.
     unsafe {
         let mut forwarded: libc::sigset_t = std::mem::zeroed();
         libc::sigfillset(&mut forwarded);
@@ -52,13 +53,21 @@ pub fn become_init_if_pid1() -> Option<ExitCode> {
         // Blocked before the fork, so no signal meant for the server is lost between the fork and the
         // first sigwaitinfo; a blocked signal is also queued for PID 1 even though its handler is SIG_DFL.
         libc::sigprocmask(libc::SIG_BLOCK, &forwarded, &mut previous);
+        // An inherited SIG_IGN for SIGCHLD would make the kernel reap children itself, and the init
+        // would never see the server's exit; the server gets back what it inherited.
+        let mut default_action: libc::sigaction = std::mem::zeroed();
+        default_action.sa_sigaction = libc::SIG_DFL;
+        let mut inherited_action: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGCHLD, &default_action, &mut inherited_action);
         match libc::fork() {
             0 => {
+                libc::sigaction(libc::SIGCHLD, &inherited_action, std::ptr::null_mut());
                 libc::sigprocmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut());
                 None
             }
             server if server > 0 => Some(ExitCode::from(run_init(server, &forwarded))),
             _ => {
+                libc::sigaction(libc::SIGCHLD, &inherited_action, std::ptr::null_mut());
                 libc::sigprocmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut());
                 eprintln!(
                     "{:<10}covetpy is PID 1 but could not fork its init process ({}); orphaned processes will \
