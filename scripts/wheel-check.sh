@@ -6,8 +6,9 @@
 #  - with `env -i` and PATH=/usr/bin:/bin (no cargo, no rustc, no venv activated): `venv/bin/covetpy serve`
 #    serves a FastAPI app (ASGI), a Flask app (WSGI) and a native covetpy app, checked with Python's urllib, and
 #    stops on SIGTERM with exit code 0; the venv's python imports the same covetpy package files;
-#  - the one-sentence refusal for an interpreter of another minor version and for one without a shared
-#    libpython, with whichever real interpreters this machine has (skipped with a message if none).
+#  - the one-sentence refusal for an interpreter of another minor version, for one older than covetpy
+#    supports and for one without a shared libpython, with whichever real interpreters this machine has
+#    (each skipped with a message if there is none).
 #
 #   scripts/wheel-check.sh [--python /path/to/python3.X]
 #
@@ -144,23 +145,31 @@ expect_refusal() {
 }
 
 built_for="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
-other_minor="" static=""
+# One interpreter of another supported minor version (told which wheel to install), one older than
+# covetpy supports (told the oldest), one of the same version without a shared libpython.
+other="" old="" static=""
 for candidate in /usr/bin/python3.1[0-9] /usr/local/bin/python3.1[0-9] "$HOME"/.pyenv/versions/3.*/bin/python3; do
     [ -x "$candidate" ] || continue
-    read -r version shared < <("$candidate" -c \
-        'import sys, sysconfig; print("%d.%d" % sys.version_info[:2], sysconfig.get_config_var("Py_ENABLE_SHARED") or 0)' \
+    read -r version supported shared < <("$candidate" -c \
+        'import sys, sysconfig; print("%d.%d" % sys.version_info[:2], int(sys.version_info >= (3, 11)), sysconfig.get_config_var("Py_ENABLE_SHARED") or 0)' \
         2>/dev/null) || continue
-    if [ "$version" != "$built_for" ] && [ -z "$other_minor" ]; then
-        other_minor="$candidate"
-        other_version="$version"
-    elif [ "$version" = "$built_for" ] && [ "$shared" = 0 ] && [ -z "$static" ]; then
-        static="$candidate"
+    if [ "$version" = "$built_for" ]; then
+        [ "$shared" = 0 ] && [ -z "$static" ] && static="$candidate"
+    elif [ "$supported" = 1 ]; then
+        [ -z "$other" ] && other="$candidate" && other_version="$version"
+    else
+        [ -z "$old" ] && old="$candidate" && old_version="$version"
     fi
 done
-if [ -n "$other_minor" ]; then
-    expect_refusal "$other_minor" "is CPython $other_version: install the covetpy wheel built for cp${other_version/./}"
+if [ -n "$other" ]; then
+    expect_refusal "$other" "is CPython $other_version: install the covetpy wheel built for cp${other_version/./}"
 else
-    covetpy_log "skipped the other-minor-version refusal: no CPython other than $built_for on this machine"
+    covetpy_log "skipped the other-minor-version refusal: no CPython 3.11+ other than $built_for on this machine"
+fi
+if [ -n "$old" ]; then
+    expect_refusal "$old" "is CPython $old_version, and covetpy needs CPython 3.11 or newer"
+else
+    covetpy_log "skipped the too-old refusal: no CPython older than 3.11 on this machine"
 fi
 if [ -n "$static" ]; then
     expect_refusal "$static" "was built without --enable-shared"
