@@ -63,12 +63,8 @@ fn main() -> ExitCode {
 
 /// Finds and checks the interpreter, then execs the server; returns only with the sentence to print.
 fn run() -> Result<std::convert::Infallible, String> {
-    let exe = std::env::current_exe()
-        .map_err(|e| format!("covetpy could not find its own executable: {e}"))?;
-    let prefix = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or("covetpy is not installed in a bin/ directory")?;
+    let exe = std::env::current_exe().map_err(|e| format!("covetpy could not find its own executable: {e}"))?;
+    let prefix = exe.parent().and_then(Path::parent).ok_or("covetpy is not installed in a bin/ directory")?;
     let server = prefix.join("libexec").join("covetpy").join("covetpy");
     if !server.is_file() {
         return Err(format!(
@@ -81,9 +77,7 @@ fn run() -> Result<std::convert::Infallible, String> {
     let interpreter = Interpreter::ask(&python)?;
     let libdir = interpreter.check()?;
     let mut command = Command::new(&server);
-    command
-        .args(std::env::args_os().skip(1))
-        .env("LD_LIBRARY_PATH", library_path(&libdir));
+    command.args(std::env::args_os().skip(1)).env("LD_LIBRARY_PATH", library_path(&libdir));
     if let Some(arg0) = std::env::args_os().next() {
         command.arg0(arg0);
     }
@@ -93,10 +87,7 @@ fn run() -> Result<std::convert::Infallible, String> {
         command.env("VIRTUAL_ENV", venv);
     }
     let err = command.exec();
-    Err(format!(
-        "covetpy could not start {}: {err}",
-        server.display()
-    ))
+    Err(format!("covetpy could not start {}: {err}", server.display()))
 }
 
 /// The interpreter the server will stand for, by the server's own rule (crates/embed/src/interpreter.rs):
@@ -108,10 +99,7 @@ fn choose_python(prefix: &Path) -> Result<(PathBuf, Option<PathBuf>), String> {
         let venv = PathBuf::from(venv);
         let python = venv.join("bin").join("python");
         if !python.exists() {
-            return Err(format!(
-                "VIRTUAL_ENV is set to {0}, but {0}/bin/python does not exist",
-                venv.display()
-            ));
+            return Err(format!("VIRTUAL_ENV is set to {0}, but {0}/bin/python does not exist", venv.display()));
         }
         return Ok((python, None));
     }
@@ -121,11 +109,8 @@ fn choose_python(prefix: &Path) -> Result<(PathBuf, Option<PathBuf>), String> {
             return Ok((python, Some(prefix.to_path_buf())));
         }
     }
-    let found = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join("python3"))
-            .find(|p| p.is_file())
-    });
+    let found = std::env::var_os("PATH")
+        .and_then(|path| std::env::split_paths(&path).map(|dir| dir.join("python3")).find(|p| p.is_file()));
     found.map(|p| (p, None)).ok_or_else(|| {
         format!(
             "covetpy {VERSION} serves with CPython {BUILT_FOR} but found no interpreter: no venv is active, \
@@ -159,12 +144,7 @@ impl Interpreter {
         let out = Command::new(python)
             .args(["-I", "-S", "-c", QUERY])
             .output()
-            .map_err(|e| {
-                format!(
-                    "covetpy could not run {} to find its libpython: {e}",
-                    python.display()
-                )
-            })?;
+            .map_err(|e| format!("covetpy could not run {} to find its libpython: {e}", python.display()))?;
         let text = String::from_utf8_lossy(&out.stdout);
         if !out.status.success() {
             return Err(format!(
@@ -174,12 +154,8 @@ impl Interpreter {
                 String::from_utf8_lossy(&out.stderr).trim()
             ));
         }
-        Interpreter::parse(python, &text).ok_or_else(|| {
-            format!(
-                "{} gave an answer covetpy cannot read: {text:?}",
-                python.display()
-            )
-        })
+        Interpreter::parse(python, &text)
+            .ok_or_else(|| format!("{} gave an answer covetpy cannot read: {text:?}", python.display()))
     }
 
     fn parse(python: &Path, text: &str) -> Option<Interpreter> {
@@ -191,25 +167,9 @@ impl Interpreter {
         let executable = next()?;
         let shared = next()? == "1";
         let soname = next()?;
-        let dirs = [next()?, next()?]
-            .into_iter()
-            .filter(|d| !d.is_empty())
-            .map(PathBuf::from)
-            .collect();
-        let python = if executable.is_empty() {
-            python.to_path_buf()
-        } else {
-            PathBuf::from(executable)
-        };
-        Some(Interpreter {
-            python,
-            implementation,
-            version,
-            full_version,
-            shared,
-            soname,
-            dirs,
-        })
+        let dirs = [next()?, next()?].into_iter().filter(|d| !d.is_empty()).map(PathBuf::from).collect();
+        let python = if executable.is_empty() { python.to_path_buf() } else { PathBuf::from(executable) };
+        Some(Interpreter { python, implementation, version, full_version, shared, soname, dirs })
     }
 
     /// The directory holding the interpreter's shared libpython, or the sentence saying what to install.
@@ -247,11 +207,7 @@ impl Interpreter {
                 self.full_version
             ));
         }
-        let soname = if self.soname.is_empty() {
-            needed.as_str()
-        } else {
-            self.soname.as_str()
-        };
+        let soname = if self.soname.is_empty() { needed.as_str() } else { self.soname.as_str() };
         self.dirs.iter().find(|dir| dir.join(soname).is_file()).cloned().ok_or_else(|| {
             let dirs: Vec<String> = self.dirs.iter().map(|d| d.display().to_string()).collect();
             format!(
@@ -266,11 +222,7 @@ impl Interpreter {
 impl Interpreter {
     /// Whether the interpreter's `major.minor` is below `oldest`.
     fn older_than(&self, oldest: (u32, u32)) -> bool {
-        let mut parts = self
-            .version
-            .trim_end_matches('t')
-            .split('.')
-            .map(|p| p.parse::<u32>().ok());
+        let mut parts = self.version.trim_end_matches('t').split('.').map(|p| p.parse::<u32>().ok());
         match (parts.next().flatten(), parts.next().flatten()) {
             (Some(major), Some(minor)) => (major, minor) < oldest,
             _ => false,
@@ -301,56 +253,38 @@ mod tests {
 
     #[test]
     fn a_matching_shared_interpreter_gives_its_libdir() {
-        let dir =
-            std::env::temp_dir().join(format!("covetpy-launcher-test-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("covetpy-launcher-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(format!("libpython{BUILT_FOR}.so.1.0")), b"").unwrap();
-        let found = Interpreter::parse(Path::new("python"), &answer(BUILT_FOR, true, &dir))
-            .unwrap()
-            .check();
+        let found = Interpreter::parse(Path::new("python"), &answer(BUILT_FOR, true, &dir)).unwrap().check();
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(found, Ok(dir));
     }
 
     #[test]
     fn another_minor_version_names_the_wheel_to_install() {
-        let err = Interpreter::parse(
-            Path::new("python"),
-            &answer("3.99", true, Path::new("/nowhere")),
-        )
-        .unwrap()
-        .check()
-        .unwrap_err();
-        assert!(
-            err.contains("is CPython 3.99: install the covetpy wheel built for cp399"),
-            "{err}"
-        );
+        let err = Interpreter::parse(Path::new("python"), &answer("3.99", true, Path::new("/nowhere")))
+            .unwrap()
+            .check()
+            .unwrap_err();
+        assert!(err.contains("is CPython 3.99: install the covetpy wheel built for cp399"), "{err}");
     }
 
     #[test]
     fn an_unsupported_old_version_is_told_the_oldest() {
-        let err = Interpreter::parse(
-            Path::new("python"),
-            &answer("3.10", true, Path::new("/nowhere")),
-        )
-        .unwrap()
-        .check()
-        .unwrap_err();
-        assert!(
-            err.contains("is CPython 3.10, and covetpy needs CPython 3.11 or newer"),
-            "{err}"
-        );
+        let err = Interpreter::parse(Path::new("python"), &answer("3.10", true, Path::new("/nowhere")))
+            .unwrap()
+            .check()
+            .unwrap_err();
+        assert!(err.contains("is CPython 3.10, and covetpy needs CPython 3.11 or newer"), "{err}");
     }
 
     #[test]
     fn a_static_interpreter_is_told_to_use_a_shared_one() {
-        let err = Interpreter::parse(
-            Path::new("python"),
-            &answer(BUILT_FOR, false, Path::new("/nowhere")),
-        )
-        .unwrap()
-        .check()
-        .unwrap_err();
+        let err = Interpreter::parse(Path::new("python"), &answer(BUILT_FOR, false, Path::new("/nowhere")))
+            .unwrap()
+            .check()
+            .unwrap_err();
         assert!(err.contains("was built without --enable-shared"), "{err}");
     }
 }
