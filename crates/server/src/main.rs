@@ -12,6 +12,7 @@ mod memory;
 mod metrics_http;
 mod metrics_shm;
 mod metrics_text;
+mod pid1;
 mod reload;
 mod settings;
 mod steering;
@@ -29,6 +30,10 @@ use crate::cli::{Cli, Command};
 fn main() -> ExitCode {
     // First, while the process still has one thread (see the function).
     activation::take_systemd_sockets();
+    // Also while there is one thread, since it forks: as PID 1, the parent stays behind as the init.
+    if let Some(code) = pid1::become_init_if_pid1() {
+        return code;
+    }
     let (cli, env_file) = match parse() {
         Ok(parsed) => parsed,
         Err(message) => {
