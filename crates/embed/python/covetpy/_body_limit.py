@@ -4,7 +4,6 @@ and ``form_limits=`` for the automatic parsing of ``Form``/``File`` parameters."
 
 from __future__ import annotations
 
-
 from pydantic import ConfigDict, NonNegativeInt, TypeAdapter, with_config
 from starlette.exceptions import HTTPException
 from starlette.middleware import body_limit

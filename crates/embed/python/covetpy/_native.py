@@ -26,7 +26,7 @@ from covetpy._fields import (
     is_scalar_sequence_annotation,
     is_sequence_annotation,
     is_union,
-    model_class,
+    param_model,
 )
 from covetpy.datastructures import DefaultPlaceholder
 from covetpy.dependencies.models import is_async_gen_callable, is_gen_callable
@@ -206,7 +206,7 @@ def _native_route(app: FastAPI, route: APIRoute) -> RouteSpec | None:
         (dependant.header_params, "header"),
         (dependant.cookie_params, "cookie"),
     ):
-        if len(fields) == 1 and model_class(fields[0].annotation) is not None:
+        if any(param_model(f) is not None for f in fields):
             return None
         for f in fields:
             spec = _param_spec(f, source)

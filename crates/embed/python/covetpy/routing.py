@@ -49,7 +49,7 @@ from covetpy._body_limit import (
     validate_max_body_size,
     with_body_limit,
 )
-from covetpy._fields import ModelField, lenient_issubclass, model_class
+from covetpy._fields import ModelField, lenient_issubclass
 from covetpy.datastructures import Default, DefaultPlaceholder
 from covetpy.dependencies.models import Dependant, is_async_gen_callable, is_gen_callable
 from covetpy.dependencies.utils import (
@@ -357,9 +357,8 @@ def get_request_handler(route: APIRoute) -> Callable[[Request], Coroutine[Any, A
     serializer = _Serializer(route)
 
     async def app(request: Request) -> Response:
-        body = await read_body(
-            request, route.body_field, strict, merge_form_limits(route._include_form_limits, route.form_limits)
-        )
+        form_limits = merge_form_limits(route._include_form_limits, route.form_limits)
+        body = await read_body(request, route.body_field, strict, form_limits)
         solved = await solve_dependencies(
             request=request,
             dependant=dependant,
@@ -476,21 +475,6 @@ def _response_field(name: str, annotation: Any) -> ModelField:
     return field
 
 
-def _check_param_models(flat: Dependant, name: str) -> None:
-    """A parameter model must be the only parameter of its source (covetpy does not merge several)."""
-    for source, fields in (
-        ("query", flat.query_params),
-        ("header", flat.header_params),
-        ("cookie", flat.cookie_params),
-    ):
-        names = {f.name for f in fields}
-        if len(names) > 1 and any(model_class(f.annotation) is not None for f in fields):
-            raise FastAPIError(
-                f"path operation {name!r}: a {source} parameter model must be the only {source} parameter "
-                "(covetpy does not support a model next to other parameters of the same source yet)"
-            )
-
-
 class APIRoute(routing.Route):
     """A path operation: the endpoint with its dependency graph, response model and OpenAPI data."""
 
@@ -605,7 +589,6 @@ class APIRoute(routing.Route):
                 0, get_parameterless_sub_dependant(depends=depends, path=self.path_format)
             )
         self._flat_dependant = get_flat_dependant(self.dependant)
-        _check_param_models(self._flat_dependant, self.name)
         self._embed_body_fields = should_embed_body_fields(self._flat_dependant.body_params)
         self.body_field = get_body_field(
             flat_dependant=self._flat_dependant,

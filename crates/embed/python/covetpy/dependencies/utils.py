@@ -13,7 +13,7 @@ from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import Annotated, Any, cast
 
 import anyio
-from pydantic import BaseModel, create_model
+from pydantic import AliasChoices, AliasPath, BaseModel, create_model
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 from starlette.background import BackgroundTasks as StarletteBackgroundTasks
@@ -37,6 +37,7 @@ from covetpy._fields import (
     missing_error,
     model_class,
     model_fields,
+    param_model,
 )
 from covetpy.background import BackgroundTasks
 from covetpy.concurrency import contextmanager_in_threadpool, run_in_threadpool
@@ -215,7 +216,7 @@ def analyze_param(*, param_name: str, annotation: Any, value: Any, is_path_param
         if isinstance(field_info, params.Query) and not (
             is_scalar_annotation(type_annotation)
             or is_scalar_sequence_annotation(type_annotation)
-            or model_class(type_annotation) is not None
+            or param_model(field) is not None
         ):
             raise AssertionError(f"Query parameter {param_name!r} must be one of the supported types")
     return _ParamDetails(type_annotation=type_annotation, depends=depends, field=field)
@@ -376,11 +377,12 @@ def get_flat_dependant(dependant: Dependant, *, skip_repeats: bool = False) -> D
 
 
 def flat_fields(fields: list[ModelField]) -> list[ModelField]:
-    """Parameter fields with a parameter model replaced by the model's own fields."""
-    if len(fields) == 1 and model_class(fields[0].annotation) is not None:
-        model = cast(type[BaseModel], model_class(fields[0].annotation))
-        return model_fields(model)
-    return fields
+    """Parameter fields with each parameter model replaced by the model's own fields."""
+    out: list[ModelField] = []
+    for field in fields:
+        model = param_model(field)
+        out.extend(model_fields(model) if model is not None else [field])
+    return out
 
 
 def should_embed_body_fields(fields: list[ModelField]) -> bool:
@@ -483,46 +485,113 @@ def _validate_field(
     return field.validate(value, values, loc=loc)
 
 
+def _param_aliases(
+    field: ModelField, *, convert_underscores: bool = False, config: Mapping[str, Any] | None = None
+) -> list[tuple[str, str]]:
+    """(validation alias, request key) pairs a parameter is looked up by, preferred first: its alias
+    (hyphenated for headers), the literal ``AliasChoices`` names, the field name when the model's
+    config validates by name."""
+    alias = field.validation_alias
+    request_alias = alias.replace("_", "-") if convert_underscores and alias == field.name else alias
+    choices = field.field_info.validation_alias
+    if isinstance(field.field_info, params.Path) or isinstance(choices, AliasPath):
+        return [(alias, request_alias)]
+    aliases = [(alias, request_alias)]
+    if isinstance(choices, AliasChoices):
+        if any(isinstance(choice, AliasPath) for choice in choices.choices):
+            return aliases
+        # Choices are literal names, underscores and all, also for headers.
+        aliases = [(choice, choice) for choice in cast(list[str], choices.choices)]
+    config = config or {}
+    by_name = config.get("validate_by_name", config.get("populate_by_name", False))
+    if config.get("validate_by_alias") is False or by_name:
+        request_name = field.name.replace("_", "-") if convert_underscores else field.name
+        if config.get("validate_by_alias") is False:
+            return [(field.name, request_name)]
+        if field.name not in [a for a, _ in aliases]:
+            aliases.append((field.name, request_name))
+    return aliases
+
+
+def _multidict_extras(received: Mapping[str, Any], processed: set[str]) -> dict[str, Any]:
+    """What the source holds besides the keys a model read, repeated keys as lists (so that a
+    model's ``extra`` policy sees every input)."""
+    if isinstance(received, ImmutableMultiDict):
+        items: Any = received.multi_items()
+    elif isinstance(received, Headers):
+        items = received.items()
+    else:
+        return {key: received.get(key) for key in received if key not in processed}
+    grouped: dict[str, list[Any]] = {}
+    for key, value in items:
+        if key not in processed:
+            grouped.setdefault(key, []).append(value)
+    return {key: got[0] if len(got) == 1 else got for key, got in grouped.items()}
+
+
+def _param_model_to_args(
+    field: ModelField, model: type[BaseModel], received: Mapping[str, Any]
+) -> tuple[Any, list[Any]]:
+    """Validate one parameter model: its fields read from the source, the other keys passed along
+    (so ``extra="forbid"`` can refuse them). An optional model none of whose keys came is None."""
+    is_headers = isinstance(received, Headers)
+    default_convert = getattr(field.field_info, "convert_underscores", True)
+    to_process: dict[str, Any] = {}
+    header_aliases: dict[str, str] = {}
+    processed: set[str] = set()
+    own_names: set[str] = set()
+    for sub in model_fields(model):
+        convert = is_headers and bool(getattr(sub.field_info, "convert_underscores", default_convert))
+        aliases = _param_aliases(sub, convert_underscores=convert, config=model.model_config)
+        own_names.update(name.lower() if is_headers else name for _, name in aliases)
+        alias, request_alias = next((pair for pair in aliases if pair[1] in received), aliases[0])
+        value = _multidict_value(sub, received, alias=request_alias)
+        if value is not Undefined:
+            to_process[alias] = value
+        if is_headers:
+            processed.add(request_alias.lower())
+            # The unconverted field name is not an extra header either.
+            processed.update(va.lower() for va, ha in aliases if va != ha)
+            if alias != request_alias:
+                header_aliases[sub.name] = request_alias
+        else:
+            processed.add(request_alias)
+    to_process.update(_multidict_extras(received, processed))
+    info = cast(params.Param, field.field_info)
+    value: Any = to_process
+    supplied = bool(own_names.intersection(received)) or (
+        model.model_config.get("extra") in ("allow", "forbid") and bool(to_process)
+    )
+    if info.annotation is not model and not supplied:
+        value = Undefined
+    result, errors = _validate_field(field, value, {}, (info.in_.value,))
+    if header_aliases and model.model_config.get("loc_by_alias", True):
+        # Errors name the header as sent, not the model's field.
+        for error in errors:
+            loc = error["loc"]
+            if len(loc) > 1 and loc[1] in header_aliases:
+                error["loc"] = (loc[0], header_aliases[loc[1]], *loc[2:])
+    return result, errors
+
+
 def request_params_to_args(
     fields: list[ModelField], received: Mapping[str, Any]
 ) -> tuple[dict[str, Any], list[Any]]:
-    """Validate the fields of one source (path, query, headers or cookies)."""
+    """Validate the fields of one source (path, query, headers or cookies); each may be a
+    parameter model."""
     values: dict[str, Any] = {}
     errors: list[Any] = []
-    if not fields:
-        return values, errors
-    first = fields[0]
-    model = model_class(first.annotation) if len(fields) == 1 else None
-    if model is not None:
-        # A parameter model: its fields are read from the source and the model validated as a whole,
-        # with the keys the model does not name passed along (so `extra="forbid"` can refuse them).
-        default_convert = getattr(first.field_info, "convert_underscores", True)
-        to_process: dict[str, Any] = {}
-        processed: set[str] = set()
-        for sub in model_fields(model):
-            alias: str | None = None
-            if isinstance(received, Headers):
-                convert = getattr(sub.field_info, "convert_underscores", default_convert)
-                if convert:
-                    alias = sub.alias if sub.alias != sub.name else sub.name.replace("_", "-")
-            value = _multidict_value(sub, received, alias=alias)
-            if value is not Undefined:
-                to_process[sub.validation_alias] = value
-            processed.add(alias or sub.validation_alias)
-        for key in received:
-            if key not in processed:
-                if isinstance(received, ImmutableMultiDict | Headers):
-                    got = received.getlist(key)
-                    to_process[key] = got[0] if len(got) == 1 else got
-                else:
-                    to_process[key] = received.get(key)
-        info = cast(params.Param, first.field_info)
-        value, errors = _validate_field(first, to_process, values, (info.in_.value,))
-        return {first.name: value}, errors
     for field in fields:
-        info = cast(params.Param, field.field_info)
-        value = _multidict_value(field, received)
-        result, field_errors = _validate_field(field, value, values, (info.in_.value, field.alias))
+        model = param_model(field)
+        if model is not None:
+            result, field_errors = _param_model_to_args(field, model, received)
+        else:
+            _, alias = next(
+                (pair for pair in _param_aliases(field) if pair[1] in received), _param_aliases(field)[0]
+            )
+            info = cast(params.Param, field.field_info)
+            value = _multidict_value(field, received, alias=alias)
+            result, field_errors = _validate_field(field, value, values, (info.in_.value, alias))
         if field_errors:
             errors.extend(field_errors)
         else:
