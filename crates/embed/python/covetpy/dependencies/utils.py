@@ -555,7 +555,7 @@ def form_models(field: ModelField) -> list[type[BaseModel]]:
         if len(args) == 2 and type(None) in args:
             annotation = next(a for a in args if a is not type(None))
     if lenient_issubclass(annotation, BaseModel):
-        return [annotation]
+        return [cast(type[BaseModel], annotation)]
     return _form_union_models(info.annotation)
 
 
@@ -832,13 +832,13 @@ def _param_model_to_args(
             processed.add(request_alias)
     to_process.update(_multidict_extras(received, processed))
     info = cast(params.Param, field.field_info)
-    value: Any = to_process
+    whole: Any = to_process
     supplied = bool(own_names.intersection(received)) or (
         model.model_config.get("extra") in ("allow", "forbid") and bool(to_process)
     )
     if info.annotation is not model and not supplied:
-        value = Undefined
-    result, errors = _validate_field(field, value, {}, (info.in_.value,))
+        whole = Undefined
+    result, errors = _validate_field(field, whole, {}, (info.in_.value,))
     if header_aliases and model.model_config.get("loc_by_alias", True):
         # Errors name the header as sent, not the model's field.
         for error in errors:
