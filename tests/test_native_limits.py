@@ -42,7 +42,7 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/strict?sort=desc&other=1", {}),
     ("GET", "/optional-header", {}),
     ("GET", "/optional-header", {"headers": {"x-client-name": "n", "x-client-version": "1"}}),
-    ("GET", "/optional-header", {"headers": {"x-client-name": "n"}}),
+    ("GET", "/optional-header", {"headers": {"x-client-name": "n", "host": "example.test"}}),
     ("GET", "/optional-cookie", {}),
     ("GET", "/optional-cookie", {"cookies": {"theme": "dark", "locale": "en"}}),
     ("GET", "/optional-cookie", {"cookies": {"theme": "dark"}}),

@@ -63,9 +63,9 @@ def first_limit(*limits: int | None) -> int | None:
 _RESPONSE_SENT: tuple[type[BaseException], ...] = tuple(
     c for c in (getattr(body_limit, "_RequestBodyLimitResponseSent", None),) if c is not None
 )
-_LIMIT_ERRORS: tuple[type[BaseException], ...] = tuple(
-    c for c in (getattr(body_limit, "_RequestBodyTooLarge", None),) if c is not None
-) + _RESPONSE_SENT
+_LIMIT_ERRORS: tuple[type[BaseException], ...] = (
+    tuple(c for c in (getattr(body_limit, "_RequestBodyTooLarge", None),) if c is not None) + _RESPONSE_SENT
+)
 
 
 def body_limit_error(exc: BaseException) -> BaseException | None:

@@ -1084,11 +1084,20 @@ class APIRouter(routing.Router):
                     include_in_schema=route.include_in_schema,
                     name=route.name,
                 )
+                # The included router's limit, which its own middleware applied before the copy.
+                limit = first_limit(
+                    getattr(route, "_include_max_body_size", None), router.max_body_size, max_body_size
+                )
+                if limit is not None:
+                    plain = self.routes[-1]
+                    cast(Any, plain).app = with_body_limit(cast(Any, plain).app, limit)
+                    cast(Any, plain)._include_max_body_size = limit
             elif isinstance(route, routing.WebSocketRoute):
                 self.add_websocket_route(prefix + route.path, route.endpoint, name=route.name)
             elif isinstance(route, routing.Mount):
+                mounted = with_body_limit(route.app, first_limit(router.max_body_size, max_body_size))
                 self.routes.append(
-                    routing.Mount(self.prefix + prefix + route.path, app=route.app, name=route.name)
+                    routing.Mount(self.prefix + prefix + route.path, app=mounted, name=route.name)
                 )
         self.on_startup.extend(router.on_startup)
         self.on_shutdown.extend(router.on_shutdown)
