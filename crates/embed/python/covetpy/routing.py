@@ -516,7 +516,7 @@ class APIRoute(routing.Route):
         self.max_body_size = max_body_size
         #: Its own form parsing limits, over those of the routers it is in.
         self.form_limits = validate_form_limits(form_limits)
-        #: The form limits of the includes it was copied through (``include_router``), outermost first.
+        #: The form limits of the routers it was added to and copied through, outermost first.
         self._include_form_limits: FormLimits = {}
         self.path = path
         self.endpoint = endpoint
@@ -833,6 +833,10 @@ class APIRouter(routing.Router):
             max_body_size=first_limit(max_body_size, self.max_body_size),
             **route_options,
         )
+        if isinstance(route, APIRoute):
+            # This router's form limits, recorded on the route as well: the server may run the route
+            # through its own stack (covetpy._route_stack) without entering the router.
+            route._include_form_limits = merge_form_limits(self.form_limits, route._include_form_limits)
         self.routes.append(route)
 
     def api_route(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
@@ -1067,7 +1071,7 @@ class APIRouter(routing.Router):
                 copied_route = self.routes[-1]
                 if isinstance(copied_route, APIRoute):
                     copied_route._include_form_limits = merge_form_limits(
-                        include_form_limits, route._include_form_limits
+                        self.form_limits, include_form_limits, route._include_form_limits
                     )
             elif isinstance(route, APIWebSocketRoute):
                 self.add_api_websocket_route(
