@@ -196,6 +196,25 @@ def model_class(annotation: Any) -> type[BaseModel] | None:
     return annotation if lenient_issubclass(annotation, BaseModel) else None
 
 
+def param_model(field: ModelField) -> type[BaseModel] | None:
+    """The model a parameter stands for: ``Annotated[Filters, Query()]``, also optional
+    (``Filters | None``) for query, header and cookie models; a ``Json`` field is no model."""
+    from pydantic import Json
+
+    from covetpy import params
+
+    annotation = field.field_info.annotation
+    if isinstance(field.field_info, params.Query | params.Header | params.Cookie) and is_union(annotation):
+        args = typing.get_args(_strip_annotated(annotation))
+        if len(args) == 2 and type(None) in args:
+            annotation = next(a for a in args if a is not type(None))
+    if not lenient_issubclass(annotation, BaseModel):
+        return None
+    if any(type(item) is Json for item in field.field_info.metadata):
+        return None
+    return cast(type[BaseModel], annotation)
+
+
 def model_fields(model: type[BaseModel]) -> list[ModelField]:
     """A model's fields as ModelFields (for parameter and form models)."""
     return [

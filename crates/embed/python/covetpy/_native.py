@@ -26,7 +26,7 @@ from covetpy._fields import (
     is_scalar_sequence_annotation,
     is_sequence_annotation,
     is_union,
-    model_class,
+    param_model,
 )
 from covetpy.datastructures import DefaultPlaceholder
 from covetpy.dependencies.models import is_async_gen_callable, is_gen_callable
@@ -179,7 +179,8 @@ def _validated_spec(f: ModelField, source: str, *, is_list: bool | None = None) 
 def _native_route(app: FastAPI, route: APIRoute) -> RouteSpec | None:
     """The Rust-served form of ``route``, or None when only the ASGI side can serve it."""
     dependant = route.dependant
-    if type(route) is not APIRoute or dependant.dependencies:
+    # A body limit (Starlette's RequestBodyLimitMiddleware semantics) is applied on the ASGI side.
+    if type(route) is not APIRoute or dependant.dependencies or route.max_body_size is not None:
         return None
     if (
         dependant.response_param_name
@@ -205,7 +206,7 @@ def _native_route(app: FastAPI, route: APIRoute) -> RouteSpec | None:
         (dependant.header_params, "header"),
         (dependant.cookie_params, "cookie"),
     ):
-        if len(fields) == 1 and model_class(fields[0].annotation) is not None:
+        if any(param_model(f) is not None for f in fields):
             return None
         for f in fields:
             spec = _param_spec(f, source)
@@ -416,7 +417,10 @@ def websocket_specs(app: FastAPI) -> list[WebSocketRouteSpec]:
 
 def asgi_all(app: FastAPI) -> bool:
     """Whether every request must go through the whole app: user middleware that must see them all
-    and cannot be copied into each route's own stack (``covetpy._route_stack.route_layers``)."""
+    and cannot be copied into each route's own stack (``covetpy._route_stack.route_layers``), or an
+    app-wide body limit (it answers 413 to any request announcing a body over it, even a 404)."""
+    if app.max_body_size is not None:
+        return True
     return bool(app.user_middleware) and _route_stack.route_layers(app.user_middleware) is None
 
 

@@ -13,12 +13,15 @@ from starlette.datastructures import State
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
 
 from covetpy import _native, params
+from covetpy._body_limit import AppBodyLimitMiddleware, FormLimits, validate_max_body_size
 from covetpy.exception_handlers import (
     http_exception_handler,
     request_validation_exception_handler,
@@ -94,8 +97,11 @@ class FastAPI(Starlette):
         separate_input_output_schemas: bool = True,
         openapi_external_docs: dict[str, Any] | None = None,
         strict_content_type: bool = DEFAULT_STRICT_CONTENT_TYPE,
+        max_body_size: int | None = None,
+        form_limits: FormLimits | None = None,
         **extra: Any,
     ) -> None:
+        validate_max_body_size(max_body_size)
         self.debug = debug
         self.title = title
         self.summary = summary
@@ -152,6 +158,8 @@ class FastAPI(Starlette):
             responses=responses,
             generate_unique_id_function=generate_unique_id_function,
             strict_content_type=strict_content_type,
+            max_body_size=max_body_size,
+            form_limits=form_limits,
         )
         self.webhooks = webhooks or APIRouter()
         self.exception_handlers: dict[Any, Callable[[Request, Any], Response | Awaitable[Response]]] = (
@@ -165,8 +173,30 @@ class FastAPI(Starlette):
         )
         self.user_middleware: list[Middleware] = [] if middleware is None else list(middleware)
         self.middleware_stack: ASGIApp | None = None
-        self.max_body_size = None
+        #: The largest request body the app reads, unless a router or path operation sets its own.
+        self.max_body_size = max_body_size
         self.setup()
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """Starlette's stack, with the app's body limit as FastAPI places it: outside user
+        middleware, answering a 413 itself when the app is mounted in another that limits bodies."""
+        error_handler = None
+        exception_handlers: dict[Any, Any] = {}
+        for key, value in self.exception_handlers.items():
+            if key in (500, Exception):
+                error_handler = value
+            else:
+                exception_handlers[key] = value
+        middleware = [
+            Middleware(ServerErrorMiddleware, handler=error_handler, debug=self.debug),
+            Middleware(AppBodyLimitMiddleware, max_body_size=self.max_body_size),
+            *self.user_middleware,
+            Middleware(ExceptionMiddleware, handlers=exception_handlers, debug=self.debug),
+        ]
+        app: ASGIApp = self.router
+        for cls, args, kwargs in reversed(middleware):
+            app = cls(app, *args, **kwargs)
+        return app
 
     # -- the documentation routes --
 

@@ -31,6 +31,8 @@ from starlette._exception_handler import wrap_app_handling_exceptions
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Match, compile_path, get_name
@@ -38,7 +40,16 @@ from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from covetpy import params
-from covetpy._fields import ModelField, lenient_issubclass, model_class
+from covetpy._body_limit import (
+    FormLimits,
+    body_limit_error,
+    first_limit,
+    merge_form_limits,
+    validate_form_limits,
+    validate_max_body_size,
+    with_body_limit,
+)
+from covetpy._fields import ModelField, lenient_issubclass
 from covetpy.datastructures import Default, DefaultPlaceholder
 from covetpy.dependencies.models import Dependant, is_async_gen_callable, is_gen_callable
 from covetpy.dependencies.utils import (
@@ -163,14 +174,38 @@ def _is_json_media(content_type: str) -> bool:
     return subtype == "json" or subtype.endswith("+json")
 
 
-async def read_body(request: Request, body_field: ModelField | None, strict_content_type: bool) -> Any:
+#: Where routers leave the form limits they set for the routes below them (FastAPI's scope keys).
+_FASTAPI_SCOPE_KEY = "fastapi"
+_FORM_LIMITS_KEY = "form_limits"
+
+
+def _scope_form_limits(scope: Scope) -> FormLimits:
+    found = scope.get(_FASTAPI_SCOPE_KEY, {})
+    return cast(FormLimits, found.get(_FORM_LIMITS_KEY, {})) if isinstance(found, dict) else {}
+
+
+def _apply_router_form_limits(scope: Scope, limits: FormLimits) -> None:
+    """Record a router's form limits for the request, over those of the routers outside it."""
+    if limits and scope["type"] == "http":
+        fastapi_scope = scope.setdefault(_FASTAPI_SCOPE_KEY, {})
+        fastapi_scope[_FORM_LIMITS_KEY] = merge_form_limits(_scope_form_limits(scope), limits)
+
+
+async def read_body(
+    request: Request,
+    body_field: ModelField | None,
+    strict_content_type: bool,
+    form_limits: FormLimits | None = None,
+) -> Any:
     """The parsed body: FormData for forms, the decoded JSON for JSON bodies, else the raw bytes
-    (``Undefined`` when there is none). Malformed JSON is a 422; an unreadable body a 400."""
+    (``Undefined`` when there is none). Malformed JSON is a 422; an unreadable body a 400; a body
+    over its ``max_body_size`` a 413."""
     if body_field is None:
         return Undefined
     try:
         if isinstance(body_field.field_info, params.Form):
-            form = await request.form()
+            limits = merge_form_limits(_scope_form_limits(request.scope), form_limits)
+            form = await request.form(**limits)
             stack = request.scope.get("fastapi_inner_astack")
             if isinstance(stack, AsyncExitStack):
                 stack.push_async_callback(form.close)
@@ -198,6 +233,8 @@ async def read_body(request: Request, body_field: ModelField | None, strict_cont
     except HTTPException:
         raise
     except Exception as exc:
+        if MAX_BODY_SIZE_SCOPE_KEY in request.scope and (error := body_limit_error(exc)):
+            raise error from exc
         raise HTTPException(status_code=400, detail="There was an error parsing the body") from exc
 
 
@@ -320,7 +357,8 @@ def get_request_handler(route: APIRoute) -> Callable[[Request], Coroutine[Any, A
     serializer = _Serializer(route)
 
     async def app(request: Request) -> Response:
-        body = await read_body(request, route.body_field, strict)
+        form_limits = merge_form_limits(route._include_form_limits, route.form_limits)
+        body = await read_body(request, route.body_field, strict, form_limits)
         solved = await solve_dependencies(
             request=request,
             dependant=dependant,
@@ -437,21 +475,6 @@ def _response_field(name: str, annotation: Any) -> ModelField:
     return field
 
 
-def _check_param_models(flat: Dependant, name: str) -> None:
-    """A parameter model must be the only parameter of its source (covetpy does not merge several)."""
-    for source, fields in (
-        ("query", flat.query_params),
-        ("header", flat.header_params),
-        ("cookie", flat.cookie_params),
-    ):
-        names = {f.name for f in fields}
-        if len(names) > 1 and any(model_class(f.annotation) is not None for f in fields):
-            raise FastAPIError(
-                f"path operation {name!r}: a {source} parameter model must be the only {source} parameter "
-                "(covetpy does not support a model next to other parameters of the same source yet)"
-            )
-
-
 class APIRoute(routing.Route):
     """A path operation: the endpoint with its dependency graph, response model and OpenAPI data."""
 
@@ -485,7 +508,16 @@ class APIRoute(routing.Route):
         openapi_extra: dict[str, Any] | None = None,
         generate_unique_id_function: Callable[[APIRoute], str] | DefaultPlaceholder = DEFAULT_UNIQUE_ID,
         strict_content_type: bool | DefaultPlaceholder = DEFAULT_STRICT_CONTENT_TYPE,
+        max_body_size: int | None = None,
+        form_limits: FormLimits | None = None,
     ) -> None:
+        validate_max_body_size(max_body_size)
+        #: The largest request body this path operation reads (None: no limit of its own).
+        self.max_body_size = max_body_size
+        #: Its own form parsing limits, over those of the routers it is in.
+        self.form_limits = validate_form_limits(form_limits)
+        #: The form limits of the routers it was added to and copied through, outermost first.
+        self._include_form_limits: FormLimits = {}
         self.path = path
         self.endpoint = endpoint
         return_annotation = get_typed_return_annotation(endpoint)
@@ -557,14 +589,13 @@ class APIRoute(routing.Route):
                 0, get_parameterless_sub_dependant(depends=depends, path=self.path_format)
             )
         self._flat_dependant = get_flat_dependant(self.dependant)
-        _check_param_models(self._flat_dependant, self.name)
         self._embed_body_fields = should_embed_body_fields(self._flat_dependant.body_params)
         self.body_field = get_body_field(
             flat_dependant=self._flat_dependant,
             name=self.unique_id,
             embed_body_fields=self._embed_body_fields,
         )
-        self.app = request_response(self.get_route_handler())
+        self.app = with_body_limit(request_response(self.get_route_handler()), max_body_size)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """The request handler; override it in a ``route_class`` to customise request handling."""
@@ -682,8 +713,24 @@ class APIRouter(routing.Router):
         include_in_schema: bool = True,
         generate_unique_id_function: Callable[[APIRoute], str] = DEFAULT_UNIQUE_ID,
         strict_content_type: bool = DEFAULT_STRICT_CONTENT_TYPE,
+        max_body_size: int | None = None,
+        form_limits: FormLimits | None = None,
     ) -> None:
-        super().__init__(routes=routes, redirect_slashes=redirect_slashes, default=default, lifespan=lifespan)
+        validate_max_body_size(max_body_size)
+        super().__init__(
+            routes=routes,
+            redirect_slashes=redirect_slashes,
+            default=default,
+            lifespan=lifespan,
+            # Also limits what no route answers (a 404 or 405 still reads no more than this).
+            middleware=[Middleware(with_body_limit, max_body_size=max_body_size)]
+            if max_body_size is not None
+            else None,
+        )
+        #: The largest request body of its path operations, unless they set their own.
+        self.max_body_size = max_body_size
+        #: Form parsing limits of its path operations (each key unless they set it).
+        self.form_limits = validate_form_limits(form_limits)
         self.on_startup: list[Callable[[], Any]] = list(on_startup or [])
         self.on_shutdown: list[Callable[[], Any]] = list(on_shutdown or [])
         #: The lifespan context managers this router runs (its own, then included routers').
@@ -706,6 +753,10 @@ class APIRouter(routing.Router):
         self.default_response_class = default_response_class
         self.generate_unique_id_function = generate_unique_id_function
         self.strict_content_type = strict_content_type
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        _apply_router_form_limits(scope, self.form_limits)
+        await super().app(scope, receive, send)
 
     # -- adding routes --
 
@@ -739,9 +790,13 @@ class APIRouter(routing.Router):
         openapi_extra: dict[str, Any] | None = None,
         generate_unique_id_function: Callable[[APIRoute], str] | DefaultPlaceholder = DEFAULT_UNIQUE_ID,
         strict_content_type: bool | DefaultPlaceholder = DEFAULT_STRICT_CONTENT_TYPE,
+        max_body_size: int | None = None,
+        form_limits: FormLimits | None = None,
     ) -> None:
         """Add a path operation (what the ``@router.get(...)`` decorators do)."""
         route_class = route_class_override or self.route_class
+        # A route_class written for older FastAPI may not take form_limits: pass it only when set.
+        route_options: dict[str, Any] = {} if form_limits is None else {"form_limits": form_limits}
         current_tags: list[str | enum.Enum] = [*self.tags, *(tags or [])]
         current_dependencies = [*self.dependencies, *(dependencies or [])]
         current_callbacks = [*self.callbacks, *(callbacks or [])]
@@ -775,7 +830,13 @@ class APIRouter(routing.Router):
                 generate_unique_id_function, self.generate_unique_id_function
             ),
             strict_content_type=_value_or_default(strict_content_type, self.strict_content_type),
+            max_body_size=first_limit(max_body_size, self.max_body_size),
+            **route_options,
         )
+        if isinstance(route, APIRoute):
+            # This router's form limits, recorded on the route as well: the server may run the route
+            # through its own stack (covetpy._route_stack) without entering the router.
+            route._include_form_limits = merge_form_limits(self.form_limits, route._include_form_limits)
         self.routes.append(route)
 
     def api_route(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
@@ -941,8 +1002,13 @@ class APIRouter(routing.Router):
         deprecated: bool | None = None,
         include_in_schema: bool = True,
         generate_unique_id_function: Callable[[APIRoute], str] = DEFAULT_UNIQUE_ID,
+        max_body_size: int | None = None,
+        form_limits: FormLimits | None = None,
     ) -> None:
         """Add every route of ``router`` under ``prefix`` with these extra settings."""
+        validate_max_body_size(max_body_size)
+        # The form limits this include adds, under the included router's own.
+        include_form_limits = merge_form_limits(validate_form_limits(form_limits), router.form_limits)
         if prefix:
             if not prefix.startswith("/"):
                 raise AssertionError("A path prefix must start with '/'")
@@ -999,7 +1065,14 @@ class APIRouter(routing.Router):
                     strict_content_type=_value_or_default(
                         route.strict_content_type, router.strict_content_type, self.strict_content_type
                     ),
+                    max_body_size=first_limit(route.max_body_size, router.max_body_size, max_body_size),
+                    form_limits=route.form_limits or None,
                 )
+                copied_route = self.routes[-1]
+                if isinstance(copied_route, APIRoute):
+                    copied_route._include_form_limits = merge_form_limits(
+                        self.form_limits, include_form_limits, route._include_form_limits
+                    )
             elif isinstance(route, APIWebSocketRoute):
                 self.add_api_websocket_route(
                     prefix + route.path,
@@ -1015,11 +1088,20 @@ class APIRouter(routing.Router):
                     include_in_schema=route.include_in_schema,
                     name=route.name,
                 )
+                # The included router's limit, which its own middleware applied before the copy.
+                limit = first_limit(
+                    getattr(route, "_include_max_body_size", None), router.max_body_size, max_body_size
+                )
+                if limit is not None:
+                    plain = self.routes[-1]
+                    cast(Any, plain).app = with_body_limit(cast(Any, plain).app, limit)
+                    cast(Any, plain)._include_max_body_size = limit
             elif isinstance(route, routing.WebSocketRoute):
                 self.add_websocket_route(prefix + route.path, route.endpoint, name=route.name)
             elif isinstance(route, routing.Mount):
+                mounted = with_body_limit(route.app, first_limit(router.max_body_size, max_body_size))
                 self.routes.append(
-                    routing.Mount(self.prefix + prefix + route.path, app=route.app, name=route.name)
+                    routing.Mount(self.prefix + prefix + route.path, app=mounted, name=route.name)
                 )
         self.on_startup.extend(router.on_startup)
         self.on_shutdown.extend(router.on_shutdown)

@@ -4,18 +4,31 @@ per-request cache, entering ``yield`` dependencies on the right exit stack."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import inspect
 import re
 import typing
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import Annotated, Any, cast
 
 import anyio
-from pydantic import BaseModel, create_model
+from pydantic import (
+    AliasChoices,
+    AliasPath,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    GetJsonSchemaHandler,
+    GetPydanticSchema,
+    Json,
+    Tag,
+    create_model,
+)
 from pydantic.fields import FieldInfo
-from pydantic_core import PydanticUndefined
+from pydantic_core import CoreSchema, PydanticUndefined
 from starlette.background import BackgroundTasks as StarletteBackgroundTasks
 from starlette.datastructures import FormData, Headers, ImmutableMultiDict, QueryParams
 from starlette.datastructures import UploadFile as StarletteUploadFile
@@ -32,11 +45,12 @@ from covetpy._fields import (
     is_scalar_annotation,
     is_scalar_sequence_annotation,
     is_sequence_annotation,
+    is_union,
     is_uploadfile_or_sequence,
     lenient_issubclass,
     missing_error,
-    model_class,
     model_fields,
+    param_model,
 )
 from covetpy.background import BackgroundTasks
 from covetpy.concurrency import contextmanager_in_threadpool, run_in_threadpool
@@ -134,6 +148,7 @@ def analyze_param(*, param_name: str, annotation: Any, value: Any, is_path_param
     depends: params.Depends | None = None
     type_annotation: Any = Any
     use_annotation: Any = Any
+    others: list[Any] = []
     if annotation is not inspect.Signature.empty:
         use_annotation = type_annotation = annotation
     if typing.get_origin(annotation) is Annotated:
@@ -203,6 +218,10 @@ def analyze_param(*, param_name: str, annotation: Any, value: Any, is_path_param
             )
         if isinstance(field_info, params.Form):
             _ensure_multipart()
+            if _form_union_models(type_annotation):
+                # Each branch of a union of form models reads the form by its own fields.
+                type_annotation = _add_form_union_validators(type_annotation)
+                use_annotation = Annotated[(type_annotation, *others)] if others else type_annotation
         if not field_info.alias and getattr(field_info, "convert_underscores", None):
             alias = param_name.replace("_", "-")
         else:
@@ -215,7 +234,7 @@ def analyze_param(*, param_name: str, annotation: Any, value: Any, is_path_param
         if isinstance(field_info, params.Query) and not (
             is_scalar_annotation(type_annotation)
             or is_scalar_sequence_annotation(type_annotation)
-            or model_class(type_annotation) is not None
+            or param_model(field) is not None
         ):
             raise AssertionError(f"Query parameter {param_name!r} must be one of the supported types")
     return _ParamDetails(type_annotation=type_annotation, depends=depends, field=field)
@@ -376,11 +395,12 @@ def get_flat_dependant(dependant: Dependant, *, skip_repeats: bool = False) -> D
 
 
 def flat_fields(fields: list[ModelField]) -> list[ModelField]:
-    """Parameter fields with a parameter model replaced by the model's own fields."""
-    if len(fields) == 1 and model_class(fields[0].annotation) is not None:
-        model = cast(type[BaseModel], model_class(fields[0].annotation))
-        return model_fields(model)
-    return fields
+    """Parameter fields with each parameter model replaced by the model's own fields."""
+    out: list[ModelField] = []
+    for field in fields:
+        model = param_model(field)
+        out.extend(model_fields(model) if model is not None else [field])
+    return out
 
 
 def should_embed_body_fields(fields: list[ModelField]) -> bool:
@@ -390,22 +410,60 @@ def should_embed_body_fields(fields: list[ModelField]) -> bool:
     if len({f.name for f in fields}) > 1:
         return True
     first = fields[0]
+    # Dependencies may reuse one parameter name for different form models.
+    if form_models(first) and any(
+        not form_models(f) or f.field_info.annotation is not first.field_info.annotation for f in fields[1:]
+    ):
+        return True
     if getattr(first.field_info, "embed", None):
         return True
-    return isinstance(first.field_info, params.Form) and model_class(first.annotation) is None
+    return (
+        isinstance(first.field_info, params.Form)
+        and not lenient_issubclass(first.field_info.annotation, BaseModel)
+        and not form_models(first)
+    )
 
 
 def get_body_field(*, flat_dependant: Dependant, name: str, embed_body_fields: bool) -> ModelField | None:
-    """The body as one field: the single body parameter, or a ``Body_<name>`` model of all of them."""
+    """The body as one field: the single body parameter, or a ``Body_<name>`` model of all of them
+    (also for a single optional form model, whose fields stand at the top of the form). It decides
+    the media type and the OpenAPI schema; each parameter is validated on its own."""
     body_params = flat_dependant.body_params
     if not body_params:
         return None
-    if not embed_body_fields:
-        return body_params[0]
+    first = body_params[0]
+    nullable_form_model = any(
+        form_models(f) and type(None) in typing.get_args(f.field_info.annotation) for f in body_params
+    )
+    if not embed_body_fields and not nullable_form_model:
+        return first
     definitions: dict[str, Any] = {}
-    for f in body_params:
-        definitions[f.name] = (f.annotation, f.field_info)
-    body_model = create_model(f"Body_{name}", **definitions)
+    config: ConfigDict | None = None
+    if any(form_models(f) for f in body_params):
+        # Form models stand for their fields: the schema is rebuilt from the parameters'.
+        for index, f in enumerate(body_params):
+            info = copy.copy(f.field_info)
+            model = _form_model(f)
+            if model is not None:
+                form_schema = functools.partial(_form_model_schema, model)
+                with_schema: Any = Annotated[model, GetPydanticSchema(get_pydantic_json_schema=form_schema)]
+                info.annotation = with_schema if info.annotation is model else with_schema | None
+            key = f"field_{index}"
+            info.alias = info.validation_alias = info.serialization_alias = key
+            info.title = info.title or f.name.replace("_", " ").title()
+            definitions[key] = (info.annotation, info)
+        config = {"json_schema_extra": functools.partial(_apply_form_body_schema, body_params)}
+    else:
+        for f in body_params:
+            definitions[f.name] = (f.annotation, f.field_info)
+    body_model = create_model(f"Body_{name}", __config__=config, **definitions)
+    if not embed_body_fields:
+        info = copy.copy(first.field_info)
+        info.annotation = body_model
+        # The parameter itself keeps the validation metadata.
+        info.metadata = []
+        info.discriminator = None
+        return ModelField(field_info=info, name=first.name, annotation=body_model)
     required = any(f.required for f in body_params)
     kwargs: dict[str, Any] = {"alias": "body"}
     if not required:
@@ -417,11 +475,229 @@ def get_body_field(*, flat_dependant: Dependant, name: str, embed_body_fields: b
         cls = params.Form
     else:
         cls = params.Body
-        media_types = {f.field_info.media_type for f in body_params if isinstance(f.field_info, params.Body)}
-        if len(media_types) == 1:
-            kwargs["media_type"] = media_types.pop()
+    if cls is not params.File:
+        media_types = [f.field_info.media_type for f in body_params if isinstance(f.field_info, cls)]
+        if cls is params.Form and "multipart/form-data" in media_types:
+            kwargs["media_type"] = "multipart/form-data"
+        elif len(set(media_types)) == 1:
+            kwargs["media_type"] = media_types[0]
     info = cls(**kwargs)
     return ModelField(field_info=info, name="body", annotation=body_model)
+
+
+# --- form models --------------------------------------------------------------------------------
+
+
+def _form_union_models(annotation: Any) -> list[type[BaseModel]]:
+    """The models of a union of two or more form models (``Person | Company``, maybe ``| None``)."""
+    if not is_union(annotation):
+        return []
+    models: list[type[BaseModel]] = []
+    for arg in typing.get_args(annotation):
+        if arg is type(None):
+            continue
+        if typing.get_origin(arg) is Annotated:
+            arg = typing.get_args(arg)[0]
+        if not lenient_issubclass(arg, BaseModel):
+            return []
+        models.append(arg)
+    # One model, maybe optional, is read as a plain form model.
+    return models if len(models) > 1 else []
+
+
+def _add_form_union_validators(annotation: Any) -> Any:
+    """The union with each model branch reading the raw form values by its own fields first, and
+    tagged (its own ``Tag`` or the model's name) so that union errors name the branch."""
+    choices: list[Any] = []
+    for choice in typing.get_args(annotation):
+        if choice is type(None):
+            choices.append(choice)
+            continue
+        model = choice
+        metadata: typing.Sequence[Any] = ()
+        if typing.get_origin(choice) is Annotated:
+            model, *metadata = typing.get_args(choice)
+        tag = next((item for item in reversed(metadata) if isinstance(item, Tag)), Tag(model.__name__))
+        normalize = BeforeValidator(functools.partial(_normalize_form_model, model=model))
+        choices.append(Annotated[choice, normalize, tag])
+    return typing.Union[tuple(choices)]  # noqa: UP007 - built from a runtime tuple
+
+
+def _normalize_form_model(value: Any, *, model: type[BaseModel]) -> Any:
+    if not isinstance(value, dict):
+        return value
+    # Each branch reads repeated values by its own fields' shapes.
+    form = FormData(
+        [
+            (key, item)
+            for key, items in value.items()
+            for item in (items if isinstance(items, list) else [items])
+        ]
+    )
+    normalized = {alias: item for alias, item, _ in _form_items(model_fields(model), form)}
+    # Values no browser form sends, but a validator may put there.
+    for key, item in value.items():
+        if item is None or (isinstance(item, list) and not item):
+            normalized[key] = item
+    return normalized
+
+
+def form_models(field: ModelField) -> list[type[BaseModel]]:
+    """The model (or the union's models) a ``Form()`` parameter stands for, else ``[]``."""
+    info = field.field_info
+    if not isinstance(info, params.Form) or getattr(info, "embed", False):
+        return []
+    if any(type(item) is Json for item in info.metadata):
+        return []
+    annotation = info.annotation
+    if is_union(annotation):
+        args = typing.get_args(annotation)
+        if len(args) == 2 and type(None) in args:
+            annotation = next(a for a in args if a is not type(None))
+    if lenient_issubclass(annotation, BaseModel):
+        return [cast(type[BaseModel], annotation)]
+    return _form_union_models(info.annotation)
+
+
+def _form_model(field: ModelField) -> type[BaseModel] | None:
+    models = form_models(field)
+    return models[0] if len(models) == 1 else None
+
+
+def _form_items(fields: list[ModelField], form: FormData) -> Iterator[tuple[str, Any, ModelField | None]]:
+    """(key, value, field) for each field found in the form by its first alias present, then the
+    form's other keys (field None)."""
+    aliases: set[str] = set()
+    for field in fields:
+        for alias, _ in _param_aliases(field):
+            aliases.add(alias)
+            value = _multidict_value(field, form, alias=alias)
+            if value is not Undefined:
+                yield alias, value, field
+                break
+    for key, value in _multidict_extras(form, aliases).items():
+        yield key, value, None
+
+
+async def _file_bytes(file: StarletteUploadFile) -> bytes:
+    # Reading for a bytes parameter leaves the file where it was, for other parameters sharing it.
+    position = file.file.tell()
+    try:
+        return await file.read()
+    finally:
+        await file.seek(position)
+
+
+async def _form_body(fields: list[ModelField], form: FormData) -> list[tuple[str, Any, ModelField | None]]:
+    """``_form_items`` with files read into bytes for ``bytes`` parameters."""
+    out: list[tuple[str, Any, ModelField | None]] = []
+    for alias, value, field in _form_items(fields, form):
+        if field is not None and isinstance(field.field_info, params.File):
+            annotation = field.field_info.annotation
+            if is_bytes_annotation(annotation) and isinstance(value, StarletteUploadFile):
+                value = await _file_bytes(value)
+            elif is_bytes_sequence_annotation(annotation) and isinstance(value, list | tuple):
+                value = [await _file_bytes(v) if isinstance(v, StarletteUploadFile) else v for v in value]
+        out.append((alias, value, field))
+    return out
+
+
+def _form_model_supplied(model: type[BaseModel], form: FormData) -> bool:
+    own = {alias for item in model_fields(model) for alias, _ in _param_aliases(item)}
+    return bool(own.intersection(form) or (model.model_config.get("extra") in ("allow", "forbid") and form))
+
+
+async def _form_model_value(field: ModelField, models: list[type[BaseModel]], form: FormData) -> Any:
+    """What a form-model parameter validates: its fields' values and the other keys; Undefined for
+    an optional one none of whose fields came."""
+    if type(None) in typing.get_args(field.field_info.annotation) and not any(
+        _form_model_supplied(model, form) for model in models
+    ):
+        return Undefined
+    # A union's branches each read the raw values themselves (``_normalize_form_model``).
+    fields = model_fields(models[0]) if len(models) == 1 else []
+    return {alias: item for alias, item, _ in await _form_body(fields, form)}
+
+
+def _form_model_schema(model: type[BaseModel], core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> Any:
+    """A form model's schema with its properties named as the form sends them (alias choices)."""
+    schema = handler(core_schema)
+    model_schema = handler.resolve_ref_schema(schema)
+    properties = model_schema.get("properties", {})
+    required = model_schema.get("required", [])
+    renamed: dict[str, list[str]] = {}
+    for item in model_fields(model):
+        choices = item.field_info.validation_alias
+        schema_name = choices.choices[0] if isinstance(choices, AliasChoices) else item.validation_alias
+        names = [alias for alias, _ in _param_aliases(item)]
+        if (
+            isinstance(schema_name, str)
+            and schema_name in properties
+            and (names[0] != schema_name or (len(names) > 1 and schema_name in required))
+        ):
+            renamed[schema_name] = names
+    if not renamed:
+        return schema
+    # A copy: the model's shared component schema stays as it is.
+    model_schema = copy.deepcopy(model_schema)
+    model_schema["properties"] = {renamed.get(k, [k])[0]: v for k, v in model_schema["properties"].items()}
+    model_schema["required"] = []
+    for key in required:
+        names = renamed.get(key, [key])
+        if len(names) == 1:
+            model_schema["required"].append(names[0])
+        else:
+            model_schema.setdefault("allOf", []).append({"anyOf": [{"required": [n]} for n in names]})
+    return model_schema
+
+
+def _apply_form_body_schema(body_params: list[ModelField], schema: dict[str, Any]) -> None:
+    """The form body's schema: plain fields as properties, each form model as an ``allOf`` member
+    (an optional one: either none of its fields, or the model)."""
+    parameter_schemas = schema.pop("properties")
+    schema.pop("required", None)
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    conditions: list[dict[str, Any]] = []
+    for index, param in enumerate(body_params):
+        field_schema = parameter_schemas[f"field_{index}"]
+        models = form_models(param)
+        if not models:
+            alias = _param_aliases(param)[0][0]
+            if alias in properties:
+                conditions.append({"properties": {alias: field_schema}})
+            else:
+                properties[alias] = field_schema
+            if param.field_info.is_required() and alias not in required:
+                required.append(alias)
+            continue
+        field_schema.pop("default", None)
+        if type(None) in typing.get_args(param.field_info.annotation):
+            # An optional form model is left out by sending none of its fields, not a null.
+            field_schema["anyOf"] = [c for c in field_schema["anyOf"] if c.get("type") != "null"]
+            absent: dict[str, Any]
+            if any(model.model_config.get("extra") in ("allow", "forbid") for model in models):
+                absent = {"maxProperties": 0}
+            else:
+                names = sorted(
+                    {
+                        alias
+                        for model in models
+                        for item in model_fields(model)
+                        for alias, _ in _param_aliases(item)
+                    }
+                )
+                absent = {"not": {"anyOf": [{"required": [n]} for n in names]}} if names else {}
+            if param.field_info.is_required():
+                conditions.append({"not": absent})
+            else:
+                field_schema = {"anyOf": [absent, field_schema]}
+        conditions.append(field_schema)
+    if properties:
+        schema["properties"] = properties
+    if required:
+        schema["required"] = required
+    schema["allOf"] = conditions
 
 
 # --- solving ------------------------------------------------------------------------------------
@@ -483,74 +759,118 @@ def _validate_field(
     return field.validate(value, values, loc=loc)
 
 
+def _param_aliases(
+    field: ModelField, *, convert_underscores: bool = False, config: Mapping[str, Any] | None = None
+) -> list[tuple[str, str]]:
+    """(validation alias, request key) pairs a parameter is looked up by, preferred first: its alias
+    (hyphenated for headers), the literal ``AliasChoices`` names, the field name when the model's
+    config validates by name."""
+    alias = field.validation_alias
+    request_alias = alias.replace("_", "-") if convert_underscores and alias == field.name else alias
+    choices = field.field_info.validation_alias
+    if isinstance(field.field_info, params.Path) or isinstance(choices, AliasPath):
+        return [(alias, request_alias)]
+    aliases = [(alias, request_alias)]
+    if isinstance(choices, AliasChoices):
+        if any(isinstance(choice, AliasPath) for choice in choices.choices):
+            return aliases
+        # Choices are literal names, underscores and all, also for headers.
+        aliases = [(choice, choice) for choice in cast(list[str], choices.choices)]
+    config = config or {}
+    by_name = config.get("validate_by_name", config.get("populate_by_name", False))
+    if config.get("validate_by_alias") is False or by_name:
+        request_name = field.name.replace("_", "-") if convert_underscores else field.name
+        if config.get("validate_by_alias") is False:
+            return [(field.name, request_name)]
+        if field.name not in [a for a, _ in aliases]:
+            aliases.append((field.name, request_name))
+    return aliases
+
+
+def _multidict_extras(received: Mapping[str, Any], processed: set[str]) -> dict[str, Any]:
+    """What the source holds besides the keys a model read, repeated keys as lists (so that a
+    model's ``extra`` policy sees every input)."""
+    if isinstance(received, ImmutableMultiDict):
+        items: Any = received.multi_items()
+    elif isinstance(received, Headers):
+        items = received.items()
+    else:
+        return {key: received.get(key) for key in received if key not in processed}
+    grouped: dict[str, list[Any]] = {}
+    for key, value in items:
+        if key not in processed:
+            grouped.setdefault(key, []).append(value)
+    return {key: got[0] if len(got) == 1 else got for key, got in grouped.items()}
+
+
+def _param_model_to_args(
+    field: ModelField, model: type[BaseModel], received: Mapping[str, Any]
+) -> tuple[Any, list[Any]]:
+    """Validate one parameter model: its fields read from the source, the other keys passed along
+    (so ``extra="forbid"`` can refuse them). An optional model none of whose keys came is None."""
+    is_headers = isinstance(received, Headers)
+    default_convert = getattr(field.field_info, "convert_underscores", True)
+    to_process: dict[str, Any] = {}
+    header_aliases: dict[str, str] = {}
+    processed: set[str] = set()
+    own_names: set[str] = set()
+    for sub in model_fields(model):
+        convert = is_headers and bool(getattr(sub.field_info, "convert_underscores", default_convert))
+        aliases = _param_aliases(sub, convert_underscores=convert, config=model.model_config)
+        own_names.update(name.lower() if is_headers else name for _, name in aliases)
+        alias, request_alias = next((pair for pair in aliases if pair[1] in received), aliases[0])
+        value = _multidict_value(sub, received, alias=request_alias)
+        if value is not Undefined:
+            to_process[alias] = value
+        if is_headers:
+            processed.add(request_alias.lower())
+            # The unconverted field name is not an extra header either.
+            processed.update(va.lower() for va, ha in aliases if va != ha)
+            if alias != request_alias:
+                header_aliases[sub.name] = request_alias
+        else:
+            processed.add(request_alias)
+    to_process.update(_multidict_extras(received, processed))
+    info = cast(params.Param, field.field_info)
+    whole: Any = to_process
+    supplied = bool(own_names.intersection(received)) or (
+        model.model_config.get("extra") in ("allow", "forbid") and bool(to_process)
+    )
+    if info.annotation is not model and not supplied:
+        whole = Undefined
+    result, errors = _validate_field(field, whole, {}, (info.in_.value,))
+    if header_aliases and model.model_config.get("loc_by_alias", True):
+        # Errors name the header as sent, not the model's field.
+        for error in errors:
+            loc = error["loc"]
+            if len(loc) > 1 and loc[1] in header_aliases:
+                error["loc"] = (loc[0], header_aliases[loc[1]], *loc[2:])
+    return result, errors
+
+
 def request_params_to_args(
     fields: list[ModelField], received: Mapping[str, Any]
 ) -> tuple[dict[str, Any], list[Any]]:
-    """Validate the fields of one source (path, query, headers or cookies)."""
+    """Validate the fields of one source (path, query, headers or cookies); each may be a
+    parameter model."""
     values: dict[str, Any] = {}
     errors: list[Any] = []
-    if not fields:
-        return values, errors
-    first = fields[0]
-    model = model_class(first.annotation) if len(fields) == 1 else None
-    if model is not None:
-        # A parameter model: its fields are read from the source and the model validated as a whole,
-        # with the keys the model does not name passed along (so `extra="forbid"` can refuse them).
-        default_convert = getattr(first.field_info, "convert_underscores", True)
-        to_process: dict[str, Any] = {}
-        processed: set[str] = set()
-        for sub in model_fields(model):
-            alias: str | None = None
-            if isinstance(received, Headers):
-                convert = getattr(sub.field_info, "convert_underscores", default_convert)
-                if convert:
-                    alias = sub.alias if sub.alias != sub.name else sub.name.replace("_", "-")
-            value = _multidict_value(sub, received, alias=alias)
-            if value is not Undefined:
-                to_process[sub.validation_alias] = value
-            processed.add(alias or sub.validation_alias)
-        for key in received:
-            if key not in processed:
-                if isinstance(received, ImmutableMultiDict | Headers):
-                    got = received.getlist(key)
-                    to_process[key] = got[0] if len(got) == 1 else got
-                else:
-                    to_process[key] = received.get(key)
-        info = cast(params.Param, first.field_info)
-        value, errors = _validate_field(first, to_process, values, (info.in_.value,))
-        return {first.name: value}, errors
     for field in fields:
-        info = cast(params.Param, field.field_info)
-        value = _multidict_value(field, received)
-        result, field_errors = _validate_field(field, value, values, (info.in_.value, field.alias))
+        model = param_model(field)
+        if model is not None:
+            result, field_errors = _param_model_to_args(field, model, received)
+        else:
+            _, alias = next(
+                (pair for pair in _param_aliases(field) if pair[1] in received), _param_aliases(field)[0]
+            )
+            info = cast(params.Param, field.field_info)
+            value = _multidict_value(field, received, alias=alias)
+            result, field_errors = _validate_field(field, value, values, (info.in_.value, alias))
         if field_errors:
             errors.extend(field_errors)
         else:
             values[field.name] = result
     return values, errors
-
-
-async def _form_values(fields: list[ModelField], form: FormData) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for field in fields:
-        value = _multidict_value(field, form)
-        if isinstance(field.field_info, params.File):
-            if is_bytes_annotation(field.annotation) and isinstance(value, StarletteUploadFile):
-                value = await value.read()
-            elif (
-                is_bytes_sequence_annotation(field.annotation)
-                and isinstance(value, list | tuple)
-                and all(isinstance(v, StarletteUploadFile) for v in value)
-            ):
-                value = [await v.read() for v in value]
-        if value is not Undefined:
-            values[field.validation_alias] = value
-    aliases = {field.validation_alias for field in fields}
-    for key in form:
-        if key not in aliases:
-            got = form.getlist(key)
-            values[key] = got[0] if len(got) == 1 else got
-    return values
 
 
 async def request_body_to_args(
@@ -559,25 +879,48 @@ async def request_body_to_args(
     """Validate the body parameters of one dependant against the parsed body."""
     values: dict[str, Any] = {}
     errors: list[Any] = []
-    single = len(body_fields) == 1 and not embed_body_fields
     first = body_fields[0]
+    single = (
+        len(body_fields) == 1
+        and not embed_body_fields
+        and not should_embed_body_fields(body_fields)
+        and not form_models(first)
+    )
     to_process: Any = received_body
-    fields_to_extract = body_fields
-    model = model_class(first.annotation)
-    if single and model is not None and isinstance(received_body, FormData):
-        fields_to_extract = model_fields(model)
-    if isinstance(received_body, FormData):
-        to_process = await _form_values(fields_to_extract, received_body)
+    form_values: dict[str, tuple[str, Any]] = {}
+    is_form = isinstance(received_body, FormData)
+    if is_form:
+        to_process = {}
+        plain = [f for f in body_fields if not form_models(f)]
+        if plain:
+            for alias, value, field in await _form_body(plain, received_body):
+                to_process[alias] = value
+                if field is not None:
+                    # The alias it was found by, and its value's shape, for this parameter.
+                    form_values[field.name] = (alias, value)
     if single:
         value, errors = _validate_field(first, to_process, values, ("body",))
         return {first.name: value}, errors
     for field in body_fields:
-        loc = ("body", field.validation_alias)
+        aliases = [alias for alias, _ in _param_aliases(field)]
+        loc: tuple[Any, ...] = ("body", aliases[0])
         value = Undefined
-        if to_process is not Undefined and to_process is not None:
+        if is_form and (models := form_models(field)):
+            # Each form model reads the form's original values by itself.
+            value = await _form_model_value(field, models, received_body)
+            loc = ("body",)
+        elif is_form:
+            alias, value = form_values.get(field.name, (aliases[0], Undefined))
+            loc = ("body", alias)
+        elif to_process is not Undefined and not isinstance(to_process, bytes):
             try:
-                value = to_process.get(field.validation_alias, Undefined)
+                for alias in aliases:
+                    value = to_process.get(alias, Undefined)
+                    if value is not Undefined:
+                        loc = ("body", alias)
+                        break
             except AttributeError:
+                # Embedded fields need an object, not a list, a scalar or null.
                 errors.append(missing_error(loc))
                 continue
         result, field_errors = _validate_field(field, value, values, loc)

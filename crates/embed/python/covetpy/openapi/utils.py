@@ -23,13 +23,12 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
-from pydantic.types import Json
 from pydantic_core import CoreSchema, PydanticUndefined
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from covetpy import params
-from covetpy._fields import ModelField, is_union, lenient_issubclass, model_fields
+from covetpy._fields import ModelField, lenient_issubclass, model_fields, param_model
 from covetpy.datastructures import DefaultPlaceholder
 from covetpy.dependencies.models import Dependant, _unwrapped
 from covetpy.encoders import jsonable_encoder
@@ -186,16 +185,7 @@ def _security_scheme(node: Dependant) -> Any:
 
 def _param_model(param: ModelField) -> type[BaseModel] | None:
     """The model whose fields a parameter stands for (``Annotated[Filters, Query()]``)."""
-    annotation = param.field_info.annotation
-    if isinstance(param.field_info, params.Query | params.Header | params.Cookie) and is_union(annotation):
-        args = typing.get_args(annotation)
-        if len(args) == 2 and type(None) in args:
-            annotation = next(a for a in args if a is not type(None))
-    if not lenient_issubclass(annotation, BaseModel):
-        return None
-    if any(type(item) is Json for item in param.field_info.metadata):
-        return None
-    return cast(type[BaseModel], annotation)
+    return param_model(param)
 
 
 def _expanded(fields: Sequence[ModelField]) -> list[ModelField]:
