@@ -400,17 +400,21 @@ def route_specs(app: FastAPI) -> list[RouteSpec]:
 
 
 def websocket_specs(app: FastAPI) -> list[WebSocketRouteSpec]:
-    """WebSocket routes: each is run by the whole app (its router matches it again)."""
+    """WebSocket routes: each is run by the app's ASGI stack without the Rust-run middleware layers
+    (its router matches it again)."""
     return [
-        WebSocketRouteSpec(path=route.path, asgi=app)
+        WebSocketRouteSpec(path=route.path, asgi=app._covet_asgi_inner())
         for route in app.router.routes
         if isinstance(route, APIWebSocketRoute | routing.WebSocketRoute) and _convertors_known(route.path)
     ]
 
 
 def asgi_all(app: FastAPI) -> bool:
-    """Whether every request must go through the ASGI side: user middleware must see them all."""
-    return bool(app.user_middleware)
+    """Whether every request must go through the ASGI side: user middleware the server does not run
+    as a layer of its own must see them all."""
+    from covetpy import _native_layers
+
+    return bool(_native_layers.split(app)[1])
 
 
 def asgi_on_miss(app: FastAPI) -> bool:
@@ -492,4 +496,6 @@ def handle_exception(app: FastAPI, request: Request | None, exc: BaseException) 
     if handler is None:
         raise exc
     # A coroutine handler's awaitable is awaited by the server; a plain one is simply called.
-    return handler(request, exc)
+    from covetpy import _native_layers
+
+    return _native_layers.outside_layers(app, handler, handler(request, exc))
