@@ -60,3 +60,24 @@ def test_send_after_client_disconnect_raises_oserror(server: Server) -> None:
         assert conn.read_chunk()  # the stream is flowing
     outcome = result(server, key)
     assert outcome is not None and outcome.startswith("OSError:"), outcome
+
+
+@pytest.mark.parametrize("keep_alive", [True, False])
+def test_closing_message_after_a_complete_sized_body_is_not_a_disconnect(
+    server: Server, keep_alive: bool
+) -> None:
+    """All `content-length` bytes sent with `more_body`, then the closing empty message (Starlette's
+    BaseHTTPMiddleware always sends one): the client has its whole response and is still connected,
+    so that last send succeeds, as under uvicorn."""
+    assert server.port is not None
+    key = uuid.uuid4().hex
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=15)
+    try:
+        headers = {} if keep_alive else {"connection": "close"}
+        conn.request("GET", f"/sized-then-close?key={key}", headers=headers)
+        response = conn.getresponse()
+        assert response.status == 200
+        assert response.read() == b"hello"
+        assert result(server, key) == "no-error"
+    finally:
+        conn.close()

@@ -5,6 +5,8 @@ GET /hold?key=K starts a streamed response, then awaits receive() until the
 client goes away and records the message type.
 GET /until-closed?key=K streams small chunks until send() fails (at most
 ~20 s) and records the exception type (spec 2.4: an OSError subclass).
+GET /sized-then-close?key=K sends its whole content-length body with more_body, waits, then the
+closing empty message (as Starlette's BaseHTTPMiddleware does) and records whether that raised.
 GET /result?key=K waits (up to 10 s) for the recorded type and returns it.
 """
 
@@ -83,6 +85,20 @@ async def until_closed(key: str, send: Send) -> None:
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
+async def sized_then_close(key: str, send: Send) -> None:
+    headers = [(b"content-length", b"5"), (b"content-type", b"text/plain")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"hello", "more_body": True})
+    # By now the connection has written all five declared bytes and finished the response.
+    await asyncio.sleep(0.3)
+    try:
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    except Exception as exc:  # noqa: BLE001 - the type is the test result
+        _record(key, f"raised:{type(exc).__name__}")
+        return
+    _record(key, "no-error")
+
+
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "lifespan":
         await run_lifespan(scope, receive, send)
@@ -94,6 +110,8 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await hold(key, receive, send)
     elif scope["path"] == "/until-closed":
         await until_closed(key, send)
+    elif scope["path"] == "/sized-then-close":
+        await sized_then_close(key, send)
     else:
         try:
             await asyncio.wait_for(_event(key).wait(), WAIT)

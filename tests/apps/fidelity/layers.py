@@ -15,7 +15,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import PlainTextResponse, StreamingResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.types import Receive, Scope, Send
 
 app = FastAPI(title="fidelity layers")
 
@@ -32,25 +33,20 @@ app.add_middleware(
 app.add_middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost", "*.trusted.example"])
 
 ASGI_CALLS = {"http": 0}
-_build = app.build_middleware_stack
+# The module is reloaded per test pool: patch the original method only once.
+_server_errors_call = ServerErrorMiddleware.__dict__.get("_original_call", ServerErrorMiddleware.__call__)
+ServerErrorMiddleware._original_call = _server_errors_call  # type: ignore[attr-defined]
 
 
-def _counting_build() -> ASGIApp:
-    # Counts the requests that reach the app's Python middleware stack (the ASGI side), just inside
-    # Starlette's ServerErrorMiddleware.
-    stack = _build()
-    inner = stack.app  # type: ignore[attr-defined]
-
-    async def counted(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            ASGI_CALLS["http"] += 1
-        await inner(scope, receive, send)
-
-    stack.app = counted  # type: ignore[attr-defined]
-    return stack
+async def _counting_call(self: ServerErrorMiddleware, scope: Scope, receive: Receive, send: Send) -> None:
+    # Every Python stack the server may run for a request (the app's, its stack without the Rust
+    # layers, a route's own) starts with ServerErrorMiddleware: this counts requests reaching Python.
+    if scope["type"] == "http":
+        ASGI_CALLS["http"] += 1
+    await _server_errors_call(self, scope, receive, send)
 
 
-app.build_middleware_stack = _counting_build  # type: ignore[method-assign]
+ServerErrorMiddleware.__call__ = _counting_call  # type: ignore[method-assign]
 
 
 def token() -> str:

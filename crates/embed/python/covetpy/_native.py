@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp
 
-from covetpy import params
+from covetpy import _native_layers, _route_stack, params
 from covetpy._fields import (
     ModelField,
     is_scalar_annotation,
@@ -74,6 +74,9 @@ class RouteSpec:
     body_params: list[ParamSpec] = field(default_factory=list)
     body_validator: Callable[[bytes, str | None], dict[str, object]] | None = None
     asgi: bool = False
+    #: For an ``asgi`` row of a path operation: the app's middleware stack around this route alone
+    #: (``covetpy._route_stack``), which the server runs instead of the whole app.
+    asgi_app: ASGIApp | None = None
     name: str = ""
     #: Whether HEAD is answered where GET is (Starlette routes: yes; FastAPI path operations: no).
     implicit_head: bool = True
@@ -372,14 +375,19 @@ def _convertors_known(path: str) -> bool:
 def _table(app: FastAPI) -> tuple[list[RouteSpec], bool]:
     specs: list[RouteSpec] = []
     complete = True
+    # The middleware the server does not run as layers of its own (covetpy._native_layers).
+    remaining = _native_layers.split(app)[1]
+    layers = _route_stack.route_layers(remaining)
     for route in app.router.routes:
         if isinstance(route, APIRoute) and _convertors_known(route.path):
-            spec = _native_route(app, route)
+            # Middleware must see every request: with any, no route is served by Rust alone.
+            spec = _native_route(app, route) if not remaining else None
             if spec is None:
                 spec = RouteSpec(
                     path=route.path,
                     methods=sorted(route.methods),
                     asgi=True,
+                    asgi_app=_route_stack.route_app(app, route, layers) if layers is not None else None,
                     name=route.name,
                     implicit_head=False,
                 )
@@ -410,11 +418,11 @@ def websocket_specs(app: FastAPI) -> list[WebSocketRouteSpec]:
 
 
 def asgi_all(app: FastAPI) -> bool:
-    """Whether every request must go through the ASGI side: user middleware the server does not run
-    as a layer of its own must see them all."""
-    from covetpy import _native_layers
-
-    return bool(_native_layers.split(app)[1])
+    """Whether every request must go through the whole app: user middleware (after the layers the
+    server runs itself, ``covetpy._native_layers``) that must see them all and cannot be copied into
+    each route's own stack (``covetpy._route_stack.route_layers``)."""
+    remaining = _native_layers.split(app)[1]
+    return bool(remaining) and _route_stack.route_layers(remaining) is None
 
 
 def asgi_on_miss(app: FastAPI) -> bool:
@@ -422,7 +430,8 @@ def asgi_on_miss(app: FastAPI) -> bool:
     when the app has routes the table cannot hold, or handles 404/405 itself."""
     from covetpy.exception_handlers import http_exception_handler
 
-    if not _table(app)[1]:
+    if not _table(app)[1] or _native_layers.split(app)[1]:
+        # A miss goes through the app's middleware too (an http middleware sees 404s).
         return True
     if any(
         isinstance(r, APIWebSocketRoute | routing.WebSocketRoute) and not _convertors_known(r.path)
@@ -496,6 +505,4 @@ def handle_exception(app: FastAPI, request: Request | None, exc: BaseException) 
     if handler is None:
         raise exc
     # A coroutine handler's awaitable is awaited by the server; a plain one is simply called.
-    from covetpy import _native_layers
-
     return _native_layers.outside_layers(app, handler, handler(request, exc))

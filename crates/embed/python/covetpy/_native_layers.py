@@ -220,7 +220,16 @@ def inner_app(app: FastAPI) -> ASGIApp:
         app.user_middleware = saved
     if isinstance(stack, ServerErrorMiddleware):
         stack = _MarkServerErrors(stack)
+    return _entry(app, stack)
 
+
+def mark_server_errors(app: FastAPI, errors: ServerErrorMiddleware) -> ASGIApp:
+    """``errors`` (a stack's outermost middleware) marking its own answers for the server when the
+    app has layers the server runs (see :data:`UNLAYERED_HEADER`); ``errors`` itself otherwise."""
+    return _MarkServerErrors(errors) if layer_specs(app) else errors
+
+
+def _entry(app: FastAPI, stack: ASGIApp) -> ASGIApp:
     async def inner(scope: Scope, receive: Receive, send: Send) -> None:
         # What ``app.__call__`` does before running its stack.
         if app.root_path:

@@ -108,8 +108,8 @@ enum Phase {
     /// `http.response.start` received, held until the first body message so a one-message body goes
     /// out as a complete response.
     Started { status: StatusCode, headers: HeaderMap },
-    /// The head went out; the body is streaming.
-    Streaming(BodySender),
+    /// The head went out; the body is streaming. With a `content-length`, the bytes still to come.
+    Streaming(BodySender, Option<u64>),
     /// A 204 or 304 went out; later body messages are accepted and ignored until `more_body` ends.
     Discarding,
     /// The response is complete.
@@ -210,7 +210,7 @@ impl Finish for AsgiCall {
             }
             // Dropping the sender without its end marker makes the server abort the connection, so a
             // half-sent body is never mistaken for a whole one.
-            Phase::Streaming(sender) => drop(sender),
+            Phase::Streaming(sender, _) => drop(sender),
             Phase::Discarding | Phase::Done => {}
         }
         self.body = None;
@@ -250,13 +250,15 @@ pub(crate) fn run_app<T>(
 /// An HTTP request for the ASGI application, as a job for the event-loop thread.
 pub(crate) struct HttpJob {
     pub(crate) ctx: Arc<AsgiContext>,
+    /// The app to run, when not the context's own.
+    pub(crate) app: Option<Arc<Py<PyAny>>>,
     pub(crate) call: HttpCall,
 }
 
 impl Job for HttpJob {
     fn run(self: Box<Self>, py: Python<'_>) {
-        let HttpJob { ctx, call } = *self;
-        let app = ctx.app.bind(py).clone();
+        let HttpJob { ctx, app, call } = *self;
+        let app = app.as_deref().unwrap_or(&ctx.app).bind(py).clone();
         start(py, &ctx, &app, call);
     }
 }
@@ -313,13 +315,13 @@ impl AsgiCall {
                 None
             } else {
                 *slot = Some(fut.clone_ref(py));
-                Some(matches!(self.phase, Phase::Streaming(_)))
+                Some(matches!(self.phase, Phase::Streaming(..)))
             }
         };
         match streaming {
             None => ready(py, disconnect_message(py)?.into_any().unbind()),
             Some(streaming) => {
-                if let (true, Phase::Streaming(sender)) = (streaming, &self.phase) {
+                if let (true, Phase::Streaming(sender, _)) = (streaming, &self.phase) {
                     // While streaming, the network side is no longer waiting on us, so learn of a
                     // disconnect from the body channel closing.
                     let sender = sender.clone();
@@ -436,8 +438,13 @@ impl AsgiCall {
                     }
                     return ready(py, py.None());
                 }
+                let declared = headers
+                    .get(CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok());
                 let (sender, body) = ResponseBody::channel(STREAM_CAPACITY);
-                self.phase = Phase::Streaming(sender.clone());
+                let remaining = declared.map(|n| n.saturating_sub(data.len() as u64));
+                self.phase = Phase::Streaming(sender.clone(), remaining);
                 self.deliver(py, Response { status, headers, body })?;
                 self.push(py, sender, data, false)
             }
@@ -449,10 +456,20 @@ impl AsgiCall {
                 }
                 ready(py, py.None())
             }
-            Phase::Streaming(sender) => {
+            Phase::Streaming(sender, remaining) => {
+                let remaining = remaining.map(|n| n.saturating_sub(data.len() as u64));
                 if more {
-                    self.phase = Phase::Streaming(sender.clone());
+                    self.phase = Phase::Streaming(sender.clone(), remaining);
                     self.push(py, sender, data, false)
+                } else if data.is_empty()
+                    && remaining == Some(0)
+                    && matches!(sender.try_finish(), Ok(()) | Err(TrySendError::Closed))
+                {
+                    // Every declared byte went out, so the connection may already have taken the body
+                    // as complete and let go of it: the closing empty message (BaseHTTPMiddleware
+                    // always sends one) then has nothing left to deliver, which is not a disconnect.
+                    self.complete();
+                    ready(py, py.None())
                 } else {
                     let result = self.push(py, sender, data, true);
                     self.complete();

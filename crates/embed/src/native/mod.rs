@@ -153,7 +153,7 @@ impl NativeHandler {
         };
         let route = &table.routes[index];
         if route.asgi {
-            return crate::asgi::serve_http(&self.ctx.front.inner, head, body).await;
+            return crate::asgi::serve_http_with(&self.ctx.front.inner, route.asgi_app.clone(), head, body).await;
         }
         let (args, errors) = extract(route, &head, &path_params);
         // With a body to validate too, Python must run so both kinds of error are reported together.
