@@ -117,6 +117,14 @@ impl ResponseBody {
         (BodySender { tx }, ResponseBody { inner: Inner::Stream { rx, done: false, aborting: false } })
     }
 
+    /// The bytes of a complete body; a streaming (or observed) body is handed back as it is.
+    pub fn into_full(self) -> Result<Bytes, ResponseBody> {
+        match self.inner {
+            Inner::Full(bytes) => Ok(bytes.unwrap_or_default()),
+            inner => Err(ResponseBody { inner }),
+        }
+    }
+
     /// This body, calling `on_end` once it has been written out (or has failed, or was dropped unsent),
     /// with the number of bytes handed to the connection: what an access log needs for the response size
     /// and the time to the end of the body.

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp
 
-from covetpy import _route_stack, params
+from covetpy import _native_layers, _route_stack, params
 from covetpy._fields import (
     ModelField,
     is_scalar_annotation,
@@ -376,11 +376,13 @@ def _convertors_known(path: str) -> bool:
 def _table(app: FastAPI) -> tuple[list[RouteSpec], bool]:
     specs: list[RouteSpec] = []
     complete = True
-    layers = _route_stack.route_layers(app.user_middleware)
+    # The middleware the server does not run as layers of its own (covetpy._native_layers).
+    remaining = _native_layers.split(app)[1]
+    layers = _route_stack.route_layers(remaining)
     for route in app.router.routes:
         if isinstance(route, APIRoute) and _convertors_known(route.path):
             # Middleware must see every request: with any, no route is served by Rust alone.
-            spec = _native_route(app, route) if not app.user_middleware else None
+            spec = _native_route(app, route) if not remaining else None
             if spec is None:
                 spec = RouteSpec(
                     path=route.path,
@@ -407,21 +409,24 @@ def route_specs(app: FastAPI) -> list[RouteSpec]:
 
 
 def websocket_specs(app: FastAPI) -> list[WebSocketRouteSpec]:
-    """WebSocket routes: each is run by the whole app (its router matches it again)."""
+    """WebSocket routes: each is run by the app's ASGI stack without the Rust-run middleware layers
+    (its router matches it again)."""
     return [
-        WebSocketRouteSpec(path=route.path, asgi=app)
+        WebSocketRouteSpec(path=route.path, asgi=app._covet_asgi_inner())
         for route in app.router.routes
         if isinstance(route, APIWebSocketRoute | routing.WebSocketRoute) and _convertors_known(route.path)
     ]
 
 
 def asgi_all(app: FastAPI) -> bool:
-    """Whether every request must go through the whole app: user middleware that must see them all
-    and cannot be copied into each route's own stack (``covetpy._route_stack.route_layers``), or an
-    app-wide body limit (it answers 413 to any request announcing a body over it, even a 404)."""
+    """Whether every request must go through the whole app: user middleware (after the layers the
+    server runs itself, ``covetpy._native_layers``) that must see them all and cannot be copied into
+    each route's own stack (``covetpy._route_stack.route_layers``), or an app-wide body limit (it
+    answers 413 to any request announcing a body over it, even a 404)."""
     if app.max_body_size is not None:
         return True
-    return bool(app.user_middleware) and _route_stack.route_layers(app.user_middleware) is None
+    remaining = _native_layers.split(app)[1]
+    return bool(remaining) and _route_stack.route_layers(remaining) is None
 
 
 def asgi_on_miss(app: FastAPI) -> bool:
@@ -429,7 +434,7 @@ def asgi_on_miss(app: FastAPI) -> bool:
     when the app has routes the table cannot hold, or handles 404/405 itself."""
     from covetpy.exception_handlers import http_exception_handler
 
-    if not _table(app)[1] or app.user_middleware:
+    if not _table(app)[1] or _native_layers.split(app)[1]:
         # A miss goes through the app's middleware too (an http middleware sees 404s).
         return True
     if any(
@@ -504,4 +509,4 @@ def handle_exception(app: FastAPI, request: Request | None, exc: BaseException) 
     if handler is None:
         raise exc
     # A coroutine handler's awaitable is awaited by the server; a plain one is simply called.
-    return handler(request, exc)
+    return _native_layers.outside_layers(app, handler, handler(request, exc))

@@ -29,6 +29,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from covetpy import _native_layers
+
 if typing.TYPE_CHECKING:
     from covetpy.applications import FastAPI
     from covetpy.routing import APIRoute
@@ -262,7 +264,9 @@ def route_app(app: FastAPI, route: APIRoute, layers: list[Layer]) -> ASGIApp:
         from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
         inner = RequestBodyLimitMiddleware(inner, max_body_size=max_body_size)
-    stack = ServerErrorMiddleware(inner, handler=error_handler, debug=app.debug)
+    stack: ASGIApp = _native_layers.mark_server_errors(
+        app, ServerErrorMiddleware(inner, handler=error_handler, debug=app.debug)
+    )
 
     async def entry(scope: Scope, receive: Receive, send: Send) -> None:
         if app.root_path:

@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
 
-from covetpy import _native, params
+from covetpy import _native, _native_layers, params
 from covetpy._body_limit import AppBodyLimitMiddleware, FormLimits, validate_max_body_size
 from covetpy.exception_handlers import (
     http_exception_handler,
@@ -305,6 +305,12 @@ class FastAPI(Starlette):
 
     def _covet_handle_exception(self, request: Any, exc: BaseException) -> Any:
         return _native.handle_exception(self, request, exc)
+
+    def _covet_layers(self) -> list[Any]:
+        return _native_layers.layer_specs(self)
+
+    def _covet_asgi_inner(self) -> ASGIApp:
+        return _native_layers.inner_app(self)
 
     @property
     def _covet_asgi_all(self) -> bool:

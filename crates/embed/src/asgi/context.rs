@@ -29,3 +29,21 @@ pub(crate) struct AsgiContext {
     /// The Tokio runtime, for reads and writes that have to wait.
     pub(crate) tokio: tokio::runtime::Handle,
 }
+
+impl AsgiContext {
+    /// The same context serving another ASGI app (the native interface's stack without the
+    /// middleware it runs in Rust).
+    pub(crate) fn with_app(&self, py: Python<'_>, app: Py<PyAny>) -> AsgiContext {
+        AsgiContext {
+            app,
+            root_path: self.root_path.clone(),
+            root_path_str: self.root_path_str.clone_ref(py),
+            state: self.state.clone_ref(py),
+            create_future: self.create_future.clone_ref(py),
+            tasks: Arc::clone(&self.tasks),
+            client_disconnected: self.client_disconnected.clone_ref(py),
+            sender: self.sender.clone(),
+            tokio: self.tokio.clone(),
+        }
+    }
+}

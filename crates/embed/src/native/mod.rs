@@ -13,6 +13,7 @@
 //! request when the app sets `_covet_asgi_all`, and misses when it sets `_covet_asgi_on_miss`.
 
 mod json;
+mod layers;
 mod params;
 mod respond;
 mod routes;
@@ -110,12 +111,26 @@ const METHOD_NOT_ALLOWED: &[u8] = br#"{"detail":"Method Not Allowed"}"#;
 
 impl Handler for NativeHandler {
     async fn call(&self, request: Request) -> Response {
+        let front = &self.ctx.front;
+        if front.is_empty() {
+            return self.serve(request).await;
+        }
+        match front.enter(&request.head, request.websocket.is_some()) {
+            Ok(entered) => front.leave(entered, self.serve(request).await),
+            Err(answer) => *answer,
+        }
+    }
+}
+
+impl NativeHandler {
+    /// Answers a request the middleware layers let through.
+    async fn serve(&self, request: Request) -> Response {
         let Request { head, body, websocket } = request;
         let table = &self.ctx.table;
-        if table.asgi_all {
+        if table.asgi_all || self.ctx.front.python_only {
             return match websocket {
-                Some(upgrade) => crate::asgi::serve_websocket(&self.ctx.asgi, head, upgrade).await,
-                None => crate::asgi::serve_http(&self.ctx.asgi, head, body).await,
+                Some(upgrade) => crate::asgi::serve_websocket(&self.ctx.front.inner, head, upgrade).await,
+                None => crate::asgi::serve_http(&self.ctx.front.inner, head, body).await,
             };
         }
         let path = percent_decode_str(head.uri.path()).decode_utf8_lossy().into_owned();
@@ -125,9 +140,9 @@ impl Handler for NativeHandler {
         let (index, path_params) = match table.lookup(&head.method, &path) {
             Lookup::Found(index, params) => (index, params),
             // The app's own router may know the path: a mount, a Starlette route, a redirect.
-            _ if table.asgi_on_miss => return crate::asgi::serve_http(&self.ctx.asgi, head, body).await,
+            _ if table.asgi_on_miss => return crate::asgi::serve_http(&self.ctx.front.inner, head, body).await,
             Lookup::NotFound if table.matches_toggled_slash(&head.method, &path) => {
-                return crate::asgi::serve_http(&self.ctx.asgi, head, body).await
+                return crate::asgi::serve_http(&self.ctx.front.inner, head, body).await
             }
             Lookup::NotFound => return respond::json_response(StatusCode::NOT_FOUND, NOT_FOUND),
             Lookup::MethodNotAllowed(allow) => {
@@ -138,7 +153,7 @@ impl Handler for NativeHandler {
         };
         let route = &table.routes[index];
         if route.asgi {
-            return crate::asgi::serve_http_with(&self.ctx.asgi, route.asgi_app.clone(), head, body).await;
+            return crate::asgi::serve_http_with(&self.ctx.front.inner, route.asgi_app.clone(), head, body).await;
         }
         let (args, errors) = extract(route, &head, &path_params);
         // With a body to validate too, Python must run so both kinds of error are reported together.
@@ -163,17 +178,15 @@ impl Handler for NativeHandler {
         if !queued {
             return crate::stock_responses::plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
         }
-        response.await.unwrap_or_else(|_| crate::stock_responses::internal_error())
+        response.await.unwrap_or_else(|_| self.ctx.front.internal_error())
     }
-}
 
-impl NativeHandler {
     /// A WebSocket handshake: a matching `@app.websocket` route runs; anything else goes to the app's
     /// ASGI side when it asked for misses, and is refused with 403 (as Starlette refuses it) otherwise.
     async fn websocket(&self, head: covetpy_protocols::RequestHead, upgrade: WebSocketUpgrade, path: &str) -> Response {
         let Some((index, params)) = self.ctx.table.lookup_websocket(path) else {
             if self.ctx.table.asgi_on_miss {
-                return crate::asgi::serve_websocket(&self.ctx.asgi, head, upgrade).await;
+                return crate::asgi::serve_websocket(&self.ctx.front.inner, head, upgrade).await;
             }
             return crate::stock_responses::plain(StatusCode::FORBIDDEN, "Forbidden");
         };

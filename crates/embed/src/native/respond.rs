@@ -48,6 +48,8 @@ pub(crate) struct NativeContext {
     /// The ASGI side of the event-loop thread: its queue, its Tasks, the lifespan state, and the
     /// machinery that runs self-streaming responses.
     pub(crate) asgi: Arc<AsgiContext>,
+    /// The middleware run in Rust in front of the app, and the ASGI app behind them.
+    pub(crate) front: super::layers::Front,
 }
 
 impl NativeContext {
@@ -59,6 +61,7 @@ impl NativeContext {
         asgi: Arc<AsgiContext>,
     ) -> PyResult<NativeContext> {
         let table = RouteTable::load(py, app)?;
+        let front = super::layers::Front::load(py, app, &asgi)?;
         Ok(NativeContext {
             table: Arc::new(table),
             handle_exception: app.getattr("_covet_handle_exception")?.unbind(),
@@ -71,6 +74,7 @@ impl NativeContext {
             event_loop: env.event_loop.clone().unbind(),
             base_context: env.base_context.clone().unbind(),
             asgi,
+            front,
         })
     }
 }
@@ -273,7 +277,7 @@ fn fallback(py: Python<'_>, ctx: &NativeContext, original: &PyErr, handler_error
     if !same {
         tracing::error!("The exception handler failed too\n{}", crate::bootstrap::format_error(py, handler_error));
     }
-    Reply::Ready(crate::stock_responses::internal_error())
+    Reply::Ready(ctx.front.internal_error())
 }
 
 fn ask_exception_handler<'py>(
