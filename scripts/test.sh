@@ -78,6 +78,7 @@ run "ruff check" run_ruff
 run "mypy --strict" run_mypy
 run "pytest" run_pytest "$@"
 run "autobahn" scripts/autobahn.sh
+run "container image" scripts/container-check.sh
 
 if [ "${#failed[@]}" -ne 0 ]; then
     covetpy_log "failed checks: ${failed[*]}"

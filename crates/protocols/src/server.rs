@@ -47,7 +47,8 @@ pub struct ServerConfig {
     pub websocket: Option<WsConfig>,
     /// TLS for every connection when set (see [`crate::tls_server_config`]).
     pub tls: Option<Arc<rustls::ServerConfig>>,
-    /// HTTP/3 on the UDP port of the same number; TCP responses then advertise it with `Alt-Svc`.
+    /// HTTP/3 on the UDP port of the same number; TCP responses then advertise it (or the port the
+    /// settings name) with `Alt-Svc`.
     pub http3: Option<H3Settings>,
     /// Size limits on HTTP/1 request heads.
     pub limits: RequestLimits,
@@ -200,12 +201,10 @@ pub async fn serve_retiring<H: Handler>(
         LocalAddr::Tcp(addr) => Some(*addr),
         LocalAddr::Unix(_) => None,
     });
-    let quic = match (&config.http3, first_tcp) {
-        (Some(settings), Some(addr)) => Some((crate::h3::bind(addr, settings)?, addr)),
-        _ => None,
+    let (quic, alt_svc) = match (&config.http3, first_tcp) {
+        (Some(settings), Some(addr)) => (Some((crate::h3::bind(addr, settings)?, addr)), settings.alt_svc(addr.port())),
+        _ => (None, None),
     };
-    let alt_svc =
-        quic.as_ref().and_then(|(_, addr)| HeaderValue::from_str(&format!("h3=\":{}\"; ma=86400", addr.port())).ok());
     let concurrency = config.limit_concurrency.map(Concurrency::new);
     // One `Shared` per listener, differing only in the local address requests report; the tokens,
     // limits and WebSocket context are common to all.
