@@ -1,17 +1,39 @@
 #!/usr/bin/env python3
 """CovetPy benchmark orchestration: covetpy vs its peers on one core each.
 
-Six scenarios, selectable with ``--scenarios``:
+Six scenarios (groups of tables), selectable with ``--scenarios``:
 
 - ``asgi``: a raw ASGI app (``apps/hello_asgi.py``) on covetpy, granian and uvicorn,
   over HTTP/1.1 and HTTP/2;
 - ``wsgi``: a Flask app (``apps/flask_hello.py``) on covetpy, granian and gunicorn
   (default sync worker), over HTTP/1.1 only;
-- ``native``: a native CovetPy app (``apps/bench_native.py``, routing, parameters and
-  JSON in Rust), HTTP/1.1 only, in two comparisons with a table each:
-  ``GET /items/42?q=hello`` against the same app in FastAPI on uvicorn
-  (``apps/bench_fastapi.py``), and ``GET /plain`` against nginx answering from its
-  config (``return 200``);
+- ``native``: HTTP/1.1 only, one table each (``--scenarios`` also takes a table's
+  name alone):
+
+  - ``native-items``: a native CovetPy app (``apps/bench_native.py``, routing,
+    parameters and JSON in Rust), ``GET /items/42?q=hello``, against the same app in
+    FastAPI on uvicorn (``apps/bench_fastapi.py``);
+  - ``native-plain``: its ``GET /plain`` against nginx answering from its config
+    (``return 200``);
+
+  and app files that import ``fastapi``, served natively by ``covetpy --interface
+  covet`` (their imports resolve to covetpy) and on FastAPI by uvicorn:
+
+  - ``native-sync``: a ``def`` endpoint with native-items' parameters
+    (``apps/native_features.py``); also covetpy's ``def`` / ``async def`` ratio, against
+    native-items' covetpy in the same run;
+  - ``native-realistic``: ``GET /users/5`` of ``apps/realistic_app.py`` (HTTP middleware,
+    bearer-token dependency, ``yield`` dependency, ``response_model``), with
+    ``Authorization: Bearer secret-token``; also on ``covetpy --interface asgi`` (the real
+    FastAPI on covetpy's ASGI server);
+  - ``native-body``: ``POST /items`` with a JSON body that fails the pydantic model
+    (422 and FastAPI's error document);
+  - ``native-multipart``: ``POST /upload`` of a 1 MiB file as multipart/form-data to an
+    ``UploadFile`` parameter;
+  - ``native-cors``: a CORS preflight ``OPTIONS /items/1`` to ``apps/native_cors.py``
+    (``CORSMiddleware``);
+  - ``native-static``: ``GET /static/1mb.bin`` from ``StaticFiles``, also against nginx
+    serving the same directory (``alias``, ``sendfile on``);
 - ``fastapi``: a FastAPI app (``apps/fastapi_routes.py``) served as ASGI by covetpy,
   granian and uvicorn, with a table each for its ``def`` and its ``async def`` route;
 - ``websocket``: a raw ASGI WebSocket echo app (``apps/ws_echo.py``) on covetpy and
@@ -27,7 +49,14 @@ port, check one response, warm up, measure, stop), and the order of servers rota
 from round to round, so slow drift of the machine affects all servers alike.  The
 server runs on CPU 0 and the load generator on CPU 1 (``taskset``).
 
-HTTP/1.1 load: ``wrk -t1 -c64 -dDs --latency`` on the scenario's request path.
+HTTP/1.1 load: ``wrk -t1 -c64 -dDs --latency`` on the scenario's request path, with
+``-H`` for the headers of a GET, or with a generated Lua script (``wrk_script``) for
+another method, a request body (read from a file of the run's data directory, where
+``write_bench_data`` puts the 1 MiB static file, the multipart body and the invalid JSON
+body) or an expected status that is not 2xx (the script then counts the responses with
+another status).  The start-up check sends the same request with ``http.client`` and
+compares the response with the scenario's ``Target`` (status, headers, body, JSON or
+length and prefix).
 HTTP/2 load: ``h2load -c16 -m10 -D D`` (cleartext, prior knowledge).
 WebSocket load: ``wsbench -c 64 -d D --size 16`` (``crates/loadgen``): 64 connections,
 each sending a 16-byte binary message and awaiting its echo, in a loop.
@@ -48,8 +77,10 @@ import http.client
 import json
 import os
 import platform
+import random
 import re
 import resource
+import shlex
 import shutil
 import signal
 import socket
@@ -71,6 +102,10 @@ WSGI_APP = "flask_hello:app"
 NATIVE_APP = "bench_native:app"
 FASTAPI_APP = "bench_fastapi:app"
 FASTAPI_ROUTES_APP = "fastapi_routes:app"
+# Apps that import fastapi, served natively by covetpy --interface covet and by uvicorn.
+NATIVE_FEATURES_APP = "native_features:app"
+REALISTIC_APP = "realistic_app:app"
+CORS_APP = "native_cors:app"
 WS_APP = "ws_echo:app"
 WSBENCH_BIN = Path(os.environ.get("WSBENCH_BIN", str(REPO / "target/release/wsbench")))
 WS_CONNECTIONS = 64
@@ -255,28 +290,85 @@ def parse_h2load(text: str, expect_protocol: str = "h2c") -> Measurement:
 
 @dataclass(frozen=True)
 class Target:
-    """The request a scenario measures, and the one response every server must give."""
+    """The request a scenario measures, and the one response every server must give.
+
+    The same request is sent by the start-up check (``http.client``) and by the load
+    generator: a plain GET by wrk's URL (headers with ``-H``), anything else by a wrk Lua
+    script (``wrk_script``).
+    """
 
     path: str = "/"
-    # Expected body, compared byte for byte unless ``json`` is set.
+    method: str = "GET"
+    # Request headers, in order.
+    headers: tuple[tuple[str, str], ...] = ()
+    # Request body: the name of a file in the run's data directory (``write_bench_data``).
+    body_file: str | None = None
+    status: int = 200
+    # Expected body, compared byte for byte unless ``json`` or ``size`` is set.
     body: bytes = EXPECTED_BODY
     # Expected JSON document: the body must parse to it, with content-type
     # application/json (spacing of the encoding is free).
     json: object = None
+    # Expected body length in bytes; the body must then start with ``prefix``.
+    size: int | None = None
+    prefix: bytes = b""
+    # Response headers that must be there (names case-insensitive), with this exact value
+    # unless it is None.
+    response_headers: tuple[tuple[str, str | None], ...] = ()
+
+    @property
+    def plain_get(self) -> bool:
+        """True when wrk's command line can send the request (no Lua script needed)."""
+        return self.method == "GET" and self.body_file is None
+
+    @property
+    def success_status(self) -> bool:
+        """True when wrk's own count of non-2xx/3xx responses counts the wrong ones."""
+        return 200 <= self.status < 400
+
+    @property
+    def needs_script(self) -> bool:
+        """True when wrk needs a Lua script (``wrk_script``) for this request."""
+        return not (self.plain_get and self.success_status)
+
+    def request_line(self) -> str:
+        return f"{self.method} {self.path}"
 
     def describe(self) -> str:
         if self.json is not None:
-            return (
-                f"200 application/json {json.dumps(self.json, separators=(',', ':'))}"
-            )
-        return f"200 {self.body!r}"
+            body = f"application/json {json.dumps(self.json, separators=(',', ':'))}"
+        elif self.size is not None:
+            body = f"{self.size} bytes starting {self.prefix[:16]!r}"
+        else:
+            body = repr(self.body)
+        headers = "".join(
+            f", {name}: {'<any>' if value is None else value}"
+            for name, value in self.response_headers
+        )
+        return f"{self.status} {body}{headers}"
 
-    def problem(self, status: int, content_type: str, body: bytes) -> str | None:
-        """Why this response is not the expected one, or None if it is."""
-        if status != 200:
+    def problem(
+        self, status: int, headers: Callable[[str], str | None], body: bytes
+    ) -> str | None:
+        """Why this response is not the expected one, or None if it is.
+
+        ``headers(name)`` gives a response header's value, or None when it is missing.
+        """
+        if status != self.status:
             return f"status {status}"
+        for name, want in self.response_headers:
+            got = headers(name)
+            if got is None:
+                return f"no {name} header"
+            if want is not None and got != want:
+                return f"{name}: {got!r}"
+        if self.size is not None:
+            if len(body) != self.size:
+                return f"body of {len(body)} bytes"
+            return None if body.startswith(self.prefix) else f"body {body[:32]!r}..."
         if self.json is None:
             return None if body == self.body else f"body {body[:200]!r}"
+        content_type = headers("content-type") or ""
         if not content_type.startswith("application/json"):
             return f"content-type {content_type!r}"
         try:
@@ -291,6 +383,152 @@ ITEMS = Target(path="/items/42?q=hello", json={"item_id": 42, "q": "hello"})
 PLAIN = Target(path="/plain")
 FASTAPI_SYNC = Target(path="/sync/42?q=hello", json={"item_id": 42, "q": "hello"})
 FASTAPI_ASYNC = Target(path="/async/42?q=hello", json={"item_id": 42, "q": "hello"})
+
+# ---- the data files of the native scenarios, written once per run into its data directory
+
+STATIC_FILE = "1mb.bin"
+STATIC_SIZE = 1 << 20
+# The directory StaticFiles serves in apps/native_features.py (and nginx's alias).
+STATIC_DIR_ENV = "COVETPY_BENCH_STATIC_DIR"
+UPLOAD_BOUNDARY = "covetpy-bench-boundary-7d3f"
+UPLOAD_BODY_FILE = "upload-1mb.multipart"
+INVALID_ITEM_FILE = "items-invalid.json"
+# A string where an int is expected (quantity) and a missing field (price).
+INVALID_ITEM = {"name": "x", "quantity": "many"}
+
+
+def static_content() -> bytes:
+    """The 1 MiB static file and upload: fixed pseudo-random bytes (nothing compresses)."""
+    return random.Random(0).randbytes(STATIC_SIZE)
+
+
+def multipart_upload(filename: str, content: bytes) -> bytes:
+    """A multipart/form-data body with one file field named ``file``."""
+    head = (
+        f"--{UPLOAD_BOUNDARY}\r\n"
+        f'Content-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+    return head + content + f"\r\n--{UPLOAD_BOUNDARY}--\r\n".encode()
+
+
+def write_bench_data(data_dir: Path) -> None:
+    """The files the native scenarios serve and send, readable by nginx's worker too."""
+    static = data_dir / "static"
+    static.mkdir(mode=0o755, exist_ok=True)
+    content = static_content()
+    (static / STATIC_FILE).write_bytes(content)
+    (data_dir / UPLOAD_BODY_FILE).write_bytes(multipart_upload(STATIC_FILE, content))
+    (data_dir / INVALID_ITEM_FILE).write_text(json.dumps(INVALID_ITEM))
+    for path in (data_dir, static, *data_dir.rglob("*")):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+REALISTIC = Target(
+    path="/users/5",
+    headers=(("Authorization", "Bearer secret-token"),),
+    json={"id": 5, "name": "user5", "email": "user5@example.com"},
+    # Set by the app's @app.middleware("http"): proves the middleware ran.
+    response_headers=(("x-process-time", None),),
+)
+INVALID_BODY = Target(
+    path="/items",
+    method="POST",
+    headers=(("Content-Type", "application/json"),),
+    body_file=INVALID_ITEM_FILE,
+    status=422,
+    # FastAPI's answer (pydantic v2 errors without their "url"), byte for byte the same
+    # document on covetpy.
+    json={
+        "detail": [
+            {
+                "type": "missing",
+                "loc": ["body", "price"],
+                "msg": "Field required",
+                "input": INVALID_ITEM,
+            },
+            {
+                "type": "int_parsing",
+                "loc": ["body", "quantity"],
+                "msg": "Input should be a valid integer, unable to parse string as an integer",
+                "input": "many",
+            },
+        ]
+    },
+)
+UPLOAD = Target(
+    path="/upload",
+    method="POST",
+    headers=(("Content-Type", f"multipart/form-data; boundary={UPLOAD_BOUNDARY}"),),
+    body_file=UPLOAD_BODY_FILE,
+    json={"size": STATIC_SIZE, "filename": STATIC_FILE},
+)
+CORS_ORIGIN = "https://example.com"
+PREFLIGHT = Target(
+    path="/items/1",
+    method="OPTIONS",
+    headers=(("Origin", CORS_ORIGIN), ("Access-Control-Request-Method", "GET")),
+    body=b"OK",
+    response_headers=(
+        ("access-control-allow-origin", CORS_ORIGIN),
+        ("access-control-allow-methods", "GET, POST"),
+        ("access-control-max-age", "600"),
+    ),
+)
+STATIC = Target(
+    path=f"/static/{STATIC_FILE}",
+    size=STATIC_SIZE,
+    prefix=static_content()[:64],
+)
+
+
+def lua_string(text: str) -> str:
+    """A Lua string literal for text: printable ASCII as is, every other byte escaped."""
+    out = []
+    for byte in text.encode():
+        char = chr(byte)
+        if 32 <= byte < 127 and char not in '"\\':
+            out.append(char)
+        else:
+            out.append(f"\\{byte:03d}")
+    return '"' + "".join(out) + '"'
+
+
+UNEXPECTED_LINE = "Unexpected status responses:"
+
+
+def wrk_script(target: Target, data_dir: Path) -> str:
+    """A wrk Lua script sending the target's method, headers and body (read once from its
+    file); for a target whose expected status is not 2xx/3xx it also counts the responses
+    with any other status and prints the count after wrk's summary."""
+    lines = [f"wrk.method = {lua_string(target.method)}"]
+    lines += [
+        f"wrk.headers[{lua_string(name)}] = {lua_string(value)}"
+        for name, value in target.headers
+    ]
+    if target.body_file is not None:
+        lines += [
+            f'local f = assert(io.open({lua_string(str(data_dir / target.body_file))}, "rb"))',
+            'wrk.body = f:read("*a")',
+            "f:close()",
+        ]
+    if not target.success_status:
+        # response() runs in each thread's Lua state; done() in the main one reads the
+        # threads' counters through the handles setup() kept.
+        lines += [
+            "local threads = {}",
+            "function setup(thread) table.insert(threads, thread) end",
+            "function init(args) unexpected = 0 end",
+            "function response(status, headers, body)",
+            f"  if status ~= {target.status} then unexpected = unexpected + 1 end",
+            "end",
+            "function done(summary, latency, requests)",
+            "  local n = 0",
+            '  for _, t in ipairs(threads) do n = n + t:get("unexpected") end',
+            f'  io.write(string.format("{UNEXPECTED_LINE} %d\\n", n))',
+            "end",
+        ]
+    return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True)
@@ -321,6 +559,16 @@ class ServerSpec:
 
 
 @dataclass(frozen=True)
+class CrossRatio:
+    """covetpy in this scenario / covetpy in another one of the same run."""
+
+    # The other scenario's name; its covetpy median is the denominator.
+    other: str
+    # What the ratio compares, e.g. "covetpy `def` / covetpy `async def`".
+    label: str
+
+
+@dataclass(frozen=True)
 class Scenario:
     """One app served by a set of servers that are compared with each other."""
 
@@ -334,14 +582,18 @@ class Scenario:
     group: str = ""
     # Minimum ratio covetpy / peer aimed at, by peer name; shown next to the ratio.
     goals: tuple[tuple[str, float], ...] = ()
+    # Ratios of covetpy's median here to covetpy's median in other scenarios of the same
+    # run, shown under the table.
+    cross: tuple[CrossRatio, ...] = ()
 
     @property
     def selector(self) -> str:
         return self.group or self.name
 
 
-def nginx_config(port: int, prefix: Path) -> str:
-    """nginx answering GET /plain from its config; everything it writes stays in prefix."""
+def nginx_config(port: int, prefix: Path, static_dir: Path) -> str:
+    """nginx answering GET /plain from its config and serving static_dir under /static/;
+    everything it writes stays in prefix."""
     temp_paths = "".join(
         f"    {kind}_temp_path {prefix / (kind + '_temp')};\n"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -355,12 +607,19 @@ def nginx_config(port: int, prefix: Path) -> str:
         "events { worker_connections 1024; }\n"
         "http {\n"
         "    access_log off;\n"
+        # As in the nginx.conf that Debian's package installs (the built-in default is off).
+        "    sendfile on;\n"
         f"{temp_paths}"
         "    server {\n"
         f"        listen {HOST}:{port};\n"
         "        location = /plain {\n"
         "            default_type text/plain;\n"
         f'            return 200 "{EXPECTED_BODY.decode()}";\n'
+        "        }\n"
+        "        location /static/ {\n"
+        # The content type StaticFiles gives a .bin file; nginx has no types table here.
+        "            default_type application/octet-stream;\n"
+        f"            alias {static_dir}/;\n"
         "        }\n"
         "    }\n"
         "}\n"
@@ -388,24 +647,37 @@ def self_signed_cert(directory: Path) -> tuple[Path, Path]:
 
 
 def make_scenarios(
-    covetpy_bin: Path, venv: Path, nginx_bin: Path
+    covetpy_bin: Path, venv: Path, nginx_bin: Path, data_dir: Path
 ) -> dict[str, Scenario]:
-    """Every scenario with all its servers, each with one worker process."""
+    """Every scenario with all its servers, each with one worker process.
+
+    ``data_dir`` holds the files of ``write_bench_data`` (written before any server starts).
+    """
     vbin = venv / "bin"
+    static_dir = data_dir / "static"
     path_env = {
         "VIRTUAL_ENV": str(venv),
         "PATH": f"{vbin}{os.pathsep}{os.environ.get('PATH', '')}",
+        STATIC_DIR_ENV: str(static_dir),
     }
 
-    def covetpy(app: str) -> Callable[[int, Path], list[str]]:
+    def covetpy_options(interface: str | None) -> list[str]:
+        # Without --interface, ASGI, WSGI or native is auto-detected; WSGI uses the
+        # default --threads.
+        return [
+            *(["--interface", interface] if interface else []),
+            "--no-access-log",
+        ]
+
+    def covetpy(
+        app: str, interface: str | None = None
+    ) -> Callable[[int, Path], list[str]]:
         def command(port: int, _scratch: Path) -> list[str]:
-            # The interface (ASGI or WSGI) is auto-detected; WSGI uses the default
-            # --threads.
             return [
                 str(covetpy_bin), "serve", app,
                 "--app-dir", str(APPS),
                 "--host", HOST, "--port", str(port),
-                "--no-access-log",
+                *covetpy_options(interface),
             ]  # fmt: skip
 
         return command
@@ -469,21 +741,37 @@ def make_scenarios(
 
         return command
 
+    uvicorn_options = ["--workers", "1", "--no-access-log", "--log-level", "warning"]
+
     def uvicorn(app: str) -> Callable[[int, Path], list[str]]:
         # uvloop and httptools, as installed by uvicorn[standard], are picked up.
         def command(port: int, _scratch: Path) -> list[str]:
             return [
                 str(vbin / "uvicorn"), app,
                 "--host", HOST, "--port", str(port),
-                "--workers", "1",
-                "--no-access-log", "--log-level", "warning",
+                *uvicorn_options,
             ]  # fmt: skip
 
         return command
 
+    def shown_commands(app: str, *covetpy_interfaces: str) -> str:
+        """The command lines of a native comparison, for the notes under its table
+        (host, port and --app-dir left out)."""
+        covetpy_lines = [
+            f"{'covetpy' if interface == 'covet' else 'covetpy-' + interface}: "
+            f"`covetpy serve {app} {' '.join(covetpy_options(interface))}`"
+            for interface in covetpy_interfaces
+        ]
+        return (
+            "Command lines: "
+            + ", ".join(covetpy_lines)
+            + f"; fastapi-uvicorn: `uvicorn {app} {' '.join(uvicorn_options)}` from "
+            "`benchmarks/apps`, with uvloop and httptools."
+        )
+
     def nginx(port: int, scratch: Path) -> list[str]:
         conf = scratch / "nginx.conf"
-        conf.write_text(nginx_config(port, scratch))
+        conf.write_text(nginx_config(port, scratch, static_dir))
         # -p: prefix for relative paths; -e: the start-up error log, before the config
         # is read, goes to stderr rather than the compiled-in /var/log/nginx/error.log.
         return [
@@ -590,6 +878,7 @@ def make_scenarios(
             ),
         ),
     )
+
     def fastapi_routes(name: str, kind: str, target: Target) -> Scenario:
         return Scenario(
             name=name,
@@ -678,6 +967,182 @@ def make_scenarios(
                 "answers from its config (`location = /plain { default_type text/plain; "
                 'return 200 "Hello, world!"; }`), with one worker process '
                 "(`worker_processes 1`, master + worker both on CPU 0)."
+            ),
+        ),
+    )
+
+    def fastapi_file(
+        name: str,
+        app: str,
+        target: Target,
+        title: str,
+        notes: tuple[str, ...],
+        extra_servers: tuple[str, ...] = (),
+        goals: tuple[tuple[str, float], ...] = (),
+        cross: tuple[CrossRatio, ...] = (),
+    ) -> Scenario:
+        """A native comparison: one app file that imports ``fastapi``, run natively by
+        ``covetpy --interface covet`` and on FastAPI by uvicorn (and, in extra_servers,
+        by ``covetpy --interface asgi`` and/or nginx)."""
+
+        def spec(server: str, command: Callable[[int, Path], list[str]]) -> ServerSpec:
+            return ServerSpec(
+                name,
+                server,
+                (H1,),
+                command,
+                APPS if server == "fastapi-uvicorn" else REPO,
+                {} if server == "nginx" else path_env,
+                killed_by_term if server == "fastapi-uvicorn" else (0,),
+                target=target,
+                # nginx: graceful shutdown, the master stops its worker and exits 0.
+                stop_signal=signal.SIGQUIT if server == "nginx" else signal.SIGTERM,
+            )
+
+        servers = [spec("covetpy", covetpy(app, "covet"))]
+        if "covetpy-asgi" in extra_servers:
+            servers.append(spec("covetpy-asgi", covetpy(app, "asgi")))
+        servers.append(spec("fastapi-uvicorn", uvicorn(app)))
+        if "nginx" in extra_servers:
+            servers.append(spec("nginx", nginx))
+        interfaces = (
+            ("covet", "asgi") if "covetpy-asgi" in extra_servers else ("covet",)
+        )
+        return Scenario(
+            name=name,
+            group="native",
+            title=f"Native: `{target.request_line()}`, {title}",
+            protocols=(H1,),
+            servers=tuple(servers),
+            goals=goals,
+            cross=cross,
+            notes=(*notes, shown_commands(app, *interfaces)),
+        )
+
+    native_sync = fastapi_file(
+        "native-sync",
+        NATIVE_FEATURES_APP,
+        # The request and response of native-items.
+        ITEMS,
+        f"a `def` endpoint of `{NATIVE_FEATURES_APP}`, covetpy vs FastAPI on uvicorn",
+        notes=(
+            (
+                "The route of native-items (`GET /items/{item_id:int}`, optional query "
+                'parameter `q`, the JSON object `{"item_id":42,"q":"hello"}`) as a '
+                "`def` endpoint in a file that imports `fastapi`. FastAPI runs `def` "
+                "endpoints on Starlette's thread pool (anyio worker threads)."
+            ),
+            (
+                "The `def` / `async def` line compares covetpy here with covetpy in "
+                f"native-items (`{NATIVE_APP}`, the same route as an `async def` "
+                "endpoint) in this run; the cost per request is the difference of "
+                "1 / req/s, i.e. server-core time per request while the server saturates "
+                "its core."
+            ),
+        ),
+        cross=(
+            CrossRatio(
+                "native-items",
+                "covetpy `def` (here) / covetpy `async def` (native-items)",
+            ),
+        ),
+    )
+    native_realistic = fastapi_file(
+        "native-realistic",
+        REALISTIC_APP,
+        REALISTIC,
+        (
+            f"`{REALISTIC_APP}` natively, as ASGI on covetpy (real FastAPI) and on "
+            "FastAPI + uvicorn"
+        ),
+        extra_servers=("covetpy-asgi",),
+        goals=(("fastapi-uvicorn", 5.0),),
+        notes=(
+            (
+                'The route has an `@app.middleware("http")` (it sets `x-process-time`, '
+                "checked at start-up), a bearer-token auth dependency (`HTTPBearer`, "
+                "the request sends `Authorization: Bearer secret-token` with wrk `-H`), a "
+                "`yield` session dependency, a path parameter and a pydantic "
+                "`response_model` that drops the user's `password` field."
+            ),
+            (
+                "covetpy-asgi is covetpy's ASGI server running the real FastAPI on the "
+                "same file: covetpy / covetpy-asgi is what the native framework adds over "
+                "the server alone."
+            ),
+        ),
+    )
+    native_body = fastapi_file(
+        "native-body",
+        NATIVE_FEATURES_APP,
+        INVALID_BODY,
+        "a pydantic body that fails validation (422), covetpy vs FastAPI on uvicorn",
+        notes=(
+            (
+                f"The JSON body `{json.dumps(INVALID_ITEM, separators=(',', ':'))}` has a "
+                "string where the model wants an int and misses a required field; both "
+                "servers must answer 422 with FastAPI's error document "
+                '(`{"detail":[{"type":"missing",...},{"type":"int_parsing",...}]}`).'
+            ),
+            (
+                "wrk sends the POST from a Lua script; its `response()` hook counts the "
+                "responses whose status is not 422, which is what the non-2xx column "
+                "shows here (the hook costs the load generator some CPU per response)."
+            ),
+        ),
+    )
+    native_multipart = fastapi_file(
+        "native-multipart",
+        NATIVE_FEATURES_APP,
+        UPLOAD,
+        (
+            "a 1 MiB multipart/form-data upload to an `UploadFile` parameter, covetpy vs "
+            "FastAPI on uvicorn"
+        ),
+        notes=(
+            (
+                f"Each request uploads a {STATIC_SIZE}-byte file (`{STATIC_FILE}`, "
+                "pseudo-random bytes) in one `file` field; the endpoint reads it and "
+                f'returns `{{"size":{STATIC_SIZE},"filename":"{STATIC_FILE}"}}`. The body '
+                "is built once into a file, which a wrk Lua script reads and sends."
+            ),
+        ),
+    )
+    native_cors = fastapi_file(
+        "native-cors",
+        CORS_APP,
+        PREFLIGHT,
+        f"a CORS preflight to `{CORS_APP}` (`CORSMiddleware`), covetpy vs FastAPI on uvicorn",
+        notes=(
+            (
+                f"The preflight carries `Origin: {CORS_ORIGIN}` and "
+                "`Access-Control-Request-Method: GET`; the middleware allows that origin "
+                "and `GET, POST`, so both servers answer `200 OK` with "
+                "`access-control-allow-origin`, `access-control-allow-methods` and "
+                "`access-control-max-age` (checked at start-up) without running the route."
+            ),
+        ),
+    )
+    native_static = fastapi_file(
+        "native-static",
+        NATIVE_FEATURES_APP,
+        STATIC,
+        (
+            f'a 1 MiB file from `app.mount("/static", StaticFiles(...))` in '
+            f"`{NATIVE_FEATURES_APP}`, covetpy vs FastAPI on uvicorn vs nginx"
+        ),
+        extra_servers=("nginx",),
+        notes=(
+            (
+                f"The file is {STATIC_SIZE} pseudo-random bytes, written once per run into "
+                f"a temporary directory (environment variable `{STATIC_DIR_ENV}` for the "
+                "app); the start-up check compares its length and first 64 bytes."
+            ),
+            (
+                "nginx serves the same directory with `location /static/ { "
+                "default_type application/octet-stream; alias <dir>/; }`, `sendfile on` "
+                "(as in Debian's nginx.conf), one worker process (`worker_processes 1`, "
+                "master + worker both on CPU 0), in the config of native-plain."
             ),
         ),
     )
@@ -787,6 +1252,12 @@ def make_scenarios(
             wsgi,
             native_items,
             native_plain,
+            native_sync,
+            native_realistic,
+            native_body,
+            native_multipart,
+            native_cors,
+            native_static,
             fastapi_async,
             fastapi_sync,
             websocket,
@@ -863,10 +1334,12 @@ class RunningServer:
             f"log {self.log_path}:\n{tail(self.log_path)}"
         )
 
-    def check_response(self) -> None:
-        """One plain HTTP/1.1 GET of the target must give the expected response
-        (over TLS, certificate not verified, for TLS servers)."""
+    def check_response(self, data_dir: Path) -> None:
+        """One HTTP/1.1 request of the target (method, headers and body as the load
+        generator sends them) must give the expected response (over TLS, certificate not
+        verified, for TLS servers)."""
         target = self.spec.target
+        what = f"sanity {target.request_line()}"
         conn: http.client.HTTPConnection
         if self.spec.tls:
             context = ssl.create_default_context()
@@ -877,22 +1350,27 @@ class RunningServer:
             )
         else:
             conn = http.client.HTTPConnection(HOST, self.port, timeout=10)
+        body = (
+            (data_dir / target.body_file).read_bytes()
+            if target.body_file is not None
+            else None
+        )
         try:
-            conn.request("GET", target.path)
+            conn.request(
+                target.method, target.path, body=body, headers=dict(target.headers)
+            )
             resp = conn.getresponse()
-            body = resp.read()
+            answer = resp.read()
         except (OSError, http.client.HTTPException) as exc:
-            raise BenchError(
-                f"{self.spec.label}: sanity GET {target.path} failed: {exc!r}"
-            ) from exc
+            raise BenchError(f"{self.spec.label}: {what} failed: {exc!r}") from exc
         finally:
             conn.close()
-        content_type = resp.getheader("content-type") or ""
-        problem = target.problem(resp.status, content_type, body)
+        problem = target.problem(resp.status, resp.getheader, answer)
         if problem is not None:
+            content_type = resp.getheader("content-type") or ""
             raise BenchError(
-                f"{self.spec.label}: sanity GET {target.path} gave {problem} "
-                f"({resp.status} {content_type!r} {body[:200]!r}), "
+                f"{self.spec.label}: {what} gave {problem} "
+                f"({resp.status} {content_type!r} {answer[:200]!r}), "
                 f"expected {target.describe()}"
             )
 
@@ -1032,8 +1510,17 @@ def wait_until_idle(max_wait: float, threshold: float = 0.15) -> float:
 # --------------------------------------------------------------------------- load
 
 
-def load_command(proto: str, port: int, seconds: int, path: str = "/") -> list[str]:
+def load_command(
+    proto: str, port: int, seconds: int, target: Target, script: Path | None = None
+) -> list[str]:
+    """The load generator's argv; ``script`` is the wrk Lua script of a target that
+    needs one (``Target.needs_script``)."""
+    path = target.path
     url = f"http://{HOST}:{port}{path}"
+    if proto != H1 and (target.method != "GET" or target.headers or target.body_file):
+        raise BenchError(
+            f"only wrk (HTTP/1.1) sends {target.request_line()} with headers or a body"
+        )
     if proto == WS:
         tool = [
             str(WSBENCH_BIN), "--url", f"ws://{HOST}:{port}{path}",
@@ -1041,7 +1528,15 @@ def load_command(proto: str, port: int, seconds: int, path: str = "/") -> list[s
             "--size", str(WS_MESSAGE_SIZE), "--json",
         ]  # fmt: skip
     elif proto == H1:
-        tool = ["wrk", "-t1", "-c64", f"-d{seconds}s", "--latency", url]
+        tool = ["wrk", "-t1", "-c64", f"-d{seconds}s", "--latency"]
+        if target.needs_script:
+            if script is None:
+                raise BenchError(f"{target.request_line()} needs a wrk Lua script")
+            tool += ["-s", str(script)]
+        else:
+            for name, value in target.headers:
+                tool += ["-H", f"{name}: {value}"]
+        tool.append(url)
     elif proto == H2TLS:
         tool = [
             "h2load",
@@ -1063,30 +1558,49 @@ def load_command(proto: str, port: int, seconds: int, path: str = "/") -> list[s
 
 
 def run_load(
-    proto: str, port: int, seconds: int, log_path: Path, path: str = "/"
+    proto: str,
+    port: int,
+    seconds: int,
+    log_path: Path,
+    target: Target,
+    script: Path | None = None,
 ) -> Measurement:
-    argv = load_command(proto, port, seconds, path)
+    argv = load_command(proto, port, seconds, target, script)
+    shown = shlex.join(argv)
     try:
         done = subprocess.run(
             argv, capture_output=True, text=True, timeout=seconds + 60, check=False
         )
     except subprocess.TimeoutExpired as exc:
-        raise BenchError(f"load generator hung: {' '.join(argv)}") from exc
+        raise BenchError(f"load generator hung: {shown}") from exc
     output = "".join(
         line
         for line in (done.stdout + done.stderr).splitlines(keepends=True)
         if not line.startswith("progress: ")
     )
-    log_path.write_text(f"$ {' '.join(argv)}\nexit {done.returncode}\n{output}")
+    shown_script = (
+        f"--- {script}\n{script.read_text()}---\n" if script is not None else ""
+    )
+    log_path.write_text(f"$ {shown}\n{shown_script}exit {done.returncode}\n{output}")
     if done.returncode != 0:
-        raise BenchError(f"{' '.join(argv)} exited {done.returncode}:\n{output}")
+        raise BenchError(f"{shown} exited {done.returncode}:\n{output}")
     if proto == WS:
         return parse_wsbench(output)
     if proto == H3:
         return parse_h3bench(output)
     if proto == H2TLS:
         return parse_h2load(output, expect_protocol="h2")
-    return parse_wrk(output) if proto == H1 else parse_h2load(output)
+    if proto != H1:
+        return parse_h2load(output)
+    measured = parse_wrk(output)
+    if not target.success_status:
+        # wrk counts every 4xx/5xx, the expected status too; the script's count of the
+        # responses with another status replaces it.
+        unexpected = int(
+            _search(rf"^{UNEXPECTED_LINE} (\d+)$", output, "wrk script").group(1)
+        )
+        measured = dataclasses.replace(measured, non_2xx=unexpected)
+    return measured
 
 
 # --------------------------------------------------------------------------- orchestration
@@ -1121,12 +1635,18 @@ def measure_once(
             f"{label}: machine still busy ({busy:.2f} CPUs) before start"
         )
     port = free_port()
+    target = spec.target
+    script: Path | None = None
+    if proto == H1 and target.needs_script:
+        script = args.data_dir / f"{spec.scenario}.lua"
+        script.write_text(wrk_script(target, args.data_dir))
     server = RunningServer(spec, port, logs / f"{slug}-server.log")
     try:
         server.wait_ready()
-        server.check_response()
-        path = spec.target.path
-        warm = run_load(proto, port, args.warmup, logs / f"{slug}-warmup.txt", path)
+        server.check_response(args.data_dir)
+        warm = run_load(
+            proto, port, args.warmup, logs / f"{slug}-warmup.txt", target, script
+        )
         if warm.failed or warm.non_2xx:
             notes.append(
                 f"{label} warm-up: {warm.failed} failed "
@@ -1137,7 +1657,7 @@ def measure_once(
         result, use = cpu_use_during(
             server.proc.pid,
             lambda: run_load(
-                proto, port, args.duration, logs / f"{slug}-load.txt", path
+                proto, port, args.duration, logs / f"{slug}-load.txt", target, script
             ),
         )
         result = dataclasses.replace(result, cpu=use)
@@ -1282,6 +1802,7 @@ PACKAGES = (
     "fastapi",
     "starlette",
     "pydantic",
+    "python-multipart",
     "hypercorn",
     "aioquic",
 )
@@ -1334,6 +1855,36 @@ def fmt_cpu(use: CpuUse | None) -> str:
 
 def fmt_rps(value: float | None) -> str:
     return f"{value:,.0f}" if value is not None else "—"
+
+
+def cross_ratios(scenario: Scenario, cells: Cells) -> list[str]:
+    """covetpy's median here / covetpy's median in other scenarios of the run, with the
+    difference in time per request (1 / req/s: server-core time while it is saturated)."""
+    lines = [
+        "",
+        "covetpy here / covetpy in another scenario of the same run:",
+        "",
+        "| ratio | protocol | ratio of medians | time per request, here − other |",
+        "|---|---|---:|---:|",
+    ]
+    mine = cells.get((f"{scenario.name}/covetpy", H1))
+    for cross in scenario.cross:
+        theirs = cells.get((f"{cross.other}/covetpy", H1))
+        a = mine.median() if mine else None
+        b = theirs.median() if theirs else None
+        if theirs is None:
+            lines.append(
+                f"| {cross.label} | {H1} | n/a ({cross.other} not in this run) | |"
+            )
+        elif a is None or b is None:
+            lines.append(f"| {cross.label} | {H1} | — | |")
+        else:
+            extra_us = 1e6 / a - 1e6 / b
+            lines.append(
+                f"| {cross.label} | {H1} | {a / b:.2f}× "
+                f"| {extra_us:+.1f} µs ({1e6 / a:.1f} vs {1e6 / b:.1f} µs) |"
+            )
+    return lines
 
 
 def scenario_table(scenario: Scenario, cells: Cells) -> list[str]:
@@ -1400,6 +1951,8 @@ def scenario_table(scenario: Scenario, cells: Cells) -> list[str]:
                     text += f" (target ≥ {goal:g}×: {met})"
                 row.append(text)
             lines.append(f"| covetpy / {other} | " + " | ".join(row) + " |")
+    if scenario.cross:
+        lines.extend(cross_ratios(scenario, cells))
     client_bound = [
         f"{spec.name} {proto} (load generator at {m.cpu.load:.2f} in round {m.round})"
         for spec in scenario.servers
@@ -1555,13 +2108,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--scenarios",
         default=os.environ.get("SCENARIOS", "asgi,wsgi,native,fastapi,websocket,tls"),
-        help="comma-separated subset of asgi,wsgi,native,fastapi,websocket,tls (default: all)",
+        help=(
+            "comma-separated subset of asgi,wsgi,native,fastapi,websocket,tls, or single "
+            "tables of a group: native-items, native-plain, native-sync, native-realistic, "
+            "native-body, native-multipart, native-cors, native-static, fastapi-async, "
+            "fastapi-sync, tls-h2, tls-h3 (default: all)"
+        ),
     )
     parser.add_argument(
         "--servers",
         default=os.environ.get("SERVERS", ""),
         help=(
-            "comma-separated subset of covetpy,granian,uvicorn,gunicorn,"
+            "comma-separated subset of covetpy,covetpy-asgi,granian,uvicorn,gunicorn,"
             "fastapi-uvicorn,nginx,hypercorn; a scenario runs only the selected servers it has "
             "(default: all)"
         ),
@@ -1609,9 +2167,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def select_scenarios(args: argparse.Namespace) -> list[Scenario] | str:
-    """The scenarios and servers asked for, in the order given; str on bad input."""
-    available = make_scenarios(args.covetpy_bin, args.venv, args.nginx_bin)
-    selectors = list(dict.fromkeys(sc.selector for sc in available.values()))
+    """The scenarios and servers asked for, in the order given; str on bad input.
+
+    A name selects a group (e.g. ``native``: all its tables) or one scenario of a group
+    (e.g. ``native-sync``)."""
+    available = make_scenarios(
+        args.covetpy_bin, args.venv, args.nginx_bin, args.data_dir
+    )
+    selectors = list(
+        dict.fromkeys(n for sc in available.values() for n in (sc.selector, sc.name))
+    )
     wanted = list(
         dict.fromkeys(n.strip() for n in args.scenarios.split(",") if n.strip())
     )
@@ -1625,10 +2190,14 @@ def select_scenarios(args: argparse.Namespace) -> list[Scenario] | str:
     unknown = [n for n in servers if n not in known_servers]
     if unknown:
         return f"unknown servers {unknown}; choose from {known_servers}"
+    chosen = dict.fromkeys(
+        sc.name
+        for name in wanted
+        for sc in available.values()
+        if name in (sc.selector, sc.name)
+    )
     selected: list[Scenario] = []
-    for scenario in (
-        sc for name in wanted for sc in available.values() if sc.selector == name
-    ):
+    for scenario in (available[name] for name in chosen):
         specs = tuple(s for s in scenario.servers if s.name in servers)
         if not specs:
             print(
@@ -1645,10 +2214,21 @@ def select_scenarios(args: argparse.Namespace) -> list[Scenario] | str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    # Static file, request bodies and wrk scripts of this run, removed at its end.
+    args.data_dir = Path(tempfile.mkdtemp(prefix="covetpy-bench-data-"))
+    try:
+        return run_selected(args)
+    finally:
+        shutil.rmtree(args.data_dir, ignore_errors=True)
+
+
+def run_selected(args: argparse.Namespace) -> int:
+    """Select, measure and report; 2 on bad selection, 1 when a measurement was lost."""
     scenarios = select_scenarios(args)
     if isinstance(scenarios, str):
         print(scenarios, file=sys.stderr)
         return 2
+    write_bench_data(args.data_dir)
     args.logs.mkdir(parents=True, exist_ok=True)
     for old in args.logs.glob("r*-*"):
         old.unlink()

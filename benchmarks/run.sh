@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # CovetPy benchmark, one worker per server, server on CPU 0, load generator on CPU 1.
 # Scenarios: asgi (raw ASGI app: covetpy vs granian vs uvicorn, HTTP/1.1 and HTTP/2),
-# wsgi (Flask app: covetpy vs granian vs gunicorn, HTTP/1.1) and native (native CovetPy
-# app, HTTP/1.1: GET /items/42?q=hello vs the same app in FastAPI on uvicorn, and
-# GET /plain vs nginx answering from its config) and fastapi (a FastAPI app with one def and one
-# async def route, served as ASGI: covetpy vs granian vs uvicorn) and websocket (raw ASGI WebSocket echo
-# app: covetpy vs granian, measured with crates/loadgen) and tls (raw ASGI app over TLS:
-# HTTP/2 with ALPN h2, covetpy vs granian, measured with h2load; HTTP/3, covetpy --http3
-# vs hypercorn --quic-bind, measured with crates/loadgen).
+# wsgi (Flask app: covetpy vs granian vs gunicorn, HTTP/1.1) and native (HTTP/1.1, one table
+# each: native-items, a native CovetPy app's GET /items/42?q=hello vs the same app in FastAPI
+# on uvicorn; native-plain, its GET /plain vs nginx answering from its config; then app files
+# that import fastapi, served by covetpy --interface covet and by FastAPI on uvicorn:
+# native-sync, a def endpoint with native-items' parameters (and covetpy's def / async def
+# cost); native-realistic, middleware + bearer auth + yield dependency + response_model,
+# also on covetpy --interface asgi; native-body, a pydantic body failing validation (422);
+# native-multipart, a 1 MiB UploadFile upload; native-cors, a CORSMiddleware preflight;
+# native-static, a 1 MiB StaticFiles file, also vs nginx) and fastapi (a FastAPI app with one
+# def and one async def route, served as ASGI: covetpy vs granian vs uvicorn) and websocket
+# (raw ASGI WebSocket echo app: covetpy vs granian, measured with crates/loadgen) and tls (raw
+# ASGI app over TLS: HTTP/2 with ALPN h2, covetpy vs granian, measured with h2load; HTTP/3,
+# covetpy --http3 vs hypercorn --quic-bind, measured with crates/loadgen).
 # One command on a clean Debian/Ubuntu machine:
 #
 #   benchmarks/run.sh
@@ -15,15 +21,18 @@
 # Environment:
 #   DURATION     seconds of measurement per server and protocol (default 10)
 #   ROUNDS       interleaved rounds; the median is reported (default 3)
-#   SCENARIOS    comma-separated subset of asgi,wsgi,native,fastapi,websocket,tls (default: all)
-#   SERVERS      comma-separated subset of covetpy,granian,uvicorn,gunicorn,
+#   SCENARIOS    comma-separated subset of asgi,wsgi,native,fastapi,websocket,tls, or single
+#                tables of a group: native-items, native-plain, native-sync,
+#                native-realistic, native-body, native-multipart, native-cors,
+#                native-static, fastapi-async, fastapi-sync, tls-h2, tls-h3 (default: all)
+#   SERVERS      comma-separated subset of covetpy,covetpy-asgi,granian,uvicorn,gunicorn,
 #                fastapi-uvicorn,nginx,hypercorn; each scenario runs the selected servers
 #                it has
 #                (default: all)
 #   COVETPY_BIN  use this covetpy binary instead of building target/release/covetpy
 #   WSBENCH_BIN  use this wsbench binary instead of building target/release/wsbench
 #   H3BENCH_BIN  use this h3bench binary instead of building target/release/h3bench
-#   NGINX_BIN    nginx executable for the native scenario (default: nginx on PATH, or
+#   NGINX_BIN    nginx executable for native-plain and native-static (default: nginx on PATH, or
 #                /usr/sbin/nginx; Debian package nginx installed if missing)
 #   PYTHON       interpreter to build against and make the venv from (default python3)
 #
@@ -42,7 +51,7 @@ die() {
     exit 1
 }
 
-# --- 1. system tools: wrk, h2load, taskset, and nginx for the native scenario ---------
+# --- 1. system tools: wrk, h2load, taskset, and nginx for native-plain/native-static ---
 find_nginx() {
     if [ -n "${NGINX_BIN:-}" ]; then
         [ -x "$NGINX_BIN" ] && printf '%s\n' "$NGINX_BIN"
@@ -52,7 +61,7 @@ find_nginx() {
     fi
 }
 wants_nginx=false
-if [[ ",$SCENARIOS," == *",native,"* ]] &&
+if [[ ",$SCENARIOS," =~ ,(native|native-plain|native-static), ]] &&
     { [ -z "${SERVERS:-}" ] || [[ ",$SERVERS," == *",nginx,"* ]]; }; then
     wants_nginx=true
 fi
@@ -93,14 +102,15 @@ fi
 REAL_PYTHON="${PYO3_PYTHON:-$("${PYTHON:-python3}" -c 'import sys; print(sys.executable)')}"
 [ -x "$REAL_PYTHON" ] || die "python executable $REAL_PYTHON not found"
 
-# --- 3. venv with granian, uvicorn, gunicorn, flask and fastapi ------------------------
+# --- 3. venv with granian, uvicorn, gunicorn, flask, fastapi and python-multipart ------
+# (FastAPI needs python-multipart for the UploadFile endpoint of native-multipart.)
 venv_ok() {
     [ -x "$VENV/bin/python" ] &&
         [ -x "$VENV/bin/granian" ] &&
         [ -x "$VENV/bin/uvicorn" ] &&
         [ -x "$VENV/bin/gunicorn" ] &&
         "$VENV/bin/python" -c \
-            'import granian, uvicorn, uvloop, httptools, gunicorn, flask, fastapi' \
+            'import granian, uvicorn, uvloop, httptools, gunicorn, flask, fastapi, python_multipart' \
             >/dev/null 2>&1
 }
 if ! venv_ok; then
@@ -124,9 +134,9 @@ if ! venv_ok; then
             esac
         fi
     fi
-    log "installing granian, uvicorn[standard], gunicorn, flask and fastapi into $VENV"
+    log "installing granian, uvicorn[standard], gunicorn, flask, fastapi and python-multipart into $VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q granian 'uvicorn[standard]' gunicorn flask fastapi
+    "$VENV/bin/python" -m pip install -q granian 'uvicorn[standard]' gunicorn flask fastapi python-multipart
     venv_ok || die "venv at $VENV is incomplete after pip install"
 fi
 
@@ -142,7 +152,7 @@ fi
 if [ -n "${COVETPY_BIN:-}" ]; then
     [ -x "$COVETPY_BIN" ] || die "COVETPY_BIN=$COVETPY_BIN is not an executable"
     COVETPY_BIN="$(cd "$(dirname "$COVETPY_BIN")" && pwd)/$(basename "$COVETPY_BIN")"
-elif [[ ",${SERVERS:-covetpy}," == *",covetpy,"* ]]; then
+elif [[ ",${SERVERS:-covetpy}," =~ ,covetpy(-asgi)?, ]]; then
     if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
         # shellcheck source=/dev/null
         . "$HOME/.cargo/env"

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp
 
-from covetpy import params
+from covetpy import _route_stack, params
 from covetpy._fields import (
     ModelField,
     is_scalar_annotation,
@@ -74,6 +74,9 @@ class RouteSpec:
     body_params: list[ParamSpec] = field(default_factory=list)
     body_validator: Callable[[bytes, str | None], dict[str, object]] | None = None
     asgi: bool = False
+    #: For an ``asgi`` row of a path operation: the app's middleware stack around this route alone
+    #: (``covetpy._route_stack``), which the server runs instead of the whole app.
+    asgi_app: ASGIApp | None = None
     name: str = ""
     #: Whether HEAD is answered where GET is (Starlette routes: yes; FastAPI path operations: no).
     implicit_head: bool = True
@@ -372,14 +375,17 @@ def _convertors_known(path: str) -> bool:
 def _table(app: FastAPI) -> tuple[list[RouteSpec], bool]:
     specs: list[RouteSpec] = []
     complete = True
+    layers = _route_stack.route_layers(app.user_middleware)
     for route in app.router.routes:
         if isinstance(route, APIRoute) and _convertors_known(route.path):
-            spec = _native_route(app, route)
+            # Middleware must see every request: with any, no route is served by Rust alone.
+            spec = _native_route(app, route) if not app.user_middleware else None
             if spec is None:
                 spec = RouteSpec(
                     path=route.path,
                     methods=sorted(route.methods),
                     asgi=True,
+                    asgi_app=_route_stack.route_app(app, route, layers) if layers is not None else None,
                     name=route.name,
                     implicit_head=False,
                 )
@@ -409,8 +415,9 @@ def websocket_specs(app: FastAPI) -> list[WebSocketRouteSpec]:
 
 
 def asgi_all(app: FastAPI) -> bool:
-    """Whether every request must go through the ASGI side: user middleware must see them all."""
-    return bool(app.user_middleware)
+    """Whether every request must go through the whole app: user middleware that must see them all
+    and cannot be copied into each route's own stack (``covetpy._route_stack.route_layers``)."""
+    return bool(app.user_middleware) and _route_stack.route_layers(app.user_middleware) is None
 
 
 def asgi_on_miss(app: FastAPI) -> bool:
@@ -418,7 +425,8 @@ def asgi_on_miss(app: FastAPI) -> bool:
     when the app has routes the table cannot hold, or handles 404/405 itself."""
     from covetpy.exception_handlers import http_exception_handler
 
-    if not _table(app)[1]:
+    if not _table(app)[1] or app.user_middleware:
+        # A miss goes through the app's middleware too (an http middleware sees 404s).
         return True
     if any(
         isinstance(r, APIWebSocketRoute | routing.WebSocketRoute) and not _convertors_known(r.path)

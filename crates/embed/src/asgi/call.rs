@@ -250,13 +250,15 @@ pub(crate) fn run_app<T>(
 /// An HTTP request for the ASGI application, as a job for the event-loop thread.
 pub(crate) struct HttpJob {
     pub(crate) ctx: Arc<AsgiContext>,
+    /// The app to run, when not the context's own.
+    pub(crate) app: Option<Arc<Py<PyAny>>>,
     pub(crate) call: HttpCall,
 }
 
 impl Job for HttpJob {
     fn run(self: Box<Self>, py: Python<'_>) {
-        let HttpJob { ctx, call } = *self;
-        let app = ctx.app.bind(py).clone();
+        let HttpJob { ctx, app, call } = *self;
+        let app = app.as_deref().unwrap_or(&ctx.app).bind(py).clone();
         start(py, &ctx, &app, call);
     }
 }

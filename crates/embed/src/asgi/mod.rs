@@ -178,6 +178,17 @@ impl Handler for AsgiHandler {
 /// Runs the ASGI application on one HTTP request (body streamed to it through `receive`) and waits
 /// for the response head. The native interface hands the requests it does not serve itself here too.
 pub(crate) async fn serve_http(ctx: &Arc<AsgiContext>, head: RequestHead, body: RequestBody) -> Response {
+    serve_http_with(ctx, None, head, body).await
+}
+
+/// [`serve_http`] with another ASGI app than the context's own (`None`: the context's app), sharing
+/// everything else: the event loop, the lifespan state, the root path.
+pub(crate) async fn serve_http_with(
+    ctx: &Arc<AsgiContext>,
+    app: Option<Arc<Py<PyAny>>>,
+    head: RequestHead,
+    body: RequestBody,
+) -> Response {
     let (first, body) = match crate::first_chunk::split_body(body) {
         Ok(split) => split,
         Err(response) => return *response,
@@ -186,7 +197,7 @@ pub(crate) async fn serve_http(ctx: &Arc<AsgiContext>, head: RequestHead, body: 
     let (reply, response) = oneshot::channel();
     let mut guard = DisconnectGuard(Some(Arc::clone(&shared)));
     let call = HttpCall { head, first, body, reply, shared };
-    if !ctx.sender.post(Box::new(call::HttpJob { ctx: Arc::clone(ctx), call })) {
+    if !ctx.sender.post(Box::new(call::HttpJob { ctx: Arc::clone(ctx), app, call })) {
         guard.0 = None;
         return crate::stock_responses::plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
     }

@@ -138,7 +138,7 @@ impl Handler for NativeHandler {
         };
         let route = &table.routes[index];
         if route.asgi {
-            return crate::asgi::serve_http(&self.ctx.asgi, head, body).await;
+            return crate::asgi::serve_http_with(&self.ctx.asgi, route.asgi_app.clone(), head, body).await;
         }
         let (args, errors) = extract(route, &head, &path_params);
         // With a body to validate too, Python must run so both kinds of error are reported together.

@@ -1,5 +1,7 @@
 //! The route table: read once from the app's `_covet_routes()` and compiled into a Rust router.
 
+use std::sync::Arc;
+
 use http::{HeaderValue, Method, StatusCode};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
@@ -73,6 +75,9 @@ pub(crate) struct Route {
     /// The route has features the server does not do itself (dependencies, forms, ...): a request
     /// matched to it goes to the app's ASGI `__call__` whole, and nothing below is read.
     pub(crate) asgi: bool,
+    /// For an `asgi` route: the app's middleware stack around this route alone (`RouteSpec.asgi_app`),
+    /// run instead of the whole app, whose router would only find the same route again.
+    pub(crate) asgi_app: Option<Arc<Py<PyAny>>>,
     pub(crate) endpoint: Py<PyAny>,
     pub(crate) is_coroutine: bool,
     pub(crate) status: StatusCode,
@@ -300,8 +305,10 @@ fn load_route(py: Python<'_>, spec: &Bound<'_, PyAny>, convertors: Vec<(String, 
         None => false,
     };
     if asgi {
+        let asgi_app = spec.getattr_opt("asgi_app")?.filter(|app| !app.is_none()).map(|app| Arc::new(app.unbind()));
         return Ok(Route {
             asgi,
+            asgi_app,
             endpoint: py.None(),
             is_coroutine: false,
             status: StatusCode::OK,
@@ -329,6 +336,7 @@ fn load_route(py: Python<'_>, spec: &Bound<'_, PyAny>, convertors: Vec<(String, 
     };
     Ok(Route {
         asgi,
+        asgi_app: None,
         text_media_type,
         endpoint: spec.getattr("endpoint")?.unbind(),
         is_coroutine: spec.getattr("is_coroutine")?.is_truthy()?,

@@ -106,6 +106,11 @@ class Dependant:
         return any(sub.uses_scopes for sub in self.dependencies)
 
     @functools.cached_property
+    def uses_response(self) -> bool:
+        """Whether this dependant or one below it takes a ``Response`` parameter."""
+        return self.response_param_name is not None or any(sub.uses_response for sub in self.dependencies)
+
+    @functools.cached_property
     def cache_key(self) -> CacheKey:
         scopes = tuple(sorted(set(self.oauth_scopes))) if self.uses_scopes else ()
         return (self.call, scopes, self.computed_scope or "")

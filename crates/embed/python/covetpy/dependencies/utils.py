@@ -625,6 +625,17 @@ def _override_dependant(sub: Dependant, override: Callable[..., Any]) -> Dependa
     return found
 
 
+def _new_sub_response() -> Response:
+    response = Response()
+    del response.headers["content-length"]
+    response.status_code = None  # type: ignore[assignment]
+    return response
+
+
+#: Stands in for the sub-response of a graph without `Response` parameters: nothing can change it.
+_UNUSED_SUB_RESPONSE = _new_sub_response()
+
+
 async def solve_dependencies(
     *,
     request: Request | WebSocket,
@@ -638,15 +649,13 @@ async def solve_dependencies(
     embed_body_fields: bool = False,
 ) -> SolvedDependency:
     """Run ``dependant``'s dependencies and validate its parameters for this request."""
-    request_stack, function_stack = _stacks(request)
+    overrides: Mapping[Any, Any] = getattr(dependency_overrides_provider, "dependency_overrides", None) or {}
     if response is None:
-        response = Response()
-        del response.headers["content-length"]
-        response.status_code = None  # type: ignore[assignment]
+        # The sub-response only a `Response` parameter can change; an override may declare one.
+        response = _new_sub_response() if overrides or dependant.uses_response else _UNUSED_SUB_RESPONSE
     cache: dict[CacheKey, Any] = dependency_cache if dependency_cache is not None else {}
     values: dict[str, Any] = {}
     errors: list[Any] = []
-    overrides: Mapping[Any, Any] = getattr(dependency_overrides_provider, "dependency_overrides", None) or {}
     for sub in dependant.dependencies:
         call = sub.call
         use_sub = sub
@@ -671,6 +680,7 @@ async def solve_dependencies(
         if sub.use_cache and key in cache:
             result = cache[key]
         elif use_sub.is_gen_callable or use_sub.is_async_gen_callable:
+            request_stack, function_stack = _stacks(request)
             stack = function_stack if use_sub.computed_scope == "function" else request_stack
             result = await _enter_generator(use_sub, stack, solved.values)
         elif use_sub.is_coroutine_callable:
@@ -681,14 +691,17 @@ async def solve_dependencies(
             values[sub.name] = result
         if key not in cache:
             cache[key] = result
+    # Each source is read only when this dependant has parameters from it (reading parses it).
     for fields, source in (
-        (dependant.path_params, request.path_params),
-        (dependant.query_params, request.query_params),
-        (dependant.header_params, request.headers),
-        (dependant.cookie_params, request.cookies),
+        (dependant.path_params, "path_params"),
+        (dependant.query_params, "query_params"),
+        (dependant.header_params, "headers"),
+        (dependant.cookie_params, "cookies"),
     ):
         if fields:
-            got, found_errors = request_params_to_args(fields, cast(Mapping[str, Any], source))
+            got, found_errors = request_params_to_args(
+                fields, cast(Mapping[str, Any], getattr(request, source))
+            )
             values.update(got)
             errors.extend(found_errors)
     if dependant.body_params:
