@@ -79,6 +79,7 @@ run "mypy --strict" run_mypy
 run "pytest" run_pytest "$@"
 run "autobahn" scripts/autobahn.sh
 run "wheel check" scripts/wheel-check.sh
+run "container image" scripts/container-check.sh
 
 if [ "${#failed[@]}" -ne 0 ]; then
     covetpy_log "failed checks: ${failed[*]}"

@@ -118,3 +118,24 @@ def test_graceful_shutdown_timeout(
     request.join(30)
     assert not request.is_alive()
     assert request.response is None or request.response.text != "slow request finished"
+
+
+def test_default_graceful_timeout_ends_inside_docker_stop(
+    start_server: ServerFactory, files: dict[str, Path]
+) -> None:
+    """With the default --timeout-graceful-shutdown (5 s) and a request that never ends, SIGTERM
+    ends the server with exit code 0 soon after those 5 s: the moment left for WebSocket close frames
+    is not waited when no WebSocket is open, so the stop fits well inside `docker stop`'s 10 s before
+    SIGKILL (the container check measures the same through Docker)."""
+    server = start_server("slow_app:app", env={k: str(v) for k, v in files.items()})
+    request = InFlight(server.url("/gated"))
+    request.start()
+    wait_for_file(files["COVET_STARTED_FILE"])
+    started = time.monotonic()
+    assert server.stop(signal.SIGTERM) == 0
+    took = time.monotonic() - started
+    # 5 s of grace, then cancellation and lifespan shutdown, which take a fraction of a second.
+    assert 5.0 <= took < 6.5, took
+    assert files["COVET_SHUTDOWN_FILE"].read_text() == "lifespan.shutdown"
+    request.join(30)
+    assert not request.is_alive()

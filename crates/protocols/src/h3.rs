@@ -23,6 +23,8 @@ use crate::{Handler, HttpVersion, LocalAddr, Request, RequestHead, Scheme};
 pub struct H3Settings {
     crypto: Arc<quinn::crypto::rustls::QuicServerConfig>,
     reuse_port: bool,
+    /// The UDP port named in `Alt-Svc`; `None` names the port the server listens on.
+    alt_svc_port: Option<u16>,
 }
 
 impl H3Settings {
@@ -43,13 +45,30 @@ impl H3Settings {
         let crypto = quinn::crypto::rustls::QuicServerConfig::with_initial(tls, initial).map_err(|e| {
             crate::TlsError::Config(format!("--http3 needs TLS 1.3; the chosen --ssl-ciphers leave none: {e}"))
         })?;
-        Ok(H3Settings { crypto: Arc::new(crypto), reuse_port })
+        Ok(H3Settings { crypto: Arc::new(crypto), reuse_port, alt_svc_port: None })
+    }
+
+    /// Advertise `port` in `Alt-Svc` instead of the port the server listens on: behind a port mapping
+    /// (`docker run -p 443:8443/udp`) or a load balancer, clients can reach QUIC only on the published port.
+    pub fn with_alt_svc_port(mut self, port: u16) -> H3Settings {
+        self.alt_svc_port = Some(port);
+        self
+    }
+
+    /// The `Alt-Svc` header value for a server listening on UDP `listen_port`, or `None` if it cannot
+    /// be formed (it always can: the value is ASCII).
+    pub(crate) fn alt_svc(&self, listen_port: u16) -> Option<HeaderValue> {
+        let port = self.alt_svc_port.unwrap_or(listen_port);
+        HeaderValue::from_str(&format!("h3=\":{port}\"; ma=86400")).ok()
     }
 }
 
 impl std::fmt::Debug for H3Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("H3Settings").field("reuse_port", &self.reuse_port).finish_non_exhaustive()
+        f.debug_struct("H3Settings")
+            .field("reuse_port", &self.reuse_port)
+            .field("alt_svc_port", &self.alt_svc_port)
+            .finish_non_exhaustive()
     }
 }
 

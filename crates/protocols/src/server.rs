@@ -47,7 +47,8 @@ pub struct ServerConfig {
     pub websocket: Option<WsConfig>,
     /// TLS for every connection when set (see [`crate::tls_server_config`]).
     pub tls: Option<Arc<rustls::ServerConfig>>,
-    /// HTTP/3 on the UDP port of the same number; TCP responses then advertise it with `Alt-Svc`.
+    /// HTTP/3 on the UDP port of the same number; TCP responses then advertise it (or the port the
+    /// settings name) with `Alt-Svc`.
     pub http3: Option<H3Settings>,
     /// Size limits on HTTP/1 request heads.
     pub limits: RequestLimits,
@@ -187,12 +188,15 @@ pub async fn serve_retiring<H: Handler>(
         .auto_date_header(config.default_headers.date());
     builder.http2().timer(TokioTimer::new()).auto_date_header(config.default_headers.date());
     let tracker = TaskTracker::new();
+    // WebSocket sessions (after their upgrade) are tracked apart from connections, so that the moment
+    // given to them for their close frames is waited only when there are any.
+    let ws_tracker = TaskTracker::new();
     let stop = CancellationToken::new();
     let retiring = CancellationToken::new();
     let close_websockets = CancellationToken::new();
     let ws = config.websocket.map(|ws| WsContext {
         config: ws,
-        tracker: tracker.clone(),
+        tracker: ws_tracker.clone(),
         close_now: close_websockets.clone(),
     });
     let tls = config.tls.clone().map(tokio_rustls::TlsAcceptor::from);
@@ -200,12 +204,10 @@ pub async fn serve_retiring<H: Handler>(
         LocalAddr::Tcp(addr) => Some(*addr),
         LocalAddr::Unix(_) => None,
     });
-    let quic = match (&config.http3, first_tcp) {
-        (Some(settings), Some(addr)) => Some((crate::h3::bind(addr, settings)?, addr)),
-        _ => None,
+    let (quic, alt_svc) = match (&config.http3, first_tcp) {
+        (Some(settings), Some(addr)) => (Some((crate::h3::bind(addr, settings)?, addr)), settings.alt_svc(addr.port())),
+        _ => (None, None),
     };
-    let alt_svc =
-        quic.as_ref().and_then(|(_, addr)| HeaderValue::from_str(&format!("h3=\":{}\"; ma=86400", addr.port())).ok());
     let concurrency = config.limit_concurrency.map(Concurrency::new);
     // One `Shared` per listener, differing only in the local address requests report; the tokens,
     // limits and WebSocket context are common to all.
@@ -280,13 +282,15 @@ pub async fn serve_retiring<H: Handler>(
     drop(accepting);
 
     tracker.close();
+    ws_tracker.close();
     h3_stop.cancel();
     match ended {
         Ended::Shutdown => stop.cancel(),
         Ended::Retire => retiring.cancel(),
     }
     let Some(shared) = shareds.first() else { return Ok(ServeOutcome::Drained) };
-    let mut drained = pin!(drain(shared, &tracker, &close_websockets));
+    let tasks = Tasks { connections: &tracker, websockets: &ws_tracker };
+    let mut drained = pin!(drain(shared, tasks, &close_websockets));
     if ended == Ended::Retire {
         // `shutdown` has not resolved yet (the accept loop ended on `retire`), so it may still be polled.
         tokio::select! {
@@ -326,27 +330,50 @@ enum Ended {
     Retire,
 }
 
+/// What a drain waits for: connection tasks (HTTP requests in flight, HTTP/3) and WebSocket sessions.
+#[derive(Clone, Copy)]
+struct Tasks<'a> {
+    connections: &'a TaskTracker,
+    websockets: &'a TaskTracker,
+}
+
+impl Tasks<'_> {
+    async fn wait(self) {
+        self.connections.wait().await;
+        self.websockets.wait().await;
+    }
+
+    fn len(self) -> usize {
+        self.connections.len() + self.websockets.len()
+    }
+}
+
 /// Waits for the connections to finish, up to the graceful timeout.
 async fn drain<H>(
     shared: &Shared<H>,
-    tracker: &TaskTracker,
+    tasks: Tasks<'_>,
     close_websockets: &CancellationToken,
 ) -> io::Result<ServeOutcome> {
     match shared.config.graceful_timeout {
         None => {
             // Without a time limit, open WebSockets would hold shutdown up forever: close them now.
             close_websockets.cancel();
-            tracker.wait().await;
+            tasks.wait().await;
             Ok(ServeOutcome::Drained)
         }
-        Some(limit) => match tokio::time::timeout(limit, tracker.wait()).await {
+        Some(limit) => match tokio::time::timeout(limit, tasks.wait()).await {
             Ok(()) => Ok(ServeOutcome::Drained),
             Err(_) => {
-                // Time is up: WebSockets get their 1001 close, with a moment for it to go out.
+                // Time is up: WebSockets get their 1001 close, with a moment for it to go out. Only they
+                // are waited for here: requests still in flight will not finish by themselves in that
+                // moment (their tasks are cancelled next), so with none open there is nothing to wait for.
                 close_websockets.cancel();
-                match tokio::time::timeout(WEBSOCKET_CLOSE_GRACE, tracker.wait()).await {
-                    Ok(()) => Ok(ServeOutcome::Drained),
-                    Err(_) => Ok(ServeOutcome::TimedOut { open: tracker.len() }),
+                if !tasks.websockets.is_empty() {
+                    let _ = tokio::time::timeout(WEBSOCKET_CLOSE_GRACE, tasks.websockets.wait()).await;
+                }
+                match tasks.len() {
+                    0 => Ok(ServeOutcome::Drained),
+                    open => Ok(ServeOutcome::TimedOut { open }),
                 }
             }
         },

@@ -394,6 +394,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "BOOL", default_value = "true", action = clap::ArgAction::Set, value_parser = click_bool)]
     pub ws_per_message_deflate: bool,
 
+    // --- Containers: HTTP/3 behind a port mapping ---
+    /// With --http3: the UDP port that `Alt-Svc` advertises to clients, when it is not the port
+    /// covetpy listens on (`docker run -p 443:8443/udp`, a load balancer forwarding 443).
+    #[arg(long, value_name = "PORT", requires = "http3", value_parser = clap::value_parser!(u16).range(1..))]
+    pub http3_alt_svc_port: Option<u16>,
+
     /// Whether `--log-level` was given (on the command line, in the environment or a settings file),
     /// so that it overrides the levels a `--log-config` sets, as in uvicorn. Set by main, not by clap.
     #[arg(skip)]

@@ -398,7 +398,11 @@ fn http3_config(args: &ServeArgs) -> anyhow::Result<Option<H3Settings>> {
     if options.versions == TlsVersions::Tls12Only {
         bail!("--http3 needs TLS 1.3 (QUIC is built on it), but --ssl-version 5 offers TLS 1.2 only");
     }
-    Ok(Some(H3Settings::new(tls_server_config(&options, &[b"h3"])?, is_worker_process())?))
+    let settings = H3Settings::new(tls_server_config(&options, &[b"h3"])?, is_worker_process())?;
+    Ok(Some(match args.http3_alt_svc_port {
+        Some(port) => settings.with_alt_svc_port(port),
+        None => settings,
+    }))
 }
 
 /// `--ssl-version`: Python's `ssl.PROTOCOL_*` numbers, as uvicorn passes them to `ssl.SSLContext`.
