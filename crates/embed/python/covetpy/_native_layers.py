@@ -220,7 +220,7 @@ def inner_app(app: FastAPI) -> ASGIApp:
         app.user_middleware = saved
     if isinstance(stack, ServerErrorMiddleware):
         stack = _MarkServerErrors(stack)
-    return _entry(app, stack)
+    return entry(app, stack)
 
 
 def mark_server_errors(app: FastAPI, errors: ServerErrorMiddleware) -> ASGIApp:
@@ -229,7 +229,8 @@ def mark_server_errors(app: FastAPI, errors: ServerErrorMiddleware) -> ASGIApp:
     return _MarkServerErrors(errors) if layer_specs(app) else errors
 
 
-def _entry(app: FastAPI, stack: ASGIApp) -> ASGIApp:
+def entry(app: FastAPI, stack: ASGIApp) -> ASGIApp:
+    """``stack`` preceded by what ``app.__call__`` does before running its own stack."""
     async def inner(scope: Scope, receive: Receive, send: Send) -> None:
         # What ``app.__call__`` does before running its stack.
         if app.root_path:

@@ -237,13 +237,7 @@ def _is_dispatch_middleware(entry: Middleware) -> bool:
 
 def route_app(app: FastAPI, route: APIRoute, layers: list[Layer]) -> ASGIApp:
     """The app's middleware stack (as ``build_middleware_stack`` makes it) around ``route`` alone."""
-    error_handler = None
-    exception_handlers: dict[Any, Any] = {}
-    for key, value in app.exception_handlers.items():
-        if key in (500, Exception):
-            error_handler = value
-        else:
-            exception_handlers[key] = value
+    error_handler, exception_handlers = app._covet_split_exception_handlers()
     router = app.router
 
     async def matched(scope: Scope, receive: Receive, send: Send) -> None:
@@ -259,19 +253,8 @@ def route_app(app: FastAPI, route: APIRoute, layers: list[Layer]) -> ASGIApp:
     inner: ASGIApp = ExceptionMiddleware(matched, handlers=exception_handlers, debug=app.debug)
     for layer in reversed(layers):
         inner = layer(inner)
-    max_body_size = getattr(app, "max_body_size", None)
-    if max_body_size is not None:
-        from starlette.middleware.body_limit import RequestBodyLimitMiddleware
-
-        inner = RequestBodyLimitMiddleware(inner, max_body_size=max_body_size)
+    # An app with a body limit runs whole (``_native.asgi_all``), so no route stack needs one.
     stack: ASGIApp = _native_layers.mark_server_errors(
         app, ServerErrorMiddleware(inner, handler=error_handler, debug=app.debug)
     )
-
-    async def entry(scope: Scope, receive: Receive, send: Send) -> None:
-        if app.root_path:
-            scope["root_path"] = app.root_path
-        scope["app"] = app
-        await stack(scope, receive, send)
-
-    return entry
+    return _native_layers.entry(app, stack)

@@ -177,9 +177,9 @@ class FastAPI(Starlette):
         self.max_body_size = max_body_size
         self.setup()
 
-    def build_middleware_stack(self) -> ASGIApp:
-        """Starlette's stack, with the app's body limit as FastAPI places it: outside user
-        middleware, answering a 413 itself when the app is mounted in another that limits bodies."""
+    def _covet_split_exception_handlers(self) -> tuple[Any, dict[Any, Any]]:
+        """The handler ``ServerErrorMiddleware`` gets (for ``500`` or ``Exception``) and the ones
+        ``ExceptionMiddleware`` gets (all the others), as Starlette splits them."""
         error_handler = None
         exception_handlers: dict[Any, Any] = {}
         for key, value in self.exception_handlers.items():
@@ -187,6 +187,12 @@ class FastAPI(Starlette):
                 error_handler = value
             else:
                 exception_handlers[key] = value
+        return error_handler, exception_handlers
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """Starlette's stack, with the app's body limit as FastAPI places it: outside user
+        middleware, answering a 413 itself when the app is mounted in another that limits bodies."""
+        error_handler, exception_handlers = self._covet_split_exception_handlers()
         middleware = [
             Middleware(ServerErrorMiddleware, handler=error_handler, debug=self.debug),
             Middleware(AppBodyLimitMiddleware, max_body_size=self.max_body_size),
