@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -88,6 +90,37 @@ def test_many_small_chunks(server: Server) -> None:
     expected = b"".join(f"{index:04d}".encode() for index in range(2000))
     assert result["bytes"] == len(expected)
     assert result["sha256"] == hashlib.sha256(expected).hexdigest()
+
+
+def test_buffered_body_arrives_in_few_large_messages(server: Server) -> None:
+    """Body bytes the kernel already holds are gathered into one `http.request` message, as uvicorn's
+    buffer does, rather than one message per socket read (16 KiB each before)."""
+    payload = os.urandom(4 * MIB)
+    result = upload(server, payload)
+    assert result["sha256"] == hashlib.sha256(payload).hexdigest()
+    assert result["max_chunk"] >= 64 * 1024, result
+    assert result["chunks"] < 4 * MIB // (32 * 1024), result
+
+
+def test_first_message_waits_for_body_bytes(server: Server) -> None:
+    """A head that arrives alone (a client waiting after `Expect: 100-continue`, or a slow one) does not
+    produce an empty first `http.request` message: receive() waits for the first body bytes."""
+    payload = b"x" * 1000
+    assert server.port is not None
+    with socket.create_connection(("127.0.0.1", server.port), timeout=15) as sock:
+        head = f"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: {len(payload)}\r\n\r\n"
+        sock.sendall(head.encode())
+        time.sleep(0.3)
+        sock.sendall(payload)
+        response = b""
+        while b"}" not in response:
+            data = sock.recv(65536)
+            if not data:
+                break
+            response += data
+    result = json.loads(response.split(b"\r\n\r\n", 1)[1])
+    assert result["bytes"] == len(payload)
+    assert result["first_chunk"] > 0, result
 
 
 def test_large_upload_is_streamed_not_buffered(server: Server) -> None:

@@ -30,6 +30,7 @@ async def upload(scope: Scope, receive: Receive, send: Send) -> None:
     total = 0
     chunks = 0
     max_chunk = 0
+    first_chunk: int | None = None
     since_sample = 0
     message_types: list[str] = []
     while True:
@@ -39,6 +40,8 @@ async def upload(scope: Scope, receive: Receive, send: Send) -> None:
             break
         body: bytes = message.get("body", b"")
         chunks += 1
+        if first_chunk is None:
+            first_chunk = len(body)
         total += len(body)
         max_chunk = max(max_chunk, len(body))
         since_sample += len(body)
@@ -54,6 +57,7 @@ async def upload(scope: Scope, receive: Receive, send: Send) -> None:
         "bytes": total,
         "chunks": chunks,
         "max_chunk": max_chunk,
+        "first_chunk": first_chunk,
         "rss_before_kb": rss_before,
         "rss_max_kb": max(rss_max, rss_after),
         "rss_after_kb": rss_after,

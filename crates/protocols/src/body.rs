@@ -229,10 +229,33 @@ impl RequestBody {
     pub async fn next_chunk(&mut self, limit: usize) -> Result<Option<Bytes>, BodyError> {
         // A fresh wait: time since an earlier, abandoned wait does not count.
         self.armed = false;
-        match std::future::poll_fn(|cx| self.poll_data(cx, true)).await {
-            None => Ok(None),
-            Some(first) => self.coalesce(first?, limit).map(Some),
+        let first = match std::future::poll_fn(|cx| self.poll_data(cx, true)).await {
+            None => return Ok(None),
+            Some(first) => self.coalesce(first?, limit)?,
+        };
+        // hyper reads the next piece from the socket only once the previous one is taken, on the
+        // connection's own task. Letting that task run again gathers what the kernel already holds into
+        // this chunk, so a large upload reaches the application in a few big pieces (as uvicorn's
+        // buffer gives them) rather than one per read, without waiting on the network.
+        let mut pieces = vec![first];
+        let mut len = pieces[0].len();
+        while len < limit && !self.is_end_stream() {
+            tokio::task::yield_now().await;
+            let more = self.coalesce(Bytes::new(), limit - len)?;
+            if more.is_empty() {
+                break;
+            }
+            len += more.len();
+            pieces.push(more);
         }
+        if pieces.len() == 1 {
+            return Ok(pieces.pop());
+        }
+        let mut joined = BytesMut::with_capacity(len);
+        for piece in &pieces {
+            joined.extend_from_slice(piece);
+        }
+        Ok(Some(joined.freeze()))
     }
 
     /// Returns the body bytes that have already arrived, without waiting, up to about `limit` bytes.

@@ -19,7 +19,7 @@ use super::wake::{Resolve, Settled, WakeJob};
 use crate::event_loop::{tasks, Job};
 
 /// Bytes of request body gathered into one `http.request` message at most.
-const BODY_CHUNK: usize = 64 * 1024;
+const BODY_CHUNK: usize = 256 * 1024;
 /// Response chunks that may wait to be written before `send` makes the app wait.
 const STREAM_CAPACITY: usize = 16;
 
@@ -297,7 +297,11 @@ impl AsgiCall {
     /// ASGI `receive`.
     fn receive(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         if let Some((data, more)) = self.first.take() {
-            return ready(py, request_message(py, &data, more)?.into_any().unbind());
+            // No body bytes came with the head: wait for the first ones rather than hand over an empty
+            // message, as uvicorn does.
+            if !(data.is_empty() && more && self.body.is_some()) {
+                return ready(py, request_message(py, &data, more)?.into_any().unbind());
+            }
         }
         if !self.shared.body_done.load(Ordering::Acquire) && !self.shared.is_disconnected() {
             if let Some(body) = &self.body {
