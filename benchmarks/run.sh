@@ -24,7 +24,10 @@
 #   SCENARIOS    comma-separated subset of asgi,wsgi,native,fastapi,websocket,tls, or single
 #                tables of a group: native-items, native-plain, native-sync,
 #                native-realistic, native-body, native-multipart, native-cors,
-#                native-static, fastapi-async, fastapi-sync, tls-h2, tls-h3 (default: all)
+#                native-static, fastapi-async, fastapi-sync, tls-h2, tls-h3 (default: all);
+#                or connections alone: memory per idle HTTP/1.1 and WebSocket connection,
+#                covetpy vs uvicorn vs granian (benchmarks/connections.py, which takes the
+#                extra arguments)
 #   SERVERS      comma-separated subset of covetpy,covetpy-asgi,granian,uvicorn,gunicorn,
 #                fastapi-uvicorn,nginx,hypercorn; each scenario runs the selected servers
 #                it has
@@ -203,6 +206,15 @@ if [[ ",$SCENARIOS," == *",tls,"* ]]; then
 fi
 
 # --- 5. run --------------------------------------------------------------------------
+if [ "$SCENARIOS" = connections ]; then
+    # Memory per idle connection, a separate harness (benchmarks/connections.py) that plots with matplotlib.
+    if ! "$VENV/bin/python" -c 'import matplotlib' >/dev/null 2>&1; then
+        log "installing matplotlib into $VENV"
+        "$VENV/bin/python" -m pip install -q matplotlib
+    fi
+    log "measuring memory per idle connection; keep the machine otherwise idle"
+    exec "$VENV/bin/python" "$BENCH_DIR/connections.py" --covetpy "$COVETPY_BIN" --venv "$VENV" "$@"
+fi
 log "benchmarking (SCENARIOS=$SCENARIOS, DURATION=${DURATION:-10}s, ROUNDS=${ROUNDS:-3}); keep the machine otherwise idle"
 exec "$VENV/bin/python" "$BENCH_DIR/bench.py" \
     --duration "${DURATION:-10}" \

@@ -40,6 +40,7 @@ pub(crate) struct BodyOutcome(AtomicU8);
 const BODY_OK: u8 = 0;
 const BODY_BROKEN: u8 = 1;
 const BODY_TIMED_OUT: u8 = 2;
+const BODY_ENDED: u8 = 3;
 
 /// Why a request body could not be read, as seen by the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +55,16 @@ impl BodyOutcome {
     fn set(&self, error: &BodyError) {
         let value = if error.timed_out { BODY_TIMED_OUT } else { BODY_BROKEN };
         let _ = self.0.compare_exchange(BODY_OK, value, Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    /// Records that the body was read to its end.
+    pub(crate) fn set_ended(&self) {
+        let _ = self.0.compare_exchange(BODY_OK, BODY_ENDED, Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    /// True once the body has been read to its end.
+    pub(crate) fn ended(&self) -> bool {
+        self.0.load(Ordering::Acquire) == BODY_ENDED
     }
 
     /// The failure, once reading the body has failed.
@@ -182,11 +193,21 @@ impl RequestBody {
                             }
                             return Poll::Pending;
                         }
-                        Poll::Ready(None) => return Poll::Ready(None),
+                        Poll::Ready(None) => {
+                            if let Some(outcome) = &self.outcome {
+                                outcome.set_ended();
+                            }
+                            return Poll::Ready(None);
+                        }
                         Poll::Ready(Some(Err(e))) => break BodyError::broken(e.to_string()),
                         Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
                             Ok(data) if !data.is_empty() => {
                                 self.armed = false;
+                                if inner.is_end_stream() {
+                                    if let Some(outcome) = &self.outcome {
+                                        outcome.set_ended();
+                                    }
+                                }
                                 return Poll::Ready(Some(Ok(data)));
                             }
                             Ok(_) => {}

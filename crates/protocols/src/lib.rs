@@ -7,11 +7,13 @@
 //! implementing [`Handler`].
 
 mod activity;
+mod ahead;
 mod body;
 mod concurrency;
 mod h1_guard;
 mod h3;
 mod handler;
+mod http1;
 mod listener;
 pub mod metrics;
 mod permessage_deflate;

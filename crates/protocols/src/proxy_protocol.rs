@@ -4,13 +4,11 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
-use bytes::{Buf, Bytes};
-use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncReadExt};
 
-use crate::read_filter::{ReadFilter, ReadFiltered};
+use crate::ahead::Ahead;
 
 /// The version 2 signature.
 const V2_SIGNATURE: &[u8; 12] = b"\r\n\r\n\0\r\nQUIT\n";
@@ -130,7 +128,7 @@ fn parse_v2(buf: &[u8]) -> Result<Parsed, Invalid> {
 
 /// Reads the PROXY header from the start of `stream`. Returns what it said and the stream with any bytes
 /// read beyond the header put back in front.
-pub(crate) async fn read_header<S: AsyncRead + Unpin>(mut stream: S) -> io::Result<(Header, Prefixed<S>)> {
+pub(crate) async fn read_header<S: AsyncRead + Unpin>(mut stream: S) -> io::Result<(Header, Ahead<S>)> {
     let mut buf = Vec::with_capacity(256);
     let mut chunk = [0u8; 512];
     loop {
@@ -142,34 +140,11 @@ pub(crate) async fn read_header<S: AsyncRead + Unpin>(mut stream: S) -> io::Resu
         match parse(&buf) {
             Ok(Parsed::Done(header, used)) => {
                 let rest = Bytes::from(buf).slice(used..);
-                return Ok((header, ReadFiltered::new(stream, Prefix(rest))));
+                return Ok((header, Ahead::new(stream, rest)));
             }
             Ok(Parsed::More) => {}
             Err(Invalid) => return Err(io::Error::new(io::ErrorKind::InvalidData, "not a PROXY protocol header")),
         }
-    }
-}
-
-/// A stream that first yields bytes already read from it.
-pub(crate) type Prefixed<S> = ReadFiltered<S, Prefix>;
-
-/// Bytes to hand out before reading the stream itself.
-pub(crate) struct Prefix(Bytes);
-
-impl ReadFilter for Prefix {
-    fn poll_read_from<S: AsyncRead + Unpin>(
-        &mut self,
-        inner: &mut S,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        if !self.0.is_empty() {
-            let n = self.0.len().min(buf.remaining());
-            buf.put_slice(&self.0[..n]);
-            self.0.advance(n);
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(inner).poll_read(cx, buf)
     }
 }
 

@@ -3,7 +3,6 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -12,24 +11,26 @@ use bytes::Bytes;
 use futures_util::FutureExt;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::activity::{Activity, ActivityGuard};
+use crate::ahead::Ahead;
 use crate::body::{BodyFailure, BodyOutcome};
 use crate::concurrency::{self, Concurrency, Counted};
 use crate::h1_guard::{HeadDefect, HeadReports};
 use crate::h3::H3Settings;
+use crate::http1::{Turns, Waited};
 use crate::metrics::{self, Protocol, RequestTimer};
 use crate::probes::Probes;
 use crate::proxy::ProxyConfig;
 use crate::proxy_protocol;
 use crate::response_headers::DefaultHeaders;
-use crate::websocket::{self, WebSocketUpgrade, WsConfig, WsContext};
+use crate::websocket::{self, Handover, WebSocketUpgrade, WsConfig, WsContext};
 use crate::{Handler, HttpVersion, Listener, LocalAddr, Request, RequestBody, RequestHead, ResponseBody, Scheme};
 use http::header::{ALLOW, CONNECTION, CONTENT_TYPE, HOST, TRANSFER_ENCODING};
 use http::{HeaderValue, Method, StatusCode};
@@ -122,7 +123,8 @@ pub enum ServeOutcome {
 /// Everything a connection task needs, shared across connections.
 struct Shared<H> {
     handler: Arc<H>,
-    builder: auto::Builder<TokioExecutor>,
+    http1: http1::Builder,
+    http2: http2::Builder<TokioExecutor>,
     config: ServerConfig,
     server: LocalAddr,
     stop: CancellationToken,
@@ -175,18 +177,16 @@ pub async fn serve_retiring<H: Handler>(
         servers.push(listener.local_addr()?);
         listener.listen(config.backlog)?;
     }
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    let mut h1 = http1::Builder::new();
     // pipeline_flush is left off: it lets hyper buffer a streaming body without bound, which would take
     // backpressure away from a slow client.
-    builder.http1().timer(TokioTimer::new()).keep_alive(true).max_headers(config.limits.fields.max(1));
+    h1.timer(TokioTimer::new()).keep_alive(true).max_headers(config.limits.fields.max(1));
     // hyper answers 431 itself when a head does not fit its read buffer; a smaller limit than hyper
     // allows is enforced by the watcher on complete heads (see `check_http1`). The date switch covers
     // the answers hyper makes on its own; every other response gets its headers from `DefaultHeaders`.
-    builder
-        .http1()
-        .max_buf_size(config.max_head_size.max(HYPER_MIN_BUF))
-        .auto_date_header(config.default_headers.date());
-    builder.http2().timer(TokioTimer::new()).auto_date_header(config.default_headers.date());
+    h1.max_buf_size(config.max_head_size.max(HYPER_MIN_BUF)).auto_date_header(config.default_headers.date());
+    let mut h2 = http2::Builder::new(TokioExecutor::new());
+    h2.timer(TokioTimer::new()).auto_date_header(config.default_headers.date());
     let tracker = TaskTracker::new();
     // WebSocket sessions (after their upgrade) are tracked apart from connections, so that the moment
     // given to them for their close frames is waited only when there are any.
@@ -216,7 +216,8 @@ pub async fn serve_retiring<H: Handler>(
         .map(|server| {
             Arc::new(Shared {
                 handler: Arc::clone(&handler),
-                builder: builder.clone(),
+                http1: h1.clone(),
+                http2: h2.clone(),
                 config: config.clone(),
                 server,
                 stop: stop.clone(),
@@ -431,7 +432,8 @@ where
                 proxy_protocol::Header::Client(addr) => Some(addr),
                 proxy_protocol::Header::Unknown => peer,
             };
-            secure_connection(stream, client, shared).await
+            // Boxed, like TLS below: the plain connection's task stays as small as it can be.
+            Box::pin(secure_connection(stream, client, shared)).await
         }
         Ok(Err(e)) => tracing::debug!("closed a connection without a valid PROXY protocol header: {e}"),
         Err(_) => tracing::debug!("closed a connection that sent no PROXY protocol header in time"),
@@ -445,7 +447,9 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     match shared.tls.clone() {
-        Some(acceptor) => handshake(acceptor, stream, peer, shared).await,
+        // Boxed: a TLS stream is far larger than a socket, and a plain connection's task would
+        // otherwise carry room for it for as long as it is open.
+        Some(acceptor) => Box::pin(handshake(acceptor, stream, peer, shared)).await,
         None => run_connection(stream, peer, shared).await,
     }
 }
@@ -474,41 +478,76 @@ async fn accept_failed(e: io::Error) {
     tokio::time::sleep(Duration::from_millis(50)).await;
 }
 
+/// The first bytes of HTTP/2 with prior knowledge; a connection starting any other way speaks HTTP/1.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Which protocol a connection speaks.
+enum Sniffed {
+    Http1,
+    Http2,
+}
+
+/// Reads until the first bytes tell HTTP/2's preface from HTTP/1 (they stay ahead on `io`); `None`
+/// when the connection closed first.
+async fn sniff<I: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut Ahead<I>,
+    activity: &Activity,
+    keep_alive: Duration,
+    stop: &CancellationToken,
+) -> Option<Sniffed> {
+    loop {
+        let seen = io.ahead();
+        let n = seen.len().min(H2_PREFACE.len());
+        if n > 0 && seen[..n] != H2_PREFACE[..n] {
+            return Some(Sniffed::Http1);
+        }
+        if n == H2_PREFACE.len() {
+            return Some(Sniffed::Http2);
+        }
+        match crate::http1::wait_for_bytes(io, activity, keep_alive, stop).await {
+            Waited::Bytes => {}
+            Waited::Closed => {
+                let _ = io.shutdown().await;
+                return None;
+            }
+            Waited::Failed => return None,
+        }
+    }
+}
+
+/// What the service gives hyper for each request: boxed, so that an HTTP/1 connection can be taken
+/// apart between requests (see `http1`).
+type Responding = Pin<Box<dyn Future<Output = Result<http::Response<TrackedBody>, Infallible>> + Send>>;
+
 async fn run_connection<H, I>(io: I, client: Option<SocketAddr>, shared: Arc<Shared<H>>)
 where
     H: Handler,
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let _counted = shared.concurrency.as_ref().map(Concurrency::connection);
-    // Counted as HTTP/1 until a request shows otherwise (HTTP/2 prior knowledge or ALPN `h2`).
-    let open = metrics::installed().map(|m| Arc::new(m.open_connection(Protocol::Http1)));
+    // Counted as HTTP/1 until its first bytes show HTTP/2's preface.
+    let open = metrics::installed().map(|m| m.open_connection(Protocol::Http1));
     let activity = Activity::new();
     let reports = Arc::new(HeadReports::default());
-    // Set by the first HTTP/2 request: on retirement only HTTP/2 connections are shut down at once.
-    let http2 = Arc::new(AtomicBool::new(false));
+    let handover = shared.ws.is_some().then(|| Arc::new(Handover::default()));
     let service = {
         let shared = Arc::clone(&shared);
         let activity = Arc::clone(&activity);
         let reports = Arc::clone(&reports);
-        let http2 = Arc::clone(&http2);
-        let open = open.clone();
-        service_fn(move |req: http::Request<Incoming>| {
-            if req.version() == http::Version::HTTP_2 && !http2.swap(true, Ordering::Relaxed) {
-                if let Some(open) = &open {
-                    open.switch_to(Protocol::Http2);
-                }
-            }
+        let handover = handover.clone();
+        service_fn(move |req: http::Request<Incoming>| -> Responding {
             let guard = activity.begin();
             let shared = Arc::clone(&shared);
             let reports = Arc::clone(&reports);
+            let handover = handover.clone();
             let http1 = req.version() < http::Version::HTTP_2;
-            async move {
+            Box::pin(async move {
                 let mut response = match shared.config.probes.answer(req.method(), req.uri().path()) {
                     // Probes are not requests of the application: not counted, not timed.
                     Some(answer) => response_of(answer, None, guard, None),
                     None => {
                         let timer = metrics::installed().map(metrics::Metrics::start_request);
-                        let mut response = respond(req, client, &shared, guard, &reports).await;
+                        let mut response = respond(req, client, &shared, guard, &reports, handover.as_deref()).await;
                         response.body_mut().timer = timer.map(|mut t| {
                             t.set_status(response.status());
                             t
@@ -524,14 +563,44 @@ where
                 }
                 shared.config.default_headers.apply(response.headers_mut());
                 Ok::<_, Infallible>(response)
-            }
+            })
         })
     };
-    let io = TokioIo::new(crate::h1_guard::guard(io, reports, shared.config.max_head_size));
-    let mut conn = pin!(shared.builder.serve_connection_with_upgrades(io, service));
+    let mut io = Ahead::new(crate::h1_guard::guard(io, reports, shared.config.max_head_size), Bytes::new());
+    io.watch_writes(Arc::clone(&activity));
+    let keep_alive = shared.config.keep_alive;
+    match sniff(&mut io, &activity, keep_alive, &shared.stop).await {
+        Some(Sniffed::Http1) => {
+            let turns = Turns {
+                builder: &shared.http1,
+                keep_alive,
+                stop: &shared.stop,
+                activity: &activity,
+                handover: handover.as_deref(),
+            };
+            crate::http1::serve(io, service, turns).await;
+        }
+        Some(Sniffed::Http2) => {
+            if let Some(open) = &open {
+                open.switch_to(Protocol::Http2);
+            }
+            let conn = shared.http2.serve_connection(TokioIo::new(io), service);
+            // Boxed, so that HTTP/1 connections do not carry room for HTTP/2's state in their task.
+            Box::pin(serve_http2(conn, &shared, &activity)).await;
+        }
+        None => {}
+    }
+}
+
+/// Runs an HTTP/2 connection until it ends: GOAWAY at shutdown, on retirement, or once it has been idle
+/// for the keep-alive timeout.
+async fn serve_http2<H, F>(conn: F, shared: &Shared<H>, activity: &Activity)
+where
+    F: Future<Output = Result<(), hyper::Error>> + GracefulShutdown,
+{
+    let mut conn = pin!(conn);
     let keep_alive = shared.config.keep_alive;
     let mut closing = false;
-    let mut retired = false;
     loop {
         // Re-armed only when the timer fires, so the cost is one timer per keep-alive period.
         let idle_at =
@@ -547,13 +616,9 @@ where
                 conn.as_mut().graceful_shutdown();
                 closing = true;
             }
-            // HTTP/1 connections are left to `Connection: close` (see `respond`) and the idle timer.
-            () = shared.retire.cancelled(), if !closing && !retired => {
-                retired = true;
-                if http2.load(Ordering::Relaxed) {
-                    conn.as_mut().graceful_shutdown();
-                    closing = true;
-                }
+            () = shared.retire.cancelled(), if !closing => {
+                conn.as_mut().graceful_shutdown();
+                closing = true;
             }
             () = tokio::time::sleep_until(idle_at.into()), if !closing => {
                 if activity.idle_deadline(keep_alive).is_some_and(|at| at <= std::time::Instant::now()) {
@@ -565,12 +630,32 @@ where
     }
 }
 
+/// hyper's HTTP/2 connection, seen only as something that can be asked to finish.
+trait GracefulShutdown {
+    fn graceful_shutdown(self: Pin<&mut Self>);
+}
+
+impl<I, S, B> GracefulShutdown for http2::Connection<I, S, TokioExecutor>
+where
+    S: hyper::service::HttpService<Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    B: Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    TokioExecutor: hyper::rt::bounds::Http2ServerConnExec<S::Future, B>,
+{
+    fn graceful_shutdown(self: Pin<&mut Self>) {
+        http2::Connection::graceful_shutdown(self);
+    }
+}
+
 async fn respond<H: Handler>(
-    mut req: http::Request<Incoming>,
+    req: http::Request<Incoming>,
     client: Option<SocketAddr>,
     shared: &Shared<H>,
     guard: ActivityGuard,
     reports: &HeadReports,
+    handover: Option<&Handover>,
 ) -> http::Response<TrackedBody> {
     let http1 = req.version() < http::Version::HTTP_2;
     if http1 {
@@ -579,8 +664,8 @@ async fn respond<H: Handler>(
             return refusal.into_response(guard);
         }
     }
-    let websocket = match &shared.ws {
-        Some(ctx) if websocket::is_upgrade(&req) => WebSocketUpgrade::new(&mut req, ctx),
+    let websocket = match (&shared.ws, handover) {
+        (Some(ctx), Some(handover)) if websocket::is_upgrade(&req) => WebSocketUpgrade::new(&req, ctx, handover),
         _ => None,
     };
     let (parts, body) = req.into_parts();
@@ -617,8 +702,16 @@ async fn respond<H: Handler>(
     };
     // Empty bodies cannot fail, so they need no outcome to watch.
     let outcome = (!body.is_end_stream()).then(|| Arc::new(BodyOutcome::default()));
+    if http1 {
+        guard.activity().request_body(outcome.as_ref());
+    }
     let body = RequestBody::new(body, outcome.clone(), shared.config.body_timeout);
     let response = shared.handler.call(Request { head, body, websocket }).await;
+    if response.status == StatusCode::SWITCHING_PROTOCOLS {
+        if let Some(handover) = handover {
+            handover.accepted();
+        }
+    }
     // Whatever the application answered to a body it could not read (a 500, or a 200 after treating
     // the error as a disconnect), the client sent a bad request: say so and close.
     if let Some(failure) = outcome.as_ref().and_then(|o| o.failure()) {

@@ -8,6 +8,8 @@
 //! client cannot make us buffer without bound), writes what the application queues, sends pings, and
 //! turns protocol failures into the close codes RFC 6455 names.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,9 +19,8 @@ use http::header::{
     UPGRADE,
 };
 use http::{HeaderMap, StatusCode};
-use hyper::upgrade::OnUpgrade;
-use hyper_util::rt::TokioIo;
-use tokio::sync::mpsc;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -106,9 +107,55 @@ impl std::fmt::Debug for WsSession {
     }
 }
 
+/// A connection's byte stream, handed from HTTP/1 to the WebSocket its 101 response started.
+pub(crate) trait UpgradedStream: AsyncRead + AsyncWrite + Send + Unpin {}
+
+impl<S: AsyncRead + AsyncWrite + Send + Unpin> UpgradedStream for S {}
+
+/// The stream after the upgrade, with any bytes the client sent past the handshake in front.
+pub(crate) type Upgraded = Box<dyn UpgradedStream>;
+
+/// Where an HTTP/1 connection hands its stream over once it has written a 101 response: the
+/// connection serves its requests itself (so that it can park between them, see `http1`), and only a
+/// handshake the application accepted takes the stream away.
+#[derive(Default)]
+pub(crate) struct Handover {
+    waiting: Mutex<Option<oneshot::Sender<Upgraded>>>,
+    /// Set when the application answered the handshake with 101.
+    accepted: AtomicBool,
+}
+
+impl Handover {
+    /// A handshake request arrived: its session will get the stream if the answer is 101.
+    fn expect(&self) -> oneshot::Receiver<Upgraded> {
+        let (tx, rx) = oneshot::channel();
+        if let Ok(mut waiting) = self.waiting.lock() {
+            *waiting = Some(tx);
+        }
+        rx
+    }
+
+    /// The response to the handshake is a 101: the connection ends in an upgrade.
+    pub(crate) fn accepted(&self) {
+        self.accepted.store(true, Ordering::Release);
+    }
+
+    /// Gives `stream` to the accepted WebSocket, or back when there is none (no 101 was sent, or its
+    /// session is gone).
+    pub(crate) fn deliver(&self, stream: Upgraded) -> Option<Upgraded> {
+        if !self.accepted.load(Ordering::Acquire) {
+            return Some(stream);
+        }
+        match self.waiting.lock().ok().and_then(|mut waiting| waiting.take()) {
+            Some(tx) => tx.send(stream).err(),
+            None => Some(stream),
+        }
+    }
+}
+
 /// A request asking to become a WebSocket.
 pub struct WebSocketUpgrade {
-    on_upgrade: OnUpgrade,
+    on_upgrade: oneshot::Receiver<Upgraded>,
     key: HeaderValue,
     config: WsConfig,
     /// The permessage-deflate offer accepted, if any.
@@ -156,12 +203,17 @@ pub(crate) fn is_upgrade(req: &http::Request<hyper::body::Incoming>) -> bool {
 }
 
 impl WebSocketUpgrade {
-    /// Must be called on a Tokio thread (the server's request handling).
-    pub(crate) fn new(req: &mut http::Request<hyper::body::Incoming>, ctx: &WsContext) -> Option<Self> {
+    /// Must be called on a Tokio thread (the server's request handling). The stream arrives through
+    /// `handover` once the connection has written the 101.
+    pub(crate) fn new(
+        req: &http::Request<hyper::body::Incoming>,
+        ctx: &WsContext,
+        handover: &Handover,
+    ) -> Option<Self> {
         let key = req.headers().get(SEC_WEBSOCKET_KEY)?.clone();
         let deflate = if ctx.config.per_message_deflate { DeflateParams::negotiate(req.headers()) } else { None };
         Some(WebSocketUpgrade {
-            on_upgrade: hyper::upgrade::on(req),
+            on_upgrade: handover.expect(),
             key,
             config: ctx.config,
             deflate,
@@ -230,7 +282,7 @@ fn close_message(code: u16, reason: &str) -> Message {
 }
 
 async fn run(
-    on_upgrade: OnUpgrade,
+    on_upgrade: oneshot::Receiver<Upgraded>,
     config: WsConfig,
     deflate: Option<DeflateParams>,
     in_tx: mpsc::Sender<WsEvent>,
@@ -239,8 +291,8 @@ async fn run(
 ) {
     let upgraded = match on_upgrade.await {
         Ok(upgraded) => upgraded,
-        Err(e) => {
-            tracing::debug!("websocket upgrade failed: {e}");
+        Err(_) => {
+            tracing::debug!("websocket upgrade failed: the connection ended before switching protocols");
             let _ = in_tx.send(WsEvent::Closed { code: 1006, reason: String::new() }).await;
             return;
         }
@@ -254,7 +306,7 @@ async fn run(
         .max_frame_size(Some(config.max_size));
     let reading = MaybeInflate(deflate.as_ref().map(|params| InflateFilter::new(params, config.max_size)));
     let mut deflater = deflate.as_ref().map(Deflater::new);
-    let socket = ReadFiltered::new(TokioIo::new(upgraded), reading);
+    let socket = ReadFiltered::new(upgraded, reading);
     let ws = WebSocketStream::from_raw_socket(socket, Role::Server, Some(ws_config)).await;
     let (mut sink, mut stream) = ws.split();
     let mut permit = None;
