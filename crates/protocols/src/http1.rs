@@ -13,7 +13,6 @@
 
 use std::error::Error as StdError;
 use std::future::poll_fn;
-use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -45,7 +44,7 @@ pub(crate) struct Turns<'a> {
     /// Cancelled when the server shuts down: idle connections close, busy ones after their response.
     pub(crate) stop: &'a CancellationToken,
     /// The connection's requests in progress, its idle time, and whether parking is safe.
-    pub(crate) activity: &'a Arc<Activity>,
+    pub(crate) activity: &'a Activity,
     /// Where the stream goes if a WebSocket handshake is accepted; `None` without WebSockets.
     pub(crate) handover: Option<&'a Handover>,
 }
@@ -123,9 +122,11 @@ where
             Turn::Ended(parts) => {
                 let mut io = parts.io.into_inner();
                 io.put_back(parts.read_buf);
-                match turns.handover {
-                    Some(handover) => {
-                        if let Some(mut back) = handover.deliver(Box::new(io)) {
+                // The stream is boxed for a WebSocket only; an ordinary close costs no allocation.
+                match turns.handover.and_then(Handover::take_accepted) {
+                    Some(session) => {
+                        // The session is gone: close as usual.
+                        if let Err(mut back) = session.send(Box::new(io)) {
                             let _ = back.shutdown().await;
                         }
                     }

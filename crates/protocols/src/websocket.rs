@@ -140,16 +140,13 @@ impl Handover {
         self.accepted.store(true, Ordering::Release);
     }
 
-    /// Gives `stream` to the accepted WebSocket, or back when there is none (no 101 was sent, or its
-    /// session is gone).
-    pub(crate) fn deliver(&self, stream: Upgraded) -> Option<Upgraded> {
+    /// Once the answer was a 101: where the stream goes (`None` without an accepted handshake, and then
+    /// the connection simply closes).
+    pub(crate) fn take_accepted(&self) -> Option<oneshot::Sender<Upgraded>> {
         if !self.accepted.load(Ordering::Acquire) {
-            return Some(stream);
+            return None;
         }
-        match self.waiting.lock().ok().and_then(|mut waiting| waiting.take()) {
-            Some(tx) => tx.send(stream).err(),
-            None => Some(stream),
-        }
+        self.waiting.lock().ok().and_then(|mut waiting| waiting.take())
     }
 }
 
