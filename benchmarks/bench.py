@@ -1415,7 +1415,11 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 class CpuTimes:
     """Machine-wide CPU seconds from /proc/stat."""
 
+    # Time in processes (user, nice, system).
     busy: float
+    # Time in interrupt handlers: mostly the network stack handling the measured traffic
+    # itself (loopback packets are processed in softirq), so it is not interference.
+    irq: float
     steal: float
     wall: float
 
@@ -1425,8 +1429,9 @@ def machine_cpu() -> CpuTimes:
     user, nice, system, _idle, _iowait, irq, softirq, steal = (
         int(f) for f in fields[:8]
     )
-    busy = user + nice + system + irq + softirq
-    return CpuTimes(busy / CLK_TCK, steal / CLK_TCK, time.monotonic())
+    return CpuTimes(
+        (user + nice + system) / CLK_TCK, (irq + softirq) / CLK_TCK, steal / CLK_TCK, time.monotonic()
+    )
 
 
 def session_cpu(session: int) -> float:
@@ -1600,6 +1605,28 @@ def run_load(
             _search(rf"^{UNEXPECTED_LINE} (\d+)$", output, "wrk script").group(1)
         )
         measured = dataclasses.replace(measured, non_2xx=unexpected)
+    return measured
+
+
+def run_wrk(argv: Sequence[str], log_path: Path, seconds: int, *, clean: bool = False) -> Measurement:
+    """Runs a wrk command line (the harnesses other than this one build their own), keeps its
+    output in log_path and parses it. With clean, failed or non-2xx requests are an error."""
+    shown = shlex.join(argv)
+    try:
+        done = subprocess.run(
+            list(argv), capture_output=True, text=True, timeout=seconds + 60, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise BenchError(f"wrk hung: {shown}") from exc
+    log_path.write_text(f"$ {shown}\nexit {done.returncode}\n{done.stdout}{done.stderr}")
+    if done.returncode != 0:
+        raise BenchError(f"{shown} exited {done.returncode}: {done.stderr}")
+    measured = parse_wrk(done.stdout)
+    if clean and (measured.failed or measured.non_2xx):
+        raise BenchError(
+            f"wrk: {measured.failed} failed ({measured.failure_detail}), "
+            f"{measured.non_2xx} non-2xx"
+        )
     return measured
 
 

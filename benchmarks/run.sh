@@ -25,9 +25,18 @@
 #                tables of a group: native-items, native-plain, native-sync,
 #                native-realistic, native-body, native-multipart, native-cors,
 #                native-static, fastapi-async, fastapi-sync, tls-h2, tls-h3 (default: all);
-#                or connections alone: memory per idle HTTP/1.1 and WebSocket connection,
-#                covetpy vs uvicorn vs granian (benchmarks/connections.py, which takes the
-#                extra arguments)
+#                or one of these alone, each a harness of its own that takes the extra
+#                arguments and writes PNG charts to docs/img/:
+#                connections: memory per idle HTTP/1.1 and WebSocket connection, covetpy
+#                  vs uvicorn vs granian (benchmarks/connections.py);
+#                techempower: JSON, single query, 20 queries, fortunes, 20 updates and
+#                  pipelined plaintext against PostgreSQL (benchmarks/techempower.py);
+#                latency: p50/p99/p99.9 at 50% and 90% of each server's peak, measured
+#                  at a constant rate by oha (benchmarks/latency.py);
+#                scaling: 1 and 2 workers vs granian and nginx, and cold start to the
+#                  first 200 (benchmarks/scaling.py);
+#                uploads: RSS per uploading connection and CPU per MiB uploaded, covetpy
+#                  vs uvicorn vs granian (benchmarks/uploads.py, no chart)
 #   SERVERS      comma-separated subset of covetpy,covetpy-asgi,granian,uvicorn,gunicorn,
 #                fastapi-uvicorn,nginx,hypercorn; each scenario runs the selected servers
 #                it has
@@ -64,7 +73,7 @@ find_nginx() {
     fi
 }
 wants_nginx=false
-if [[ ",$SCENARIOS," =~ ,(native|native-plain|native-static), ]] &&
+if [[ ",$SCENARIOS," =~ ,(native|native-plain|native-static|scaling), ]] &&
     { [ -z "${SERVERS:-}" ] || [[ ",$SERVERS," == *",nginx,"* ]]; }; then
     wants_nginx=true
 fi
@@ -206,6 +215,64 @@ if [[ ",$SCENARIOS," == *",tls,"* ]]; then
 fi
 
 # --- 5. run --------------------------------------------------------------------------
+# Separate harnesses that plot with matplotlib: connections, techempower, latency, scaling.
+ensure_python_packages() {
+    # $1: import names to check; the rest: what pip installs when one is missing.
+    local imports="$1"
+    shift
+    if ! "$VENV/bin/python" -c "import $imports" >/dev/null 2>&1; then
+        log "installing $* into $VENV"
+        "$VENV/bin/python" -m pip install -q "$@"
+    fi
+}
+ensure_postgres() {
+    if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+        SUDO=()
+        [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
+        log "installing postgresql"
+        "${SUDO[@]}" apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq postgresql >/dev/null
+    fi
+}
+ensure_oha() {
+    # oha measures latency at a constant rate, corrected for coordinated omission.
+    OHA_BIN="${OHA_BIN:-$BENCH_DIR/.tools/bin/oha}"
+    if [ ! -x "$OHA_BIN" ]; then
+        command -v cargo >/dev/null 2>&1 || die "cargo not found (needed to install oha, or set OHA_BIN)"
+        log "cargo install oha into $BENCH_DIR/.tools"
+        cargo install oha --locked --quiet --root "$BENCH_DIR/.tools"
+    fi
+    export OHA_BIN
+}
+case "$SCENARIOS" in
+    techempower)
+        ensure_postgres
+        ensure_python_packages "matplotlib, asyncpg, psycopg, psycopg_pool, jinja2" \
+            matplotlib asyncpg 'psycopg[binary,pool]' jinja2
+        log "TechEmpower-style tests against PostgreSQL; keep the machine otherwise idle"
+        exec "$VENV/bin/python" "$BENCH_DIR/techempower.py" --covetpy "$COVETPY_BIN" --venv "$VENV" \
+            --duration "${DURATION:-10}" --rounds "${ROUNDS:-3}" "$@"
+        ;;
+    latency)
+        ensure_postgres
+        ensure_oha
+        ensure_python_packages "matplotlib, asyncpg, jinja2" matplotlib asyncpg jinja2
+        log "latency at constant rates; keep the machine otherwise idle"
+        exec "$VENV/bin/python" "$BENCH_DIR/latency.py" --covetpy "$COVETPY_BIN" --venv "$VENV" \
+            --oha "$OHA_BIN" --duration "${DURATION:-10}" --rounds "${ROUNDS:-3}" "$@"
+        ;;
+    uploads)
+        log "memory and CPU of uploads in progress; keep the machine otherwise idle"
+        exec "$VENV/bin/python" "$BENCH_DIR/uploads.py" --covetpy "$COVETPY_BIN" --venv "$VENV" \
+            --duration "${DURATION:-5}" --rounds "${ROUNDS:-3}" "$@"
+        ;;
+    scaling)
+        ensure_python_packages matplotlib matplotlib
+        log "1 and 2 workers, and cold start; keep the machine otherwise idle"
+        exec "$VENV/bin/python" "$BENCH_DIR/scaling.py" --covetpy "$COVETPY_BIN" --venv "$VENV" \
+            --duration "${DURATION:-10}" --rounds "${ROUNDS:-3}" "$@"
+        ;;
+esac
 if [ "$SCENARIOS" = connections ]; then
     # Memory per idle connection, a separate harness (benchmarks/connections.py) that plots with matplotlib.
     if ! "$VENV/bin/python" -c 'import matplotlib' >/dev/null 2>&1; then

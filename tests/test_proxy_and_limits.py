@@ -544,8 +544,9 @@ def test_default_head_limit_is_16_kib(default_server: Server) -> None:
     assert raw_request(default_server, big_head(12000)).status == 200
     with RawConnection.tcp(port_of(default_server)) as conn:
         conn.send(big_head(20000))
-        response = conn.read_head()
+        response = conn.read_response()
         assert response.status == 431
+        assert response.header("connection") == "close"
         assert conn.closed_by_peer()
 
 

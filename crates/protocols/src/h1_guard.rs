@@ -7,7 +7,7 @@
 //!   the request is visible);
 //! * header lines ended by a bare LF instead of CRLF;
 //! * a head longer than `--h11-max-incomplete-event-size` but short enough for hyper's read buffer,
-//!   which cannot be made smaller than 8 KiB.
+//!   which is sized for request bodies (64 KiB) rather than for heads.
 //!
 //! The watcher follows the message framing itself (head, then a sized or chunked body) and never changes
 //! a byte. A bad chunk-size line ends the byte stream just before it and then fails the read, which hyper

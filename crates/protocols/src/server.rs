@@ -85,8 +85,10 @@ pub const DEFAULT_MAX_HEAD_SIZE: usize = 16 * 1024;
 /// uvicorn's `--backlog` default.
 pub const DEFAULT_BACKLOG: i32 = 2048;
 
-/// The smallest read buffer hyper accepts; heads below it are bounded by the watcher instead.
-const HYPER_MIN_BUF: usize = 8192;
+/// The largest read hyper makes from a connection (its buffer starts at 8 KiB and grows while reads
+/// fill it). Request heads are bounded by the watcher instead, whatever this is; 64 KiB lets an
+/// upload arrive in reads as large as the `http.request` messages it is handed on in.
+const HYPER_READ_BUF: usize = 64 * 1024;
 
 /// Size limits on HTTP/1 request heads, as gunicorn's `--limit-request-*` options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,9 +184,11 @@ pub async fn serve_retiring<H: Handler>(
     // backpressure away from a slow client.
     h1.timer(TokioTimer::new()).keep_alive(true).max_headers(config.limits.fields.max(1));
     // hyper answers 431 itself when a head does not fit its read buffer; a smaller limit than hyper
-    // allows is enforced by the watcher on complete heads (see `check_http1`). The date switch covers
-    // the answers hyper makes on its own; every other response gets its headers from `DefaultHeaders`.
-    h1.max_buf_size(config.max_head_size.max(HYPER_MIN_BUF)).auto_date_header(config.default_headers.date());
+    // allows is enforced by the watcher on complete heads (see `check_http1`), so the buffer can be
+    // sized for bodies: hyper reads a body no faster than one buffer per read call. The date switch
+    // covers the answers hyper makes on its own; every other response gets its headers from
+    // `DefaultHeaders`.
+    h1.max_buf_size(config.max_head_size.max(HYPER_READ_BUF)).auto_date_header(config.default_headers.date());
     let mut h2 = http2::Builder::new(TokioExecutor::new());
     h2.timer(TokioTimer::new()).auto_date_header(config.default_headers.date());
     let tracker = TaskTracker::new();

@@ -18,8 +18,10 @@ use super::context::AsgiContext;
 use super::wake::{Resolve, Settled, WakeJob};
 use crate::event_loop::{tasks, Job};
 
-/// Bytes of request body gathered into one `http.request` message at most.
-const BODY_CHUNK: usize = 256 * 1024;
+/// Bytes of request body gathered into one `http.request` message at most. Each message is held twice
+/// while the app takes it (the gathered bytes and their Python copy), so this bounds what an upload
+/// in progress costs per connection; 64 KiB is the amount uvicorn buffers before it stops reading.
+const BODY_CHUNK: usize = 64 * 1024;
 /// Response chunks that may wait to be written before `send` makes the app wait.
 const STREAM_CAPACITY: usize = 16;
 
