@@ -34,6 +34,9 @@ use crate::permessage_deflate::{DeflateParams, Deflater, InflateError, InflateFi
 use crate::read_filter::ReadFiltered;
 use crate::{Response, ResponseBody};
 
+/// The most one read of a WebSocket connection takes from the socket: also what an idle connection keeps.
+const WS_READ_BUF: usize = 4 * 1024;
+
 /// WebSocket limits and timers, with uvicorn's option names.
 #[derive(Debug, Clone, Copy)]
 pub struct WsConfig {
@@ -295,10 +298,11 @@ async fn run(
         }
     };
     let _open = crate::metrics::installed().map(|m| m.open_connection(crate::metrics::Protocol::WebSocket));
-    // tungstenite zero-fills its read buffer before every read; its 128 KiB default costs more than the
-    // whole echo of a small message. 8 KiB reads are cheap and big messages simply take more reads.
+    // tungstenite zero-fills its read buffer before every read, and keeps it for as long as the
+    // connection is open: its 128 KiB default costs more than the whole echo of a small message, and
+    // every idle WebSocket holds it. 4 KiB reads are cheap; big messages simply take more reads.
     let ws_config = WebSocketConfig::default()
-        .read_buffer_size(8 * 1024)
+        .read_buffer_size(WS_READ_BUF)
         .max_message_size(Some(config.max_size))
         .max_frame_size(Some(config.max_size));
     let reading = MaybeInflate(deflate.as_ref().map(|params| InflateFilter::new(params, config.max_size)));
