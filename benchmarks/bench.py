@@ -1283,9 +1283,12 @@ def tail(path: Path, lines: int = 30) -> str:
 
 
 class RunningServer:
-    """A server process in its own session, pinned to SERVER_CPU."""
+    """A server process in its own session, pinned to ``cpu`` (SERVER_CPU unless told;
+    None leaves it free to use every CPU)."""
 
-    def __init__(self, spec: ServerSpec, port: int, log_path: Path) -> None:
+    def __init__(
+        self, spec: ServerSpec, port: int, log_path: Path, cpu: str | None = SERVER_CPU
+    ) -> None:
         self.spec = spec
         self.port = port
         self.log_path = log_path
@@ -1293,9 +1296,8 @@ class RunningServer:
         # Readable by server workers that drop root privileges (nginx's).
         self.scratch.chmod(0o755)
         try:
-            self.argv = [
-                "taskset", "-c", SERVER_CPU, *spec.command(port, self.scratch)
-            ]  # fmt: skip
+            pin = ["taskset", "-c", cpu] if cpu is not None else []
+            self.argv = [*pin, *spec.command(port, self.scratch)]
             env = {**os.environ, **spec.env}
             with log_path.open("wb") as log:
                 log.write(f"$ (cd {spec.cwd} && {' '.join(self.argv)})\n".encode())
@@ -1434,18 +1436,39 @@ def machine_cpu() -> CpuTimes:
     )
 
 
-def session_cpu(session: int) -> float:
-    """CPU seconds used so far by the live processes of one session (a server tree)."""
-    total = 0
+def session_stats(session: int) -> dict[int, list[str]]:
+    """The live processes of one session (a server tree): pid -> the fields of its
+    /proc/PID/stat after the command name (so index 0 is field 3, the state)."""
+    found: dict[int, list[str]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             rest = stat.read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        # rest[0] is the state; session is field 6 of stat, utime 14, stime 15.
+        # Session is field 6 of stat.
         if int(rest[3]) == session:
-            total += int(rest[11]) + int(rest[12])
-    return total / CLK_TCK
+            found[int(stat.parent.name)] = rest
+    return found
+
+
+def session_cpu(session: int) -> float:
+    """CPU seconds used so far by the live processes of one session (a server tree)."""
+    # utime and stime are fields 14 and 15 of stat.
+    ticks = sum(int(rest[11]) + int(rest[12]) for rest in session_stats(session).values())
+    return ticks / CLK_TCK
+
+
+def session_rss_kib(session: int) -> int:
+    """Resident memory of the live processes of one session, in KiB (VmRSS summed)."""
+    total = 0
+    for pid in session_stats(session):
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
 
 
 def children_cpu() -> float:

@@ -275,10 +275,7 @@ case "$SCENARIOS" in
 esac
 if [ "$SCENARIOS" = connections ]; then
     # Memory per idle connection, a separate harness (benchmarks/connections.py) that plots with matplotlib.
-    if ! "$VENV/bin/python" -c 'import matplotlib' >/dev/null 2>&1; then
-        log "installing matplotlib into $VENV"
-        "$VENV/bin/python" -m pip install -q matplotlib
-    fi
+    ensure_python_packages matplotlib matplotlib
     log "measuring memory per idle connection; keep the machine otherwise idle"
     exec "$VENV/bin/python" "$BENCH_DIR/connections.py" --covetpy "$COVETPY_BIN" --venv "$VENV" "$@"
 fi

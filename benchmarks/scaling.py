@@ -35,7 +35,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -113,30 +112,6 @@ def spec_for(server: Server, workers: int, venv: Path) -> bench.ServerSpec:
     )
 
 
-class UnpinnedServer(bench.RunningServer):
-    """bench.RunningServer without the taskset prefix (two-worker runs use both CPUs)."""
-
-    def __init__(self, spec: bench.ServerSpec, port: int, log_path: Path) -> None:
-        self.spec = spec
-        self.port = port
-        self.log_path = log_path
-        self.scratch = Path(tempfile.mkdtemp(prefix=f"covetpy-scaling-{spec.name}-"))
-        self.scratch.chmod(0o755)
-        self.argv = spec.command(port, self.scratch)
-        with log_path.open("wb") as log:
-            log.write(f"$ (cd {spec.cwd} && {shlex.join(self.argv)})\n".encode())
-            log.flush()
-            self.proc = subprocess.Popen(
-                self.argv,
-                cwd=spec.cwd,
-                env={**os.environ, **spec.env},
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-
 @dataclass
 class Cell:
     rps: list[float] = field(default_factory=list)
@@ -162,8 +137,9 @@ def measure_workers(args: argparse.Namespace, servers: Sequence[Server]) -> dict
                 bench.wait_until_idle(args.idle_wait)
                 port = bench.free_port()
                 log = args.logs / f"scaling-r{rnd}-{spec.name}"
-                cls = bench.RunningServer if workers == 1 else UnpinnedServer
-                running = cls(spec, port, Path(f"{log}-server.log"))
+                # Two workers may use both CPUs.
+                cpu = bench.SERVER_CPU if workers == 1 else None
+                running = bench.RunningServer(spec, port, Path(f"{log}-server.log"), cpu)
                 try:
                     running.wait_ready()
                     running.check_response(args.logs)

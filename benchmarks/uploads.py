@@ -66,64 +66,17 @@ def server_argv(name: str, args: argparse.Namespace, port: int) -> list[str]:
     ]  # fmt: skip
 
 
-class Server:
-    """One server process in its own session, pinned to CPU 0."""
-
-    def __init__(self, name: str, args: argparse.Namespace) -> None:
-        self.port = bench.free_port()
-        self.log = args.logs / f"uploads-{name}.log"
-        argv = ["taskset", "-c", bench.SERVER_CPU, *server_argv(name, args, self.port)]
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                argv,
-                cwd=bench.APPS,
-                env={**os.environ, "VIRTUAL_ENV": str(args.venv)},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 30
-        while True:
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise bench.BenchError(f"{name} did not start; log {self.log}:\n{bench.tail(self.log)}")
-            try:
-                socket.create_connection((HOST, self.port), timeout=0.5).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-
-    def processes(self) -> list[int]:
-        """The server's pids: the session leader and every process of its session."""
-        pids = [self.proc.pid]
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                rest = stat.read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if int(rest[3]) == self.proc.pid and int(stat.parent.name) != self.proc.pid:
-                pids.append(int(stat.parent.name))
-        return pids
-
-    def rss_kib(self) -> int:
-        total = 0
-        for pid in self.processes():
-            try:
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-            except OSError:
-                pass
-        return total
-
-    def cpu_seconds(self) -> float:
-        return bench.session_cpu(self.proc.pid)
-
-    def stop(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.proc.wait()
+def spec_for(name: str, args: argparse.Namespace) -> bench.ServerSpec:
+    return bench.ServerSpec(
+        scenario="uploads",
+        name=name,
+        protocols=(bench.H1,),
+        command=lambda port, _scratch: server_argv(name, args, port),
+        cwd=bench.APPS,
+        env={"VIRTUAL_ENV": str(args.venv)},
+        # uvicorn re-raises SIGTERM.
+        clean_exits=(0, -signal.SIGTERM),
+    )
 
 
 def post(port: int, body: bytes) -> bytes:
@@ -138,13 +91,13 @@ def post(port: int, body: bytes) -> bytes:
     return answer
 
 
-def measure_memory(server: Server, args: argparse.Namespace) -> float:
+def measure_memory(server: bench.RunningServer, args: argparse.Namespace) -> float:
     """KiB of RSS per connection while N connections upload."""
     answer = post(server.port, b"a" * 100_000)
     if not answer.startswith(b"HTTP/1.1 200") or not answer.endswith(b"100000"):
         raise bench.BenchError(f"the upload sink answered {answer[:200]!r}")
     time.sleep(1.0)
-    base = server.rss_kib()
+    base = bench.session_rss_kib(server.proc.pid)
     socks = []
     head = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % DECLARED
     try:
@@ -168,13 +121,13 @@ def measure_memory(server: Server, args: argparse.Namespace) -> float:
         if min(sent) < goal:
             raise bench.BenchError(f"uploads stalled at {min(sent)} bytes of {goal}")
         time.sleep(2.0)
-        return (server.rss_kib() - base) / len(socks)
+        return (bench.session_rss_kib(server.proc.pid) - base) / len(socks)
     finally:
         for sock in socks:
             sock.close()
 
 
-def measure_cpu(server: Server, args: argparse.Namespace, body_file: Path) -> float:
+def measure_cpu(server: bench.RunningServer, args: argparse.Namespace, body_file: Path) -> float:
     """Server CPU milliseconds per 1 MiB upload under wrk."""
     script = body_file.with_suffix(".lua")
     script.write_text(
@@ -186,9 +139,9 @@ def measure_cpu(server: Server, args: argparse.Namespace, body_file: Path) -> fl
         "taskset", "-c", bench.LOAD_CPU, "wrk", "-t1", "-c16", f"-d{args.duration}s",
         "-s", str(script), f"http://{HOST}:{server.port}/",
     ]  # fmt: skip
-    before = server.cpu_seconds()
+    before = bench.session_cpu(server.proc.pid)
     done = subprocess.run(argv, capture_output=True, text=True, timeout=args.duration + 60)
-    after = server.cpu_seconds()
+    after = bench.session_cpu(server.proc.pid)
     if done.returncode != 0:
         raise bench.BenchError(f"{shlex.join(argv)}: {done.stderr}")
     m = bench.parse_wrk(done.stdout)
@@ -235,12 +188,17 @@ def main(argv: Sequence[str]) -> int:
             shift = (rnd - 1) % len(names)
             for name in [*names[shift:], *names[:shift]]:
                 try:
-                    server = Server(name, args)
+                    server = bench.RunningServer(
+                        spec_for(name, args), bench.free_port(), args.logs / f"uploads-{name}.log"
+                    )
                     try:
+                        server.wait_ready(30.0)
                         memory[name].append(measure_memory(server, args))
                         cpu[name].append(measure_cpu(server, args, body_file))
                     finally:
-                        server.stop()
+                        problem = server.stop()
+                        if problem:
+                            errors.append(f"round {rnd} {name}: {problem}")
                     print(
                         f"[round {rnd}/{args.rounds}] {name:8} {memory[name][-1]:7.0f} KiB/conn "
                         f"{cpu[name][-1]:6.2f} CPU ms per MiB",
