@@ -646,6 +646,52 @@ def self_signed_cert(directory: Path) -> tuple[Path, Path]:
     return cert, key
 
 
+# uvicorn as every harness runs it; uvloop and httptools (uvicorn[standard]) are picked up.
+UVICORN_OPTIONS = ("--workers", "1", "--no-access-log", "--log-level", "warning")
+
+
+def covetpy_argv(
+    covetpy_bin: Path, app: str, port: int, *options: str, app_dir: Path = APPS
+) -> list[str]:
+    """covetpy serving ``app`` on HOST:port without access log; ``options``
+    (``--interface``, ``--workers``, ...) go before that."""
+    return [
+        str(covetpy_bin), "serve", app,
+        "--app-dir", str(app_dir),
+        "--host", HOST, "--port", str(port),
+        *options,
+        "--no-access-log",
+    ]  # fmt: skip
+
+
+def granian_argv(
+    venv: Path, interface: str, app: str, port: int, *, workers: int = 1, ws: bool = False
+) -> list[str]:
+    """Granian as every harness runs it: one runtime thread per worker; the app is the
+    last argument."""
+    # WebSockets are an ASGI matter; a WSGI app has none to turn off.
+    no_ws = ["--no-ws"] if interface == "asgi" and not ws else []
+    return [
+        str(venv / "bin" / "granian"),
+        "--interface", interface,
+        "--workers", str(workers), "--runtime-threads", "1",
+        *no_ws,
+        # "auto" serves HTTP/1.1 and h2c prior knowledge on one port, like covetpy.
+        "--http", "auto",
+        "--host", HOST, "--port", str(port),
+        app,
+    ]  # fmt: skip
+
+
+def uvicorn_argv(venv: Path, app: str, port: int) -> list[str]:
+    """uvicorn serving ``app`` (from the working directory) with UVICORN_OPTIONS."""
+    return [
+        str(venv / "bin" / "uvicorn"), app,
+        "--host", HOST, "--port", str(port),
+        *UVICORN_OPTIONS,
+    ]  # fmt: skip
+
+
 def make_scenarios(
     covetpy_bin: Path, venv: Path, nginx_bin: Path, data_dir: Path
 ) -> dict[str, Scenario]:
@@ -663,7 +709,7 @@ def make_scenarios(
 
     def covetpy_options(interface: str | None) -> list[str]:
         # Without --interface, ASGI, WSGI or native is auto-detected; WSGI uses the
-        # default --threads.
+        # default --threads. What covetpy_argv adds after the port, as shown in reports.
         return [
             *(["--interface", interface] if interface else []),
             "--no-access-log",
@@ -673,12 +719,8 @@ def make_scenarios(
         app: str, interface: str | None = None
     ) -> Callable[[int, Path], list[str]]:
         def command(port: int, _scratch: Path) -> list[str]:
-            return [
-                str(covetpy_bin), "serve", app,
-                "--app-dir", str(APPS),
-                "--host", HOST, "--port", str(port),
-                *covetpy_options(interface),
-            ]  # fmt: skip
+            chosen = ["--interface", interface] if interface else []
+            return covetpy_argv(covetpy_bin, app, port, *chosen)
 
         return command
 
@@ -724,33 +766,14 @@ def make_scenarios(
     def granian(
         interface: str, app: str, ws: bool = False
     ) -> Callable[[int, Path], list[str]]:
-        # WebSockets are an ASGI matter; a WSGI app has none to turn off.
-        no_ws = ["--no-ws"] if interface == "asgi" and not ws else []
-
         def command(port: int, _scratch: Path) -> list[str]:
-            return [
-                str(vbin / "granian"),
-                "--interface", interface,
-                "--workers", "1", "--runtime-threads", "1",
-                *no_ws,
-                # "auto" serves HTTP/1.1 and h2c prior knowledge on one port, like covetpy.
-                "--http", "auto",
-                "--host", HOST, "--port", str(port),
-                app,
-            ]  # fmt: skip
+            return granian_argv(venv, interface, app, port, ws=ws)
 
         return command
 
-    uvicorn_options = ["--workers", "1", "--no-access-log", "--log-level", "warning"]
-
     def uvicorn(app: str) -> Callable[[int, Path], list[str]]:
-        # uvloop and httptools, as installed by uvicorn[standard], are picked up.
         def command(port: int, _scratch: Path) -> list[str]:
-            return [
-                str(vbin / "uvicorn"), app,
-                "--host", HOST, "--port", str(port),
-                *uvicorn_options,
-            ]  # fmt: skip
+            return uvicorn_argv(venv, app, port)
 
         return command
 
@@ -765,7 +788,7 @@ def make_scenarios(
         return (
             "Command lines: "
             + ", ".join(covetpy_lines)
-            + f"; fastapi-uvicorn: `uvicorn {app} {' '.join(uvicorn_options)}` from "
+            + f"; fastapi-uvicorn: `uvicorn {app} {' '.join(UVICORN_OPTIONS)}` from "
             "`benchmarks/apps`, with uvloop and httptools."
         )
 

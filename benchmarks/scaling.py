@@ -64,20 +64,12 @@ class Server:
 
 
 def worker_servers(args: argparse.Namespace) -> list[Server]:
-    vbin = args.venv / "bin"
 
     def covetpy(workers: int, port: int, _scratch: Path) -> list[str]:
-        return [
-            str(args.covetpy), "serve", bench.ASGI_APP, "--app-dir", str(APPS),
-            "--host", HOST, "--port", str(port), "--workers", str(workers), "--no-access-log",
-        ]  # fmt: skip
+        return bench.covetpy_argv(args.covetpy, bench.ASGI_APP, port, "--workers", str(workers))
 
     def granian(workers: int, port: int, _scratch: Path) -> list[str]:
-        return [
-            str(vbin / "granian"), "--interface", "asgi", "--workers", str(workers),
-            "--runtime-threads", "1", "--no-ws", "--http", "auto", "--host", HOST,
-            "--port", str(port), bench.ASGI_APP,
-        ]  # fmt: skip
+        return bench.granian_argv(args.venv, "asgi", bench.ASGI_APP, port, workers=workers)
 
     def nginx(workers: int, port: int, scratch: Path) -> list[str]:
         conf = scratch / "nginx.conf"
@@ -173,26 +165,16 @@ class ColdCase:
 
 
 def cold_cases(args: argparse.Namespace) -> list[ColdCase]:
-    vbin = args.venv / "bin"
     term = (0, -signal.SIGTERM)
 
     def covetpy(app: str, interface: str) -> Callable[[int], list[str]]:
-        return lambda port: [
-            str(args.covetpy), "serve", app, "--app-dir", str(APPS), "--host", HOST,
-            "--port", str(port), "--interface", interface, "--no-access-log",
-        ]  # fmt: skip
+        return lambda port: bench.covetpy_argv(args.covetpy, app, port, "--interface", interface)
 
     def uvicorn(app: str) -> Callable[[int], list[str]]:
-        return lambda port: [
-            str(vbin / "uvicorn"), app, "--host", HOST, "--port", str(port),
-            "--workers", "1", "--no-access-log", "--log-level", "warning",
-        ]  # fmt: skip
+        return lambda port: bench.uvicorn_argv(args.venv, app, port)
 
     def granian(app: str) -> Callable[[int], list[str]]:
-        return lambda port: [
-            str(vbin / "granian"), "--interface", "asgi", "--workers", "1",
-            "--runtime-threads", "1", "--no-ws", "--host", HOST, "--port", str(port), app,
-        ]  # fmt: skip
+        return lambda port: bench.granian_argv(args.venv, "asgi", app, port)
 
     hello, fastapi = bench.ASGI_APP, bench.FASTAPI_APP
     items = bench.ITEMS.path

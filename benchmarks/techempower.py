@@ -312,29 +312,17 @@ class Implementation:
 def covetpy_command(interface: str, app: str) -> Callable[[argparse.Namespace, int], list[str]]:
     def command(args: argparse.Namespace, port: int) -> list[str]:
         extra = ["--threads", str(args.pool_size)] if interface == "wsgi" else []
-        return [
-            str(args.covetpy), "serve", app, "--app-dir", str(APP_DIR),
-            "--host", HOST, "--port", str(port), "--interface", interface,
-            "--no-access-log", *extra,
-        ]  # fmt: skip
+        return bench.covetpy_argv(args.covetpy, app, port, "--interface", interface, *extra, app_dir=APP_DIR)
 
     return command
 
 
 def uvicorn_command(args: argparse.Namespace, port: int) -> list[str]:
-    return [
-        str(args.venv / "bin" / "uvicorn"), ASGI_APP, "--app-dir", str(APP_DIR),
-        "--host", HOST, "--port", str(port), "--workers", "1", "--no-access-log",
-        "--log-level", "warning",
-    ]  # fmt: skip
+    return bench.uvicorn_argv(args.venv, ASGI_APP, port)
 
 
 def granian_command(args: argparse.Namespace, port: int) -> list[str]:
-    return [
-        str(args.venv / "bin" / "granian"), "--interface", "asgi", "--workers", "1",
-        "--runtime-threads", "1", "--no-ws", "--http", "auto", "--host", HOST,
-        "--port", str(port), ASGI_APP,
-    ]  # fmt: skip
+    return bench.granian_argv(args.venv, "asgi", ASGI_APP, port)
 
 
 def gunicorn_command(args: argparse.Namespace, port: int) -> list[str]:

@@ -48,22 +48,12 @@ SOURCE_ADDRESSES = tuple(f"127.0.0.{i}" for i in range(2, 10))
 
 
 def server_argv(name: str, args: argparse.Namespace, port: int) -> list[str]:
-    vbin = args.venv / "bin"
     if name in ("covetpy", "covetpy-before"):
         binary = args.covetpy if name == "covetpy" else args.covetpy_before
-        return [
-            str(binary), "serve", APP, "--app-dir", str(bench.APPS), "--host", HOST,
-            "--port", str(port), "--interface", "asgi", "--no-access-log",
-        ]  # fmt: skip
+        return bench.covetpy_argv(binary, APP, port, "--interface", "asgi")
     if name == "uvicorn":
-        return [
-            str(vbin / "uvicorn"), APP, "--host", HOST, "--port", str(port), "--workers", "1",
-            "--no-access-log", "--log-level", "warning",
-        ]  # fmt: skip
-    return [
-        str(vbin / "granian"), "--interface", "asgi", "--workers", "1", "--runtime-threads", "1",
-        "--no-ws", "--host", HOST, "--port", str(port), APP,
-    ]  # fmt: skip
+        return bench.uvicorn_argv(args.venv, APP, port)
+    return bench.granian_argv(args.venv, "asgi", APP, port)
 
 
 def spec_for(name: str, args: argparse.Namespace) -> bench.ServerSpec:
