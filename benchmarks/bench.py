@@ -32,7 +32,9 @@ Six scenarios (groups of tables), selectable with ``--scenarios``:
     ``UploadFile`` parameter;
   - ``native-cors``: a CORS preflight ``OPTIONS /items/1`` to ``apps/native_cors.py``
     (``CORSMiddleware``);
-  - ``native-static``: ``GET /static/1mb.bin`` from ``StaticFiles``, also against nginx
+  - ``native-static``: ``GET /static/1mb.bin`` from ``StaticFiles``, also against nginx and
+    covetpy's ASGI interface (Starlette's ``StaticFiles`` in Python)
+  - ``native-static-small``: the same for ``GET /static/4kb.bin``
     serving the same directory (``alias``, ``sendfile on``);
 - ``fastapi``: a FastAPI app (``apps/fastapi_routes.py``) served as ASGI by covetpy,
   granian and uvicorn, with a table each for its ``def`` and its ``async def`` route;
@@ -388,6 +390,9 @@ FASTAPI_ASYNC = Target(path="/async/42?q=hello", json={"item_id": 42, "q": "hell
 
 STATIC_FILE = "1mb.bin"
 STATIC_SIZE = 1 << 20
+# A file the size of a typical stylesheet or script, where the per-request path dominates.
+SMALL_STATIC_FILE = "4kb.bin"
+SMALL_STATIC_SIZE = 4096
 # The directory StaticFiles serves in apps/native_features.py (and nginx's alias).
 STATIC_DIR_ENV = "COVETPY_BENCH_STATIC_DIR"
 UPLOAD_BOUNDARY = "covetpy-bench-boundary-7d3f"
@@ -418,6 +423,7 @@ def write_bench_data(data_dir: Path) -> None:
     static.mkdir(mode=0o755, exist_ok=True)
     content = static_content()
     (static / STATIC_FILE).write_bytes(content)
+    (static / SMALL_STATIC_FILE).write_bytes(content[:SMALL_STATIC_SIZE])
     (data_dir / UPLOAD_BODY_FILE).write_bytes(multipart_upload(STATIC_FILE, content))
     (data_dir / INVALID_ITEM_FILE).write_text(json.dumps(INVALID_ITEM))
     for path in (data_dir, static, *data_dir.rglob("*")):
@@ -478,6 +484,11 @@ PREFLIGHT = Target(
 STATIC = Target(
     path=f"/static/{STATIC_FILE}",
     size=STATIC_SIZE,
+    prefix=static_content()[:64],
+)
+SMALL_STATIC = Target(
+    path=f"/static/{SMALL_STATIC_FILE}",
+    size=SMALL_STATIC_SIZE,
     prefix=static_content()[:64],
 )
 
@@ -1146,28 +1157,45 @@ def make_scenarios(
             ),
         ),
     )
-    native_static = fastapi_file(
-        "native-static",
-        NATIVE_FEATURES_APP,
-        STATIC,
-        (
-            f'a 1 MiB file from `app.mount("/static", StaticFiles(...))` in '
-            f"`{NATIVE_FEATURES_APP}`, covetpy vs FastAPI on uvicorn vs nginx"
-        ),
-        extra_servers=("nginx",),
-        notes=(
+    def static_file(name: str, target: Target, size: str, what: str) -> Scenario:
+        """A file of the StaticFiles mount of native_features.py, also against nginx and
+        covetpy's ASGI interface (Starlette's StaticFiles in Python)."""
+        return fastapi_file(
+            name,
+            NATIVE_FEATURES_APP,
+            target,
             (
-                f"The file is {STATIC_SIZE} pseudo-random bytes, written once per run into "
-                f"a temporary directory (environment variable `{STATIC_DIR_ENV}` for the "
-                "app); the start-up check compares its length and first 64 bytes."
+                f'a {size} file from `app.mount("/static", StaticFiles(...))` in '
+                f"`{NATIVE_FEATURES_APP}`, covetpy vs covetpy ASGI vs FastAPI on uvicorn vs nginx"
             ),
-            (
-                "nginx serves the same directory with `location /static/ { "
-                "default_type application/octet-stream; alias <dir>/; }`, `sendfile on` "
-                "(as in Debian's nginx.conf), one worker process (`worker_processes 1`, "
-                "master + worker both on CPU 0), in the config of native-plain."
+            extra_servers=("covetpy-asgi", "nginx"),
+            notes=(
+                (
+                    "covetpy serves the mount's files itself (the app's `StaticFiles` answers "
+                    "only what the server leaves to it: misses, directories, several ranges); "
+                    "covetpy-asgi runs the same file as an ASGI app, so Starlette's `StaticFiles` "
+                    "serves it in Python, as it did natively before."
+                ),
+                (
+                    f"The file is {what}, written once per run into a temporary directory "
+                    f"(environment variable `{STATIC_DIR_ENV}` for the app); the start-up "
+                    "check compares its length and first 64 bytes."
+                ),
+                (
+                    "nginx serves the same directory with `location /static/ { "
+                    "default_type application/octet-stream; alias <dir>/; }`, `sendfile on` "
+                    "(as in Debian's nginx.conf), one worker process (`worker_processes 1`, "
+                    "master + worker both on CPU 0), in the config of native-plain."
+                ),
             ),
-        ),
+        )
+
+    native_static = static_file("native-static", STATIC, "1 MiB", f"{STATIC_SIZE} pseudo-random bytes")
+    native_static_small = static_file(
+        "native-static-small",
+        SMALL_STATIC,
+        "4 KiB",
+        f"the first {SMALL_STATIC_SIZE} bytes of native-static's",
     )
     websocket = Scenario(
         name="websocket",
@@ -1281,6 +1309,7 @@ def make_scenarios(
             native_multipart,
             native_cors,
             native_static,
+            native_static_small,
             fastapi_async,
             fastapi_sync,
             websocket,
@@ -2184,8 +2213,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=(
             "comma-separated subset of asgi,wsgi,native,fastapi,websocket,tls, or single "
             "tables of a group: native-items, native-plain, native-sync, native-realistic, "
-            "native-body, native-multipart, native-cors, native-static, fastapi-async, "
-            "fastapi-sync, tls-h2, tls-h3 (default: all)"
+            "native-body, native-multipart, native-cors, native-static, native-static-small, "
+            "fastapi-async, fastapi-sync, tls-h2, tls-h3 (default: all)"
         ),
     )
     parser.add_argument(

@@ -212,7 +212,21 @@ def same_decoded(got: Reply, want: Reply) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/large", "/large-text", "/small", "/encoded", "/image", "/stream", "/events", "/dep", "/nowhere"],
+    [
+        "/large",
+        "/large-text",
+        "/small",
+        "/encoded",
+        "/image",
+        "/stream",
+        "/events",
+        "/dep",
+        "/nowhere",
+        "/files/index.html",
+        "/files/blob.bin",
+        "/files/css/site.css",
+        "/files/missing.txt",
+    ],
 )
 @pytest.mark.parametrize("accept", ["gzip, deflate", "identity", "br"])
 def test_gzip_as_fastapi(pool: Pool, path: str, accept: str) -> None:

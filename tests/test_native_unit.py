@@ -433,3 +433,72 @@ def test_lifespan_startup_failure() -> None:
 
 
 
+
+
+# --- which StaticFiles mounts the server serves itself (covetpy._native_static) ---------------------
+
+
+def _static_prefixes(app: covetpy.FastAPI) -> list[str]:
+    return [spec.prefix for spec in app._covet_static_mounts()]
+
+
+def test_static_mounts_served_by_the_server(tmp_path: Path) -> None:
+    from covetpy.middleware.gzip import GZipMiddleware
+    from covetpy.staticfiles import StaticFiles
+    from starlette.routing import Host, Mount
+    from starlette.staticfiles import StaticFiles as StarletteStaticFiles
+
+    class Custom(StaticFiles):
+        pass
+
+    app = covetpy.FastAPI()
+    app.get("/files/first.txt")(lambda: "route")
+    app.mount("/files", StaticFiles(directory=tmp_path))
+    app.mount("/plain", StarletteStaticFiles(directory=tmp_path))
+    app.mount("/custom", Custom(directory=tmp_path))  # a subclass may answer otherwise
+    app.mount("/lazy", StaticFiles(directory=tmp_path / "later", check_dir=False))  # Starlette's 500s
+    app.get("/files/later.txt")(lambda: "shadowed by the mount")
+    assert _static_prefixes(app) == ["/files", "/plain"]
+    # A route after a mount that may take its paths is sent to the whole app (its router's order).
+    late = next(s for s in app._covet_routes() if s.path == "/files/later.txt")
+    assert late.asgi and late.asgi_app is None
+    first = next(s for s in app._covet_routes() if s.path == "/files/first.txt")
+    assert not first.asgi
+
+    hidden = covetpy.FastAPI()
+    hidden.router.routes.append(Host("example.com", app=StarletteStaticFiles(directory=tmp_path)))
+    hidden.router.routes.append(Mount("/a", app=StarletteStaticFiles(directory=tmp_path)))
+    hidden.mount("/a/b", StaticFiles(directory=tmp_path))  # /a's mount takes /a/b/... first
+    assert _static_prefixes(hidden) == []
+
+    layered = covetpy.FastAPI()
+    layered.add_middleware(GZipMiddleware)  # run by the server: files still served there
+    layered.mount("/s", StaticFiles(directory=tmp_path))
+    assert _static_prefixes(layered) == ["/s"]
+
+    wrapped = covetpy.FastAPI()
+
+    @wrapped.middleware("http")
+    async def around(request: Any, call_next: Any) -> Any:
+        return await call_next(request)
+
+    wrapped.mount("/s", StaticFiles(directory=tmp_path))
+    assert _static_prefixes(wrapped) == []
+
+
+@pytest.mark.parametrize(
+    ("template", "other", "meet"),
+    [
+        ("/static/x", "/static/{path:path}", True),
+        ("/stat", "/static/{path:path}", False),
+        ("/other/{id}", "/static/{path:path}", False),
+        ("/{name}/x", "/static/{path:path}", True),
+        ("/a", "/a", True),
+        ("/a", "/b", False),
+    ],
+)
+def test_templates_meet(template: str, other: str, meet: bool) -> None:
+    from covetpy import _native
+    from starlette.routing import Route
+
+    assert _native.may_meet(Route(other, lambda r: None), template) is meet

@@ -8,6 +8,7 @@ reports how many HTTP requests reached the app's Python stack, to show a preflig
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException
@@ -15,6 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import PlainTextResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import Receive, Scope, Send
 
@@ -56,6 +58,10 @@ def token() -> str:
 @app.get("/asgi-calls")
 async def asgi_calls() -> dict[str, int]:
     return dict(ASGI_CALLS)
+
+
+# Files the server sends itself, through the same layers (GZip compresses the larger ones).
+app.mount("/files", StaticFiles(directory=Path(__file__).parent / "static"), name="files")
 
 
 @app.get("/items/{item_id}")

@@ -362,11 +362,39 @@ def _wrap_endpoint(route: APIRoute, specs: list[ParamSpec], status_code: int) ->
     return sync_wrapper
 
 
-def _static_path(path: str) -> bool:
+def static_path(path: str) -> bool:
+    """Whether a route template has no parameters."""
     return "{" not in path
 
 
-def _convertors_known(path: str) -> bool:
+def route_template(route: Any) -> str | None:
+    """The path template a route matches (a mount: everything below its path); None when it
+    matches on something else (a ``Host``)."""
+    if isinstance(route, routing.Mount):
+        return route.path + "/{path:path}"
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) and isinstance(route, routing.BaseRoute) else None
+
+
+def may_meet(route: Any, template: str) -> bool:
+    """Whether ``route`` may match a path that ``template`` matches, judged on the literal text
+    before their first parameters (erring towards yes)."""
+    other = route_template(route)
+    if other is None:
+        return True
+    mine, mine_param, _ = template.partition("{")
+    theirs, their_param, _ = other.partition("{")
+    if not mine_param and not their_param:
+        return template == other
+    if not mine_param:
+        return template.startswith(theirs)
+    if not their_param:
+        return other.startswith(mine)
+    return mine.startswith(theirs) or theirs.startswith(mine)
+
+
+def convertors_known(path: str) -> bool:
+    """Whether every convertor a route template names is one the server knows."""
     import re
 
     return all(conv in _KNOWN_CONVERTORS for conv in re.findall(r"{[^}:]+:([^}]+)}", path))
@@ -379,27 +407,47 @@ def _table(app: FastAPI) -> tuple[list[RouteSpec], bool]:
     # The middleware the server does not run as layers of its own (covetpy._native_layers).
     remaining = _native_layers.split(app)[1]
     layers = _route_stack.route_layers(remaining)
+    # Routes the table does not hold, which Starlette's router still tries in their place.
+    opaque: list[Any] = []
     for route in app.router.routes:
-        if isinstance(route, APIRoute) and _convertors_known(route.path):
+        held: APIRoute | routing.Route | None = None
+        if isinstance(route, APIRoute) and convertors_known(route.path):
+            held = route
+        elif isinstance(route, routing.Route) and static_path(route.path):
+            held = route
+        if held is not None and any(may_meet(earlier, held.path) for earlier in opaque):
+            # An earlier mount (or other route the server cannot see) may take this route's
+            # requests, so they go to the whole app, whose router tries them in order.
+            specs.append(
+                RouteSpec(
+                    path=held.path,
+                    methods=sorted(held.methods or {"GET", "HEAD"}),
+                    asgi=True,
+                    name=held.name,
+                    implicit_head=not isinstance(held, APIRoute),
+                )
+            )
+        elif isinstance(held, APIRoute):
             # Middleware must see every request: with any, no route is served by Rust alone.
-            spec = _native_route(app, route) if not remaining else None
+            spec = _native_route(app, held) if not remaining else None
             if spec is None:
                 spec = RouteSpec(
-                    path=route.path,
-                    methods=sorted(route.methods),
+                    path=held.path,
+                    methods=sorted(held.methods),
                     asgi=True,
-                    asgi_app=_route_stack.route_app(app, route, layers) if layers is not None else None,
-                    name=route.name,
+                    asgi_app=_route_stack.route_app(app, held, layers) if layers is not None else None,
+                    name=held.name,
                     implicit_head=False,
                 )
             specs.append(spec)
-        elif isinstance(route, routing.Route) and _static_path(route.path):
-            methods = sorted(route.methods or {"GET", "HEAD"})
-            specs.append(RouteSpec(path=route.path, methods=methods, asgi=True, name=route.name))
+        elif held is not None:
+            methods = sorted(held.methods or {"GET", "HEAD"})
+            specs.append(RouteSpec(path=held.path, methods=methods, asgi=True, name=held.name))
         elif isinstance(route, APIWebSocketRoute | routing.WebSocketRoute):
             continue
         else:
             complete = False
+            opaque.append(route)
     return specs, complete
 
 
@@ -414,7 +462,7 @@ def websocket_specs(app: FastAPI) -> list[WebSocketRouteSpec]:
     return [
         WebSocketRouteSpec(path=route.path, asgi=app._covet_asgi_inner())
         for route in app.router.routes
-        if isinstance(route, APIWebSocketRoute | routing.WebSocketRoute) and _convertors_known(route.path)
+        if isinstance(route, APIWebSocketRoute | routing.WebSocketRoute) and convertors_known(route.path)
     ]
 
 
@@ -438,7 +486,7 @@ def asgi_on_miss(app: FastAPI) -> bool:
         # A miss goes through the app's middleware too (an http middleware sees 404s).
         return True
     if any(
-        isinstance(r, APIWebSocketRoute | routing.WebSocketRoute) and not _convertors_known(r.path)
+        isinstance(r, APIWebSocketRoute | routing.WebSocketRoute) and not convertors_known(r.path)
         for r in app.routes
     ):
         return True

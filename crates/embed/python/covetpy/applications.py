@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
 
-from covetpy import _native, _native_layers, params
+from covetpy import _native, _native_layers, _native_static, params
 from covetpy._body_limit import AppBodyLimitMiddleware, FormLimits, validate_max_body_size
 from covetpy.exception_handlers import (
     http_exception_handler,
@@ -311,6 +311,12 @@ class FastAPI(Starlette):
 
     def _covet_handle_exception(self, request: Any, exc: BaseException) -> Any:
         return _native.handle_exception(self, request, exc)
+
+    def _covet_static_mounts(self) -> list[Any]:
+        return _native_static.static_mounts(self)
+
+    def _covet_mime_table(self) -> Any:
+        return _native_static.mime_table()
 
     def _covet_layers(self) -> list[Any]:
         return _native_layers.layer_specs(self)

@@ -17,6 +17,7 @@ mod layers;
 mod params;
 mod respond;
 mod routes;
+mod static_files;
 
 use std::sync::Arc;
 
@@ -137,7 +138,13 @@ impl NativeHandler {
         if let Some(upgrade) = websocket {
             return self.websocket(head, upgrade, &path).await;
         }
-        let (index, path_params) = match table.lookup(&head.method, &path) {
+        let found = table.lookup(&head.method, &path);
+        if !matches!(found, Lookup::Found(..)) {
+            if let Some(answer) = self.ctx.statics.answer(&head, &path) {
+                return answer;
+            }
+        }
+        let (index, path_params) = match found {
             Lookup::Found(index, params) => (index, params),
             // The app's own router may know the path: a mount, a Starlette route, a redirect.
             _ if table.asgi_on_miss => return crate::asgi::serve_http(&self.ctx.front.inner, head, body).await,

@@ -50,6 +50,8 @@ pub(crate) struct NativeContext {
     pub(crate) asgi: Arc<AsgiContext>,
     /// The middleware run in Rust in front of the app, and the ASGI app behind them.
     pub(crate) front: super::layers::Front,
+    /// The `StaticFiles` mounts the server serves itself.
+    pub(crate) statics: super::static_files::StaticMounts,
 }
 
 impl NativeContext {
@@ -75,6 +77,7 @@ impl NativeContext {
             base_context: env.base_context.clone().unbind(),
             asgi,
             front,
+            statics: super::static_files::StaticMounts::load(app)?,
         })
     }
 }
