@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -209,7 +208,7 @@ def test_files_never_enter_python(pair: Pair) -> None:
     assert lookups(pair) == before + 1
 
 
-def test_a_changed_file_is_served_fresh(pair: Pair, tmp_path: Any) -> None:
+def test_a_changed_file_is_served_fresh(pair: Pair) -> None:
     from fidelity import statics
 
     path = statics.ROOT / "changing.txt"

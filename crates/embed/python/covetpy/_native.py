@@ -410,39 +410,27 @@ def _table(app: FastAPI) -> tuple[list[RouteSpec], bool]:
     # Routes the table does not hold, which Starlette's router still tries in their place.
     opaque: list[Any] = []
     for route in app.router.routes:
-        held: APIRoute | routing.Route | None = None
         if isinstance(route, APIRoute) and convertors_known(route.path):
-            held = route
-        elif isinstance(route, routing.Route) and static_path(route.path):
-            held = route
-        if held is not None and any(may_meet(earlier, held.path) for earlier in opaque):
-            # An earlier mount (or other route the server cannot see) may take this route's
-            # requests, so they go to the whole app, whose router tries them in order.
-            specs.append(
-                RouteSpec(
-                    path=held.path,
-                    methods=sorted(held.methods or {"GET", "HEAD"}),
-                    asgi=True,
-                    name=held.name,
-                    implicit_head=not isinstance(held, APIRoute),
-                )
-            )
-        elif isinstance(held, APIRoute):
+            # An earlier mount (or other route the table does not hold) may take this route's
+            # requests: then they go to the whole app, whose router tries the routes in order.
+            shadowed = any(may_meet(earlier, route.path) for earlier in opaque)
             # Middleware must see every request: with any, no route is served by Rust alone.
-            spec = _native_route(app, held) if not remaining else None
+            spec = _native_route(app, route) if not remaining and not shadowed else None
             if spec is None:
+                own_stack = None if layers is None or shadowed else _route_stack.route_app(app, route, layers)
                 spec = RouteSpec(
-                    path=held.path,
-                    methods=sorted(held.methods),
+                    path=route.path,
+                    methods=sorted(route.methods),
                     asgi=True,
-                    asgi_app=_route_stack.route_app(app, held, layers) if layers is not None else None,
-                    name=held.name,
+                    asgi_app=own_stack,
+                    name=route.name,
                     implicit_head=False,
                 )
             specs.append(spec)
-        elif held is not None:
-            methods = sorted(held.methods or {"GET", "HEAD"})
-            specs.append(RouteSpec(path=held.path, methods=methods, asgi=True, name=held.name))
+        elif isinstance(route, routing.Route) and static_path(route.path):
+            # Run by the whole app, whose router tries the routes in order.
+            methods = sorted(route.methods or {"GET", "HEAD"})
+            specs.append(RouteSpec(path=route.path, methods=methods, asgi=True, name=route.name))
         elif isinstance(route, APIWebSocketRoute | routing.WebSocketRoute):
             continue
         else:

@@ -38,7 +38,6 @@ class StaticMountSpec:
     prefix: str
     #: ``StaticFiles.all_directories``, searched in order, as given (relative ones from the cwd).
     directories: list[str]
-    html: bool
     follow_symlink: bool
     precompressed: bool
 
@@ -85,7 +84,6 @@ def static_mounts(app: FastAPI) -> list[StaticMountSpec]:
             StaticMountSpec(
                 prefix=route.path,
                 directories=directories,
-                html=files.html,
                 follow_symlink=files.follow_symlink,
                 precompressed=bool(getattr(files, "precompressed", False)),
             )

@@ -3,6 +3,7 @@
 //! strict one (a lenient date, a number `int()` takes that Rust would not), the answer is
 //! [`Decline`]: the request goes to Python, which answers it.
 
+use std::fmt::Write as _;
 use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, UNIX_EPOCH};
@@ -35,7 +36,11 @@ impl Validators {
             repr.push_str(".0");
         }
         let digest = Md5::digest(format!("{repr}-{}", meta.size()).as_bytes());
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let mut hex = String::with_capacity(2 * digest.len());
+        for byte in digest {
+            // Writing to a String cannot fail.
+            let _ = write!(hex, "{byte:02x}");
+        }
         // `formatdate` goes through `time.gmtime`, which floors the float.
         let seconds = Duration::from_secs(mtime.floor() as u64);
         Ok(Validators {
@@ -83,7 +88,7 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, Dec
 }
 
 /// `str.strip()` for what a visible-ASCII header value can hold.
-fn trim(s: &str) -> &str {
+pub(crate) fn trim(s: &str) -> &str {
     s.trim_matches([' ', '\t'])
 }
 
@@ -105,7 +110,17 @@ fn parse_range(value: &str, size: u64) -> Result<Option<(u64, u64)>, Decline> {
         let Some((start, end)) = part.split_once('-') else { continue };
         let (start, end) = (trim(start), trim(end));
         let start_at = if start.is_empty() { size.saturating_sub(number(end)?) } else { number(start)? };
-        let end_at = if !start.is_empty() && !end.is_empty() && number(end)? < size { number(end)? + 1 } else { size };
+        let end_at = if start.is_empty() || end.is_empty() {
+            size
+        } else {
+            // `number` keeps values far below u64::MAX, so the + 1 cannot overflow.
+            let last = number(end)?;
+            if last < size {
+                last + 1
+            } else {
+                size
+            }
+        };
         ranges.push((start_at, end_at));
     }
     match ranges.as_slice() {

@@ -19,6 +19,7 @@ mod negotiate;
 use std::fs::{File, Metadata};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use covetpy_protocols::{RequestHead, Response, ResponseBody};
@@ -94,18 +95,20 @@ impl StaticMounts {
         }
         let full_str = full.to_str().ok_or(Decline)?;
         let media_type = self.mime.guess(full_str).unwrap_or("application/octet-stream");
-        let (mut file_path, mut meta, mut encoding) = (full.clone(), meta, None);
+        // With `precompressed`, the accepted sibling that exists replaces the file.
+        let mut sibling: Option<(PathBuf, &'static str)> = None;
+        let mut meta = meta;
         if mount.precompressed {
             let accepted = match head.headers.get(http::header::ACCEPT_ENCODING) {
                 Some(value) => negotiate::acceptable(value.to_str().map_err(|_| Decline)?),
                 None => Vec::new(),
             };
             for (coding, suffix) in accepted {
-                let sibling = PathBuf::from(format!("{full_str}{suffix}"));
+                let path = PathBuf::from(format!("{full_str}{suffix}"));
                 // Any failure to stat it passes over the sibling, as `os.stat`'s OSError does in Python.
-                if let Ok(m) = std::fs::metadata(&sibling) {
+                if let Ok(m) = std::fs::metadata(&path) {
                     if m.is_file() {
-                        (file_path, meta, encoding) = (sibling, m, Some(coding));
+                        (sibling, meta) = (Some((path, coding)), m);
                         break;
                     }
                 }
@@ -123,7 +126,7 @@ impl StaticMounts {
             headers.append(http::header::ETAG, value(&validators.etag)?);
             return Ok(Response { status: StatusCode::NOT_MODIFIED, headers, body: ResponseBody::empty() });
         }
-        if let Some(coding) = encoding {
+        if let Some((_, coding)) = sibling {
             headers.append(http::header::CONTENT_ENCODING, HeaderValue::from_static(coding));
         }
         if mount.precompressed {
@@ -151,7 +154,8 @@ impl StaticMounts {
         let body = if head.method == Method::HEAD {
             ResponseBody::empty()
         } else {
-            body(&file_path, start, end, range.is_some())?
+            let path = sibling.as_ref().map_or(full.as_path(), |(path, _)| path.as_path());
+            body(path, start, end, range.is_some())?
         };
         Ok(Response { status, headers, body })
     }
@@ -244,31 +248,24 @@ fn value(s: &str) -> Result<HeaderValue, Decline> {
 /// all, a stream always), so the stream reads [`STREAM_READ`] at a time, for fewer hops.
 fn body(path: &Path, start: u64, end: u64, ranged: bool) -> Result<ResponseBody, Decline> {
     let mut file = File::open(path).map_err(|_| Decline)?;
+    file.seek(SeekFrom::Start(start)).map_err(|_| Decline)?;
     let len = end - start;
     if len < CHUNK || (ranged && len == CHUNK) {
-        file.seek(SeekFrom::Start(start)).map_err(|_| Decline)?;
-        return read_span(&mut file, len).map(ResponseBody::full).map_err(|_| Decline);
+        return read_span(&file, len).map(ResponseBody::full).map_err(|_| Decline);
     }
     let (sender, body) = ResponseBody::channel(2);
+    let file = Arc::new(file);
     tokio::spawn(async move {
         let mut left = len;
-        let mut reading = Some((file, Some(start)));
         while left > 0 {
             let want = STREAM_READ.min(left);
-            let Some((mut file, seek)) = reading.take() else { return };
-            let read = tokio::task::spawn_blocking(move || {
-                if let Some(at) = seek {
-                    file.seek(SeekFrom::Start(at))?;
-                }
-                read_span(&mut file, want).map(|chunk| (file, chunk))
-            })
-            .await;
+            let reader = Arc::clone(&file);
+            let read = tokio::task::spawn_blocking(move || read_span(&reader, want)).await;
             // A file that shrank or failed mid-way aborts the answer (its length is already sent).
-            let Ok(Ok((file, chunk))) = read else { return };
+            let Ok(Ok(chunk)) = read else { return };
             if sender.send(chunk).await.is_err() {
                 return;
             }
-            reading = Some((file, None));
             left -= want;
         }
         // The sender ends the body; nothing is left to report if the client has gone.
@@ -278,7 +275,7 @@ fn body(path: &Path, start: u64, end: u64, ranged: bool) -> Result<ResponseBody,
 }
 
 /// Exactly `len` bytes from the file's position, read into fresh memory without zeroing it first.
-fn read_span(file: &mut File, len: u64) -> std::io::Result<Bytes> {
+fn read_span(mut file: &File, len: u64) -> std::io::Result<Bytes> {
     let mut buf = Vec::with_capacity(len as usize);
     file.by_ref().take(len).read_to_end(&mut buf)?;
     if buf.len() as u64 != len {

@@ -1,6 +1,8 @@
 //! Which precompressed sibling a client accepts: `covetpy.staticfiles.acceptable_codings`, the rule
 //! the Python side applies to the same header.
 
+use super::conditions::trim;
+
 /// The codings a precompressed mount serves, in order of preference at equal q, with their suffixes.
 pub(crate) const SIBLINGS: [(&str, &str); 2] = [("br", ".br"), ("gzip", ".gz")];
 
@@ -11,15 +13,15 @@ pub(crate) fn acceptable(accept_encoding: &str) -> Vec<(&'static str, &'static s
     let mut weights: Vec<(String, f64)> = Vec::new();
     for entry in accept_encoding.split(',') {
         let (token, params) = entry.split_once(';').map_or((entry, None), |(t, p)| (t, Some(p)));
-        let coding = token.trim_matches([' ', '\t']).to_ascii_lowercase();
+        let coding = trim(token).to_ascii_lowercase();
         if coding.is_empty() || weights.iter().any(|(c, _)| *c == coding) {
             continue;
         }
         let mut q = Some(1.0);
         for param in params.into_iter().flat_map(|p| p.split(';')) {
             let (name, value) = param.split_once('=').unwrap_or((param, ""));
-            if name.trim_matches([' ', '\t']).eq_ignore_ascii_case("q") {
-                q = qvalue(value.trim_matches([' ', '\t']));
+            if trim(name).eq_ignore_ascii_case("q") {
+                q = qvalue(trim(value));
             }
         }
         if let Some(q) = q {
