@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from test_fastapi_fidelity import Pool
     from tls_support import Certs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -274,6 +275,18 @@ def module_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerF
     factory = ServerFactory(tmp_path_factory.mktemp("servers"))
     yield factory
     factory.cleanup()
+
+
+@pytest.fixture(scope="module")
+def native_pool(module_servers: ServerFactory) -> Iterator[Pool]:
+    """Fidelity apps served with ``--interface covet`` on asyncio, each beside its FastAPI reference
+    (``test_fastapi_fidelity.Pool``)."""
+    # Imported here: that module imports this one.
+    from test_fastapi_fidelity import Pool
+
+    apps = Pool(module_servers, "asyncio", serve_args=("--interface", "covet"))
+    with apps.stack:
+        yield apps
 
 
 LOOP_IMPLS = ["asyncio", "uvloop"]

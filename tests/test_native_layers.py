@@ -6,22 +6,13 @@ server hands to the app's ASGI side (which then must not run the layers a second
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from conftest import ServerFactory
 from test_fastapi_fidelity import Pool, Reply, assert_same, exchange
 
 ALLOWED = "https://allowed.example"
-
-
-@pytest.fixture(scope="module")
-def pool(module_servers: ServerFactory) -> Iterator[Pool]:
-    apps = Pool(module_servers, "asyncio", serve_args=("--interface", "covet"))
-    with apps.stack:
-        yield apps
 
 
 def preflight(origin: str, method: str, headers: str | None = None, **extra: str) -> dict[str, Any]:
@@ -61,8 +52,8 @@ def preflight(origin: str, method: str, headers: str | None = None, **extra: str
         ("OPTIONS", "/small", {"headers": {"origin": ALLOWED}}),
     ],
 )
-def test_cors_as_fastapi(pool: Pool, method: str, path: str, kwargs: dict[str, Any]) -> None:
-    want = assert_same(pool.get("layers"), method, path, **kwargs)
+def test_cors_as_fastapi(native_pool: Pool, method: str, path: str, kwargs: dict[str, Any]) -> None:
+    want = assert_same(native_pool.get("layers"), method, path, **kwargs)
     if "origin" in kwargs.get("headers", {}) and want.status != 500:
         # Each CORS header appears once, also on answers from the ASGI side.
         assert all(
@@ -70,29 +61,33 @@ def test_cors_as_fastapi(pool: Pool, method: str, path: str, kwargs: dict[str, A
         )
 
 
-def test_cors_headers_present_where_expected(pool: Pool) -> None:
-    got, _ = exchange(pool.get("layers"), "GET", "/dep", headers={"origin": ALLOWED})
+def test_cors_headers_present_where_expected(native_pool: Pool) -> None:
+    got, _ = exchange(native_pool.get("layers"), "GET", "/dep", headers={"origin": ALLOWED})
     assert got.headers["access-control-allow-origin"] == [ALLOWED]
     assert got.headers["access-control-allow-credentials"] == ["true"]
     assert got.headers["access-control-expose-headers"] == ["X-Process"]
     assert got.headers["vary"] == ["Origin"]
-    got, _ = exchange(pool.get("layers"), "OPTIONS", "/items/1", **preflight(ALLOWED, "PUT", "x-custom"))
+    got, _ = exchange(
+        native_pool.get("layers"), "OPTIONS", "/items/1", **preflight(ALLOWED, "PUT", "x-custom")
+    )
     assert got.status == 200 and got.body == b"OK"
     assert got.headers["access-control-max-age"] == ["321"]
-    got, _ = exchange(pool.get("layers"), "OPTIONS", "/items/1", **preflight("https://x.example", "PATCH"))
+    got, _ = exchange(
+        native_pool.get("layers"), "OPTIONS", "/items/1", **preflight("https://x.example", "PATCH")
+    )
     assert (got.status, got.body) == (400, b"Disallowed CORS origin, method")
 
 
-def test_unhandled_exception_500_has_no_cors_headers(pool: Pool) -> None:
+def test_unhandled_exception_500_has_no_cors_headers(native_pool: Pool) -> None:
     for path in ("/boom", "/boom-dep"):
-        got = assert_same(pool.get("layers"), "GET", path, headers={"origin": ALLOWED})
+        got = assert_same(native_pool.get("layers"), "GET", path, headers={"origin": ALLOWED})
         assert got.status == 500
         assert not any(k.startswith("access-control-") for k in got.headers)
         assert "x-covetpy-unlayered" not in got.headers
 
 
-def test_preflight_never_enters_python(pool: Pool) -> None:
-    pair = pool.get("layers")
+def test_preflight_never_enters_python(native_pool: Pool) -> None:
+    pair = native_pool.get("layers")
 
     def python_calls() -> int:
         return int(pair.http.get("/asgi-calls").json()["http"])
@@ -118,8 +113,8 @@ def test_preflight_never_enters_python(pool: Pool) -> None:
         ("GET", "/boom", {"headers": {"origin": "https://any.example"}}),  # the Exception handler: outside
     ],
 )
-def test_cors_open_as_fastapi(pool: Pool, method: str, path: str, kwargs: dict[str, Any]) -> None:
-    assert_same(pool.get("layers_open"), method, path, **kwargs)
+def test_cors_open_as_fastapi(native_pool: Pool, method: str, path: str, kwargs: dict[str, Any]) -> None:
+    assert_same(native_pool.get("layers_open"), method, path, **kwargs)
 
 
 @pytest.mark.parametrize("app", ["layers_regex", "layers_lookaround"])
@@ -127,19 +122,19 @@ def test_cors_open_as_fastapi(pool: Pool, method: str, path: str, kwargs: dict[s
     "origin",
     ["https://abc.example.org", "https://evil.example.org", "https://abc.example.org.evil", "http://x"],
 )
-def test_cors_origin_regex_as_fastapi(pool: Pool, app: str, origin: str) -> None:
-    assert_same(pool.get(app), "GET", "/hello", headers={"origin": origin})
-    assert_same(pool.get(app), "OPTIONS", "/hello", **preflight(origin, "GET"))
+def test_cors_origin_regex_as_fastapi(native_pool: Pool, app: str, origin: str) -> None:
+    assert_same(native_pool.get(app), "GET", "/hello", headers={"origin": origin})
+    assert_same(native_pool.get(app), "OPTIONS", "/hello", **preflight(origin, "GET"))
     assert_same(
-        pool.get(app),
+        native_pool.get(app),
         "OPTIONS",
         "/hello",
         **preflight(origin, "GET", **{"access-control-request-private-network": "true"}),
     )
 
 
-def test_python_only_regex_is_reported(pool: Pool) -> None:
-    pair = pool.get("layers_lookaround")
+def test_python_only_regex_is_reported(native_pool: Pool) -> None:
+    pair = native_pool.get("layers_lookaround")
     pair.http.get("/hello")
     assert "CORSMiddleware runs in Python for this app" in pair.server.stderr
 
@@ -160,14 +155,14 @@ def test_python_only_regex_is_reported(pool: Pool) -> None:
         "127.0.0.1:99999",
     ],
 )
-def test_trusted_host_as_fastapi(pool: Pool, host: str) -> None:
+def test_trusted_host_as_fastapi(native_pool: Pool, host: str) -> None:
     for path in ("/items/1", "/dep", "/nowhere"):
-        assert_same(pool.get("layers"), "GET", path, headers={"host": host, "origin": ALLOWED})
+        assert_same(native_pool.get("layers"), "GET", path, headers={"host": host, "origin": ALLOWED})
 
 
 @pytest.mark.parametrize("host", ["example.com", "example.com:8080", "www.example.com", "other.com"])
-def test_trusted_host_www_redirect_as_fastapi(pool: Pool, host: str) -> None:
-    want = assert_same(pool.get("layers_open"), "GET", "/hello?a=1&b=%20x", headers={"host": host})
+def test_trusted_host_www_redirect_as_fastapi(native_pool: Pool, host: str) -> None:
+    want = assert_same(native_pool.get("layers_open"), "GET", "/hello?a=1&b=%20x", headers={"host": host})
     if host.startswith("example.com"):
         assert want.status == 307
         assert want.headers["location"] == [f"http://www.{host}/hello?a=1&b=%20x"]
@@ -176,15 +171,15 @@ def test_trusted_host_www_redirect_as_fastapi(pool: Pool, host: str) -> None:
 @pytest.mark.parametrize(
     "host", [None, "example.com", "example.com:80", "Example.com:443", "example.com:8443"]
 )
-def test_https_redirect_as_fastapi(pool: Pool, host: str | None) -> None:
+def test_https_redirect_as_fastapi(native_pool: Pool, host: str | None) -> None:
     headers = {} if host is None else {"host": host}
-    want = assert_same(pool.get("layers_https"), "GET", "/hello/..%2f/x?q=%C3%A9 1", headers=headers)
+    want = assert_same(native_pool.get("layers_https"), "GET", "/hello/..%2f/x?q=%C3%A9 1", headers=headers)
     assert want.status == 307
     assert want.headers["location"][0].startswith("https://")
 
 
-def test_https_redirect_of_a_websocket(pool: Pool) -> None:
-    pair = pool.get("layers_https")
+def test_https_redirect_of_a_websocket(native_pool: Pool) -> None:
+    pair = native_pool.get("layers_https")
     handshake = {
         "connection": "Upgrade",
         "upgrade": "websocket",
@@ -229,15 +224,15 @@ def same_decoded(got: Reply, want: Reply) -> None:
     ],
 )
 @pytest.mark.parametrize("accept", ["gzip, deflate", "identity", "br"])
-def test_gzip_as_fastapi(pool: Pool, path: str, accept: str) -> None:
+def test_gzip_as_fastapi(native_pool: Pool, path: str, accept: str) -> None:
     got, want = exchange(
-        pool.get("layers"), "GET", path, headers={"accept-encoding": accept, "origin": ALLOWED}
+        native_pool.get("layers"), "GET", path, headers={"accept-encoding": accept, "origin": ALLOWED}
     )
     same_decoded(got, want)
 
 
-def test_gzip_compresses_large_json(pool: Pool) -> None:
-    pair = pool.get("layers")
+def test_gzip_compresses_large_json(native_pool: Pool) -> None:
+    pair = native_pool.get("layers")
     raw = httpx.get(pair.server.url("/large"), headers={"accept-encoding": "gzip"}, timeout=15)
     assert raw.headers["content-encoding"] == "gzip"
     assert raw.headers["vary"] == "Accept-Encoding, Origin"

@@ -9,20 +9,16 @@ what the same app gives under real FastAPI in-process (tests/apps/fidelity/route
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
-from conftest import ServerFactory
 from test_fastapi_fidelity import CRASH, Pair, Pool, assert_same
 
 TOKEN = {"authorization": "Bearer tok-1"}
 
 
 @pytest.fixture(scope="module")
-def pair(module_servers: ServerFactory) -> Iterator[Pair]:
-    apps = Pool(module_servers, "asyncio", serve_args=("--interface", "covet"))
-    with apps.stack:
-        yield apps.get("route_stack")
+def pair(native_pool: Pool) -> Pair:
+    return native_pool.get("route_stack")
 
 
 def same_events(pair: Pair) -> list[str]:

@@ -6,11 +6,9 @@ header for header, must equal the one the same app gives under real FastAPI in-p
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
-from conftest import ServerFactory
 from test_fastapi_fidelity import SERVER_HEADERS, Pair, Pool
 
 FILES = [
@@ -54,15 +52,8 @@ PYTHON_ANSWERS = [
 
 
 @pytest.fixture(scope="module")
-def pool(module_servers: ServerFactory) -> Iterator[Pool]:
-    apps = Pool(module_servers, "asyncio", serve_args=("--interface", "covet"))
-    with apps.stack:
-        yield apps
-
-
-@pytest.fixture(scope="module")
-def pair(pool: Pool) -> Pair:
-    return pool.get("statics")
+def pair(native_pool: Pool) -> Pair:
+    return native_pool.get("statics")
 
 
 Raw = tuple[int, list[tuple[str, str]], bytes]

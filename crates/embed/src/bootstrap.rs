@@ -54,6 +54,7 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     native.add_function(wrap_pyfunction!(log, &native)?)?;
     native.add_function(wrap_pyfunction!(package_data, &native)?)?;
     native.add_function(wrap_pyfunction!(package_data_names, &native)?)?;
+    native.add_class::<crate::asgi::call::AsgiCall>()?;
     native.add("ERROR", ERROR)?;
     native.add("WARNING", WARNING)?;
     native.add("INFO", INFO)?;

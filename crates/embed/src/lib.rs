@@ -14,6 +14,7 @@ mod first_chunk;
 pub mod interpreter;
 pub mod loader;
 pub mod logconfig;
+mod multipart;
 pub mod native;
 mod pool;
 pub mod scheduling;

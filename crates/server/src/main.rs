@@ -2,6 +2,7 @@
 
 mod access_log;
 mod activation;
+mod allocator;
 mod bind;
 mod cli;
 mod control;
@@ -28,7 +29,8 @@ use clap::{CommandFactory, FromArgMatches};
 use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    // First, while the process still has one thread (see the function).
+    // First, while the process still has one thread (see the functions).
+    allocator::tune();
     activation::take_systemd_sockets();
     // Also while there is one thread, since it forks: as PID 1, the parent stays behind as the init.
     if let Some(code) = pid1::become_init_if_pid1() {

@@ -50,6 +50,7 @@ from covetpy._body_limit import (
     with_body_limit,
 )
 from covetpy._fields import ModelField, lenient_issubclass
+from covetpy._multipart import read_form
 from covetpy.datastructures import Default, DefaultPlaceholder
 from covetpy.dependencies.models import Dependant, is_async_gen_callable, is_gen_callable
 from covetpy.dependencies.utils import (
@@ -205,7 +206,7 @@ async def read_body(
     try:
         if isinstance(body_field.field_info, params.Form):
             limits = merge_form_limits(_scope_form_limits(request.scope), form_limits)
-            form = await request.form(**limits)
+            form = await read_form(request, limits)
             stack = request.scope.get("fastapi_inner_astack")
             if isinstance(stack, AsyncExitStack):
                 stack.push_async_callback(form.close)

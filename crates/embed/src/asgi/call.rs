@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 use super::context::AsgiContext;
 use super::wake::{Resolve, Settled, WakeJob};
 use crate::event_loop::{tasks, Job};
+use crate::multipart::{self, FormError, FormLimits};
 
 /// Bytes of request body gathered into one `http.request` message at most. Each message is held twice
 /// while the app takes it (the gathered bytes and their Python copy), so this bounds what an upload
@@ -145,8 +146,9 @@ pub(crate) fn ready(py: Python<'_>, value: Py<PyAny>) -> PyResult<Py<PyAny>> {
     Py::new(py, Ready { value: Some(value) }).map(Py::into_any)
 }
 
-/// The state behind one request's `receive` and `send`.
-#[pyclass(module = "covetpy", name = "HttpCall")]
+/// The state behind one request's `receive` and `send`. Registered in `_covetpy_native` so that
+/// `covetpy` can tell its own `receive` from a wrapper's.
+#[pyclass(module = "_covetpy_native", name = "HttpCall")]
 pub(crate) struct AsgiCall {
     ctx: Arc<AsgiContext>,
     shared: Arc<CallShared>,
@@ -276,6 +278,15 @@ impl Resolve for Outcome {
     }
 }
 
+/// A form read by [`AsgiCall::multipart_form`], for the interpreter thread.
+struct ReadForm(Result<multipart::Form, FormError>);
+
+impl Resolve for ReadForm {
+    fn settle<'py>(self, py: Python<'py>, _ctx: &AsgiContext) -> PyResult<Settled<'py>> {
+        Ok(Settled::Value(multipart::to_python(py, self.0)?.into_any()))
+    }
+}
+
 fn request_message<'py>(py: Python<'py>, data: &[u8], more: bool) -> PyResult<Bound<'py, PyDict>> {
     let msg = PyDict::new(py);
     msg.set_item(intern!(py, "type"), intern!(py, "http.request"))?;
@@ -340,6 +351,41 @@ impl AsgiCall {
                 Ok(fut)
             }
         }
+    }
+
+    /// Reads the whole body as a `multipart/form-data` form on the network side ([`crate::multipart`]):
+    /// an awaitable of the form's items, or None when the app has already taken body messages (then
+    /// the body is its to read).
+    #[pyo3(signature = (boundary, *, max_files, max_fields, max_part_size, spool_max_size, temp_dir))]
+    #[allow(clippy::too_many_arguments)]
+    fn multipart_form(
+        &mut self,
+        py: Python<'_>,
+        boundary: Vec<u8>,
+        max_files: u64,
+        max_fields: u64,
+        max_part_size: u64,
+        spool_max_size: u64,
+        temp_dir: std::path::PathBuf,
+    ) -> PyResult<Option<Py<PyAny>>> {
+        let Some((first, more)) = self.first.take() else {
+            return Ok(None);
+        };
+        let rest = if more { self.body.take() } else { None };
+        let limits = FormLimits { max_files, max_fields, max_part_size, spool_max_size, temp_dir };
+        let fut = self.ctx.create_future.call0(py)?;
+        let waiting = fut.clone_ref(py);
+        let shared = Arc::clone(&self.shared);
+        let ctx = Arc::clone(&self.ctx);
+        self.ctx.tokio.spawn(async move {
+            let form = multipart::read(first, rest, &boundary, &limits).await;
+            if matches!(form, Err(FormError::Disconnected)) {
+                shared.disconnect();
+            }
+            shared.body_done.store(true, Ordering::Release);
+            WakeJob::post(ctx, waiting, ReadForm(form));
+        });
+        Ok(Some(fut))
     }
 
     /// ASGI `send`.
