@@ -432,7 +432,7 @@ def get_websocket_app(
         )
         if solved.errors:
             raise WebSocketRequestValidationError(solved.errors)
-        await cast(Callable[..., Awaitable[Any]], dependant.call)(**solved.values)
+        await cast("Callable[..., Awaitable[Any]]", dependant.call)(**solved.values)
 
     return app
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from covetpy._fields import ModelField
 
@@ -126,6 +127,15 @@ class Dependant:
     @functools.cached_property
     def is_coroutine_callable(self) -> bool:
         return is_coroutine_callable(self.call)
+
+    @functools.cached_property
+    def context_manager(self) -> Callable[..., Any]:
+        """For a ``yield`` dependency, its function made a (sync or async) context manager factory
+        once, rather than on every request."""
+        call = cast("Callable[..., Any]", self.call)
+        if self.is_gen_callable:
+            return contextlib.contextmanager(call)
+        return contextlib.asynccontextmanager(call)
 
     def __hash__(self) -> int:
         return id(self)

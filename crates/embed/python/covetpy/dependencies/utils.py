@@ -10,8 +10,9 @@ import functools
 import inspect
 import re
 import typing
+import weakref
 from collections.abc import Callable, Coroutine, Iterator, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from contextlib import AsyncExitStack
 from typing import Annotated, Any, cast
 
 import anyio
@@ -723,9 +724,12 @@ def _is_empty_file_input(value: Any) -> bool:
     return isinstance(value, StarletteUploadFile) and value.filename == "" and value.size == 0
 
 
-def _multidict_value(field: ModelField, values: Mapping[str, Any], alias: str | None = None) -> Any:
+def _multidict_value(
+    field: ModelField, values: Mapping[str, Any], alias: str | None = None, sequence: bool | None = None
+) -> Any:
     alias = alias or field.validation_alias
-    sequence = is_sequence_annotation(field.annotation)
+    if sequence is None:
+        sequence = is_sequence_annotation(field.annotation)
     value: Any
     if sequence and isinstance(values, ImmutableMultiDict | Headers):
         value = values.getlist(alias)
@@ -848,6 +852,34 @@ def _param_model_to_args(
     return result, errors
 
 
+@dataclasses.dataclass(frozen=True)
+class _ParamReading:
+    """How a path, query, header or cookie parameter is read, worked out from its declaration once."""
+
+    model: type[BaseModel] | None
+    #: The request keys it is looked up by, preferred first.
+    keys: tuple[str, ...]
+    sequence: bool
+    source: str
+
+
+#: Per parameter, filled on its first request; weak, so that apps made and dropped (tests) go.
+_readings: weakref.WeakKeyDictionary[ModelField, _ParamReading] = weakref.WeakKeyDictionary()
+
+
+def _param_reading(field: ModelField) -> _ParamReading:
+    reading = _readings.get(field)
+    if reading is None:
+        reading = _ParamReading(
+            model=param_model(field),
+            keys=tuple(key for _, key in _param_aliases(field)),
+            sequence=is_sequence_annotation(field.annotation),
+            source=cast(params.Param, field.field_info).in_.value,
+        )
+        _readings[field] = reading
+    return reading
+
+
 def request_params_to_args(
     fields: list[ModelField], received: Mapping[str, Any]
 ) -> tuple[dict[str, Any], list[Any]]:
@@ -856,16 +888,14 @@ def request_params_to_args(
     values: dict[str, Any] = {}
     errors: list[Any] = []
     for field in fields:
-        model = param_model(field)
-        if model is not None:
-            result, field_errors = _param_model_to_args(field, model, received)
+        reading = _param_reading(field)
+        if reading.model is not None:
+            result, field_errors = _param_model_to_args(field, reading.model, received)
         else:
-            _, alias = next(
-                (pair for pair in _param_aliases(field) if pair[1] in received), _param_aliases(field)[0]
-            )
-            info = cast(params.Param, field.field_info)
-            value = _multidict_value(field, received, alias=alias)
-            result, field_errors = _validate_field(field, value, values, (info.in_.value, alias))
+            keys = reading.keys
+            alias = keys[0] if len(keys) == 1 else next((key for key in keys if key in received), keys[0])
+            value = _multidict_value(field, received, alias=alias, sequence=reading.sequence)
+            result, field_errors = _validate_field(field, value, values, (reading.source, alias))
         if field_errors:
             errors.extend(field_errors)
         else:
@@ -943,10 +973,10 @@ def _stacks(connection: HTTPConnection) -> tuple[AsyncExitStack, AsyncExitStack]
 
 
 async def _enter_generator(dependant: Dependant, stack: AsyncExitStack, values: dict[str, Any]) -> Any:
-    call = cast(Callable[..., Any], dependant.call)
+    manager = dependant.context_manager(**values)
     if dependant.is_gen_callable:
-        return await stack.enter_async_context(contextmanager_in_threadpool(contextmanager(call)(**values)))
-    return await stack.enter_async_context(asynccontextmanager(call)(**values))
+        return await stack.enter_async_context(contextmanager_in_threadpool(manager))
+    return await stack.enter_async_context(manager)
 
 
 #: Dependants for overrides, built once per (original dependant, override) pair.
@@ -1027,9 +1057,9 @@ async def solve_dependencies(
             stack = function_stack if use_sub.computed_scope == "function" else request_stack
             result = await _enter_generator(use_sub, stack, solved.values)
         elif use_sub.is_coroutine_callable:
-            result = await cast(Callable[..., Coroutine[Any, Any, Any]], call)(**solved.values)
+            result = await cast("Callable[..., Coroutine[Any, Any, Any]]", call)(**solved.values)
         else:
-            result = await run_in_threadpool(cast(Callable[..., Any], call), **solved.values)
+            result = await run_in_threadpool(cast("Callable[..., Any]", call), **solved.values)
         if sub.name is not None:
             values[sub.name] = result
         if key not in cache:
@@ -1043,7 +1073,7 @@ async def solve_dependencies(
     ):
         if fields:
             got, found_errors = request_params_to_args(
-                fields, cast(Mapping[str, Any], getattr(request, source))
+                fields, cast("Mapping[str, Any]", getattr(request, source))
             )
             values.update(got)
             errors.extend(found_errors)
