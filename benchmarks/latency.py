@@ -1,13 +1,21 @@
 #!/usr/bin/env python3
-"""Latency under constant load: p50/p99/p99.9 at 50% and 90% of each server's own peak.
+"""Latency under constant load: p50/p99/p99.9 at 50% and 90% of each server's own peak, and
+at the same rates for every server.
 
 A closed-loop load generator such as wrk sends the next request only when an answer
 came back, so a server that stalls is also sent less, and the stall hides from its
 percentiles (coordinated omission). This harness measures each server's peak with wrk
-(``wrk -t1 -c64``), then loads it at a constant rate of 50% and of 90% of that peak with
+(``wrk -t1 -c64``), then loads it at constant rates with
 `oha <https://github.com/hatoo/oha>`_ (``-q RATE --latency-correction``: every
 request's latency counts from the moment the schedule meant to send it, so time spent
 queued behind a stall counts too).
+
+A round first measures the peak of every server of a scenario, then loads each at 50% and
+90% of its own peak (``own``) and at 50% and 90% of the round's slowest peak (``shared``:
+the same offered rate for all). On a machine whose speed drifts within minutes, a peak
+taken in a fast spell makes 90% of it a rate the server cannot keep a minute later; the
+shared rates are the comparison that this does not bias, since every server is offered
+the same load in the same stretch of time.
 
 Scenarios:
 
@@ -18,8 +26,9 @@ Scenarios:
   PostgreSQL query per request; see ``techempower.py``) on covetpy native, FastAPI on
   covetpy ASGI, uvicorn and Granian.
 
-Each round measures every server of a scenario in turn (start, warm-up, peak, 50%,
-90%), the order rotating from round to round; the report gives medians over rounds.
+Each round measures every server of a scenario in turn twice (start, warm-up, peak, stop;
+then start, warm-up, the four rate runs, stop), the order rotating from round to round; the
+report gives medians over rounds.
 Servers on CPU 0, wrk and oha on CPU 1 (PostgreSQL too, for ``single-query``).
 
 One command, which installs oha (``cargo install oha``), PostgreSQL and matplotlib as
@@ -54,6 +63,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 HOST = bench.HOST
 LOADS = (0.5, 0.9)
+#: The rates a server is offered: fractions of its own peak, or of the round's slowest peak.
+BASES = ("own", "shared")
 PERCENTILES = ("p50", "p90", "p99", "p99.9", "p99.99")
 REPORTED = ("p50", "p99", "p99.9")
 CONNECTIONS = 64
@@ -84,18 +95,23 @@ class RatedRun:
 @dataclass
 class Cell:
     peaks: list[float] = field(default_factory=list)
-    runs: dict[float, list[RatedRun]] = field(default_factory=dict)
+    #: (base, load) -> one run per round.
+    runs: dict[tuple[str, float], list[RatedRun]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
     def median_peak(self) -> float | None:
         return statistics.median(self.peaks) if self.peaks else None
 
-    def median(self, load: float, key: str) -> float | None:
-        runs = self.runs.get(load, [])
+    def median(self, load: float, key: str, base: str = "own") -> float | None:
+        runs = self.runs.get((base, load), [])
         return statistics.median(r.percentiles[key] for r in runs) if runs else None
 
-    def shortfall(self, load: float) -> bool:
-        return any(r.achieved < RATE_SHORTFALL * r.asked for r in self.runs.get(load, []))
+    def median_rate(self, load: float, base: str) -> float | None:
+        runs = self.runs.get((base, load), [])
+        return statistics.median(r.achieved for r in runs) if runs else None
+
+    def shortfall(self, load: float, base: str = "own") -> bool:
+        return any(r.achieved < RATE_SHORTFALL * r.asked for r in self.runs.get((base, load), []))
 
 
 def make_scenarios(args: argparse.Namespace, db: techempower.Postgres | None) -> list[Scenario]:
@@ -191,13 +207,14 @@ def run_peak(url: str, seconds: int, log: Path) -> float:
     return bench.run_wrk(argv, log, seconds, clean=True).rps
 
 
-def measure_server(
-    spec: bench.ServerSpec, scenario: Scenario, args: argparse.Namespace, cell: Cell, rnd: int
-) -> None:
-    slug = f"lat-r{rnd}-{scenario.name}-{spec.name}"
+@contextmanager
+def started(
+    spec: bench.ServerSpec, scenario: Scenario, args: argparse.Namespace, slug: str, cell: Cell, rnd: int
+) -> Iterator[str]:
+    """A fresh start of the server, checked to answer correctly and warmed up: its URL. A problem at
+    its stop goes to the cell's errors."""
     bench.wait_until_idle(args.idle_wait)
     port = bench.free_port()
-    url = f"http://{HOST}:{port}{scenario.path}"
     server = bench.RunningServer(spec, port, args.logs / f"{slug}-server.log")
     try:
         server.wait_ready()
@@ -206,18 +223,9 @@ def measure_server(
             techempower.check_test("db", port, args.db)
         else:
             server.check_response(args.data_dir)
+        url = f"http://{HOST}:{port}{scenario.path}"
         run_peak(url, args.warmup, args.logs / f"{slug}-warmup.txt")
-        peak = run_peak(url, args.duration, args.logs / f"{slug}-peak.txt")
-        cell.peaks.append(peak)
-        shown = [f"peak {peak:,.0f}"]
-        for load in LOADS:
-            run = kept_rate_run(args, url, load * peak, args.logs / f"{slug}-{int(load * 100)}")
-            cell.runs.setdefault(load, []).append(run)
-            shown.append(
-                f"{load:.0%}: {run.achieved:,.0f}/s p50 {run.percentiles['p50']:.2f} "
-                f"p99 {run.percentiles['p99']:.2f} p99.9 {run.percentiles['p99.9']:.2f} ms"
-            )
-        print(" " + "; ".join(shown), file=sys.stderr)
+        yield url
         if not server.alive():
             raise bench.BenchError(f"server died: {server.describe_exit()}")
     finally:
@@ -226,24 +234,79 @@ def measure_server(
             cell.errors.append(f"round {rnd}: {problem}")
 
 
+def announce(rnd: int, args: argparse.Namespace, scenario: Scenario, spec: bench.ServerSpec) -> None:
+    label = f"[round {rnd}/{args.rounds}] {scenario.name:13} {spec.name:16}"
+    print(label, end="", file=sys.stderr, flush=True)
+
+
+def measure_peak(
+    spec: bench.ServerSpec, scenario: Scenario, args: argparse.Namespace, cell: Cell, rnd: int
+) -> float:
+    slug = f"lat-r{rnd}-{scenario.name}-{spec.name}"
+    with started(spec, scenario, args, slug, cell, rnd) as url:
+        peak = run_peak(url, args.duration, args.logs / f"{slug}-peak.txt")
+    cell.peaks.append(peak)
+    print(f" peak {peak:,.0f}", file=sys.stderr)
+    return peak
+
+
+def measure_rates(
+    spec: bench.ServerSpec,
+    scenario: Scenario,
+    args: argparse.Namespace,
+    cell: Cell,
+    rnd: int,
+    rates: dict[tuple[str, float], float],
+) -> None:
+    """The rate runs of one server, slowest rate first; a rate asked twice (the slowest server's
+    own and shared rates are the same) is run once and counted for both."""
+    slug = f"lat-r{rnd}-{scenario.name}-{spec.name}"
+    done: dict[int, RatedRun] = {}
+    shown: list[str] = []
+    with started(spec, scenario, args, f"{slug}-rates", cell, rnd) as url:
+        for (base, load), rate in sorted(rates.items(), key=lambda item: item[1]):
+            key = round(rate)
+            if key not in done:
+                done[key] = kept_rate_run(args, url, rate, args.logs / f"{slug}-{base}-{int(load * 100)}")
+            run = done[key]
+            cell.runs.setdefault((base, load), []).append(run)
+            shown.append(
+                f"{base} {load:.0%}: {run.achieved:,.0f}/s p50 {run.percentiles['p50']:.2f} "
+                f"p99 {run.percentiles['p99']:.2f} ms"
+            )
+    print(" " + "; ".join(shown), file=sys.stderr)
+
+
 def run_all(scenarios: Sequence[Scenario], args: argparse.Namespace) -> dict[tuple[str, str], Cell]:
     cells = {(sc.name, s.name): Cell() for sc in scenarios for s in sc.servers}
     for rnd in range(1, args.rounds + 1):
         for sc in scenarios:
             shift = (rnd - 1) % len(sc.servers)
-            for spec in [*sc.servers[shift:], *sc.servers[:shift]]:
-                print(
-                    f"[round {rnd}/{args.rounds}] {sc.name:13} {spec.name:16}",
-                    end="",
-                    file=sys.stderr,
-                    flush=True,
-                )
+            order = [*sc.servers[shift:], *sc.servers[:shift]]
+            peaks: dict[str, float] = {}
+            for spec in order:
+                announce(rnd, args, sc, spec)
                 cell = cells[(sc.name, spec.name)]
                 try:
-                    measure_server(spec, sc, args, cell, rnd)
+                    peaks[spec.name] = measure_peak(spec, sc, args, cell, rnd)
                 except bench.BenchError as exc:
                     print(" ERROR (see report)", file=sys.stderr)
-                    cell.errors.append(f"round {rnd}: {exc}")
+                    cell.errors.append(f"round {rnd}, peak: {exc}")
+            if not peaks:
+                continue
+            slowest = min(peaks.values())
+            for spec in order:
+                if spec.name not in peaks:
+                    continue
+                announce(rnd, args, sc, spec)
+                cell = cells[(sc.name, spec.name)]
+                rates = {("own", load): load * peaks[spec.name] for load in LOADS}
+                rates.update({("shared", load): load * slowest for load in LOADS})
+                try:
+                    measure_rates(spec, sc, args, cell, rnd, rates)
+                except bench.BenchError as exc:
+                    print(" ERROR (see report)", file=sys.stderr)
+                    cell.errors.append(f"round {rnd}, rates: {exc}")
     return cells
 
 
@@ -257,11 +320,14 @@ def build_report(
     lines = [
         "# Latency at constant load",
         "",
-        f"Run {started}: {args.rounds} interleaved rounds; per server and round: {args.warmup} s warm-up, "
-        f"{args.duration} s peak with `wrk -t1 -c{CONNECTIONS}`, then {args.duration} s at 50% and at 90% "
-        f"of that peak with `oha -c {CONNECTIONS} -q RATE --latency-correction` (latency counted from each "
-        "request's scheduled send time); a rate run that fell short of its rate is repeated up to "
-        f"{args.retries} times and the closest kept. Medians over rounds; server on CPU 0, load on CPU 1.",
+        f"Run {started}: {args.rounds} interleaved rounds. In each round and scenario, first every "
+        f"server's peak ({args.warmup} s warm-up, {args.duration} s with `wrk -t1 -c{CONNECTIONS}`), then "
+        f"every server again ({args.warmup} s warm-up) at constant rates for {args.duration} s each with "
+        f"`oha -c {CONNECTIONS} -q RATE --latency-correction` (latency counted from each request's "
+        "scheduled send time): 50% and 90% of its own peak (`own`) and 50% and 90% of the round's slowest "
+        "peak (`shared`, the same rate for every server). A rate run that fell short of its rate is "
+        f"repeated up to {args.retries} times and the closest kept. Medians over rounds; server on CPU 0, "
+        "load on CPU 1.",
         "",
         "Command: `SCENARIOS=latency benchmarks/run.sh` (or `benchmarks/.venv/bin/python "
         "benchmarks/latency.py " + shlex.join(sys.argv[1:]) + "`).",
@@ -271,34 +337,35 @@ def build_report(
             "",
             f"## {sc.title}",
             "",
-            "| server | peak req/s | load | rate req/s | p50 ms | p99 ms | p99.9 ms |",
-            "|---|---:|---:|---:|---:|---:|---:|",
+            "| server | peak req/s | rates | load | rate req/s | p50 ms | p99 ms | p99.9 ms |",
+            "|---|---:|---|---:|---:|---:|---:|---:|",
         ]
         for spec in sc.servers:
             cell = cells[(sc.name, spec.name)]
             peak = cell.median_peak()
-            for load in LOADS:
-                runs = cell.runs.get(load, [])
-                rate = statistics.median(r.achieved for r in runs) if runs else None
-                pct = [cell.median(load, k) for k in REPORTED]
-                mark = " (could not keep the rate)" if cell.shortfall(load) else ""
-                lines.append(
-                    f"| {spec.name} | {bench.fmt_rps(peak)} | {load:.0%} | {bench.fmt_rps(rate)}{mark} | "
-                    + " | ".join(f"{v:.2f}" if v is not None else "—" for v in pct)
-                    + " |"
-                )
+            for base in BASES:
+                for load in LOADS:
+                    rate = cell.median_rate(load, base)
+                    pct = [cell.median(load, k, base) for k in REPORTED]
+                    mark = " (could not keep the rate)" if cell.shortfall(load, base) else ""
+                    lines.append(
+                        f"| {spec.name} | {bench.fmt_rps(peak)} | {base} | {load:.0%} | "
+                        f"{bench.fmt_rps(rate)}{mark} | "
+                        + " | ".join(f"{v:.2f}" if v is not None else "—" for v in pct)
+                        + " |"
+                    )
         covet = cells.get((sc.name, sc.servers[0].name))
-        p99 = covet.median(0.9, "p99") if covet else None
-        if p99 is not None:
+        for base, label in (("own", "90% of each server's own peak"), ("shared", "90% of the slowest peak")):
+            p99 = covet.median(0.9, "p99", base) if covet else None
+            if p99 is None:
+                continue
             verdicts = []
             for spec in sc.servers[1:]:
-                other = cells[(sc.name, spec.name)].median(0.9, "p99")
+                other = cells[(sc.name, spec.name)].median(0.9, "p99", base)
                 if other is not None:
                     verdicts.append(f"{spec.name} {other:.2f} ms ({'below' if p99 < other else 'NOT below'})")
-            lines += [
-                "",
-                f"p99 at 90% load: {sc.servers[0].name} {p99:.2f} ms vs " + ", ".join(verdicts) + ".",
-            ]
+            first = sc.servers[0].name
+            lines += ["", f"p99 at {label}: {first} {p99:.2f} ms vs " + ", ".join(verdicts) + "."]
         errors = [f"{s.name}: {e}" for s in sc.servers for e in cells[(sc.name, s.name)].errors]
         if errors:
             lines += ["", "Errors:", ""] + [f"- {e}" for e in errors]
@@ -313,7 +380,8 @@ def build_report(
 
 
 def draw_chart(scenarios: Sequence[Scenario], cells: dict[tuple[str, str], Cell], path: Path) -> bool:
-    """Latency percentile curves at 90% load, one panel per scenario."""
+    """Latency percentile curves at 90% of the slowest peak (the same rate for every server), one
+    panel per scenario."""
     try:
         import matplotlib
 
@@ -325,14 +393,14 @@ def draw_chart(scenarios: Sequence[Scenario], cells: dict[tuple[str, str], Cell]
     for ax, sc in zip(axes.flat, scenarios, strict=True):
         for spec in sc.servers:
             cell = cells[(sc.name, spec.name)]
-            values = [cell.median(0.9, k) for k in PERCENTILES]
+            values = [cell.median(0.9, k, "shared") for k in PERCENTILES]
             if any(v is None for v in values):
                 continue
             ax.plot(range(len(PERCENTILES)), values, marker="o", label=spec.name)
         ax.set_xticks(range(len(PERCENTILES)), PERCENTILES)
         ax.set_yscale("log")
         ax.set_ylabel("latency, ms (log)")
-        ax.set_title(f"{sc.name} at 90% of own peak", fontsize=10)
+        ax.set_title(f"{sc.name} at 90% of the slowest peak", fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
