@@ -69,7 +69,9 @@ WEBSOCKET = "websocket"
 PROTOCOLS = (HTTP1, WEBSOCKET)
 PROTOCOL_TITLES = {HTTP1: "HTTP/1.1", WEBSOCKET: "WebSocket"}
 SERVERS = ("covetpy", "uvicorn", "granian")
-DEFAULT_COUNTS = (1000, 5000, 10000)
+# The 10k, 50k and 100k, and 19k, the most a common limit of 20,000 open files leaves room for;
+# counts the machine's limit does not fit are skipped and said so.
+DEFAULT_COUNTS = (1000, 5000, 10000, 19000, 50000, 100000)
 KEEP_ALIVE_SECONDS = 600
 BACKLOG = 4096
 # Connections opened at a time: well under the listen backlog, so none is dropped.
