@@ -33,8 +33,10 @@ except ImportError:  # not inside the covetpy server
     HttpCall = None
 
 _NO_LIMIT = 2**64 - 1
-# The Content-Type reader Starlette's own form parsing uses (python-multipart's).
+# The Content-Type reader Starlette's own form parsing uses (python-multipart's), and its decoding of
+# names, file names and values (the form's charset, Latin-1 where that fails).
 _parse_options_header = formparsers.parse_options_header  # type: ignore[attr-defined]
+_decoded = formparsers._user_safe_decode
 
 
 async def read_form(request: Request, limits: FormLimits) -> FormData:
@@ -105,13 +107,6 @@ def _charset(params: dict[bytes, bytes]) -> str:
         return codecs.lookup(name).name
     except LookupError:
         return "latin-1"
-
-
-def _decoded(raw: bytes, charset: str) -> str:
-    try:
-        return raw.decode(charset)
-    except (UnicodeDecodeError, LookupError):
-        return raw.decode("latin-1")
 
 
 async def _built(

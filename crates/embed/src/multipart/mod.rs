@@ -92,16 +92,16 @@ struct Spool {
     file: Option<File>,
 }
 
-/// What a finished part became.
-enum Item {
-    Field { name: Vec<u8>, value: Vec<u8> },
-    File { name: Vec<u8>, filename: Vec<u8>, headers: Vec<(Vec<u8>, Vec<u8>)>, spool: usize },
-}
-
-/// The part being read.
+/// What a part is, from its `Content-Disposition`, and what it holds so far.
 enum Kind {
     Field { name: Vec<u8>, value: Vec<u8> },
     File { name: Vec<u8>, filename: Vec<u8>, spool: usize },
+}
+
+/// A finished part (a file hands its headers to the app; a field's are not kept by Starlette).
+struct Item {
+    kind: Kind,
+    headers: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 #[derive(Default)]
@@ -180,12 +180,8 @@ impl Sink for Collector<'_> {
 
     fn part_end(&mut self) {
         let part = std::mem::take(&mut self.part);
-        match part.kind {
-            Some(Kind::Field { name, value }) => self.items.push(Item::Field { name, value }),
-            Some(Kind::File { name, filename, spool }) => {
-                self.items.push(Item::File { name, filename, headers: part.headers, spool })
-            }
-            None => {}
+        if let Some(kind) = part.kind {
+            self.items.push(Item { kind, headers: part.headers });
         }
     }
 }
@@ -303,9 +299,9 @@ pub(crate) fn to_python<'py>(py: Python<'py>, outcome: Result<Form, FormError>) 
     };
     let Form { items, mut spools } = form;
     let list = PyList::empty(py);
-    for item in items {
-        let entry = match item {
-            Item::Field { name, value } => {
+    for Item { kind, headers } in items {
+        let entry = match kind {
+            Kind::Field { name, value } => {
                 let size = value.len();
                 (
                     PyBytes::new(py, &name),
@@ -316,7 +312,7 @@ pub(crate) fn to_python<'py>(py: Python<'py>, outcome: Result<Form, FormError>) 
                 )
                     .into_pyobject(py)?
             }
-            Item::File { name, filename, headers, spool } => {
+            Kind::File { name, filename, spool } => {
                 let spool = std::mem::take(&mut spools[spool]);
                 let headers: Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> =
                     headers.iter().map(|(k, v)| (PyBytes::new(py, k), PyBytes::new(py, v))).collect();
