@@ -208,7 +208,7 @@ def run_peak(url: str, seconds: int, log: Path) -> float:
 
 
 @contextmanager
-def started(
+def fresh_server(
     spec: bench.ServerSpec, scenario: Scenario, args: argparse.Namespace, slug: str, cell: Cell, rnd: int
 ) -> Iterator[str]:
     """A fresh start of the server, checked to answer correctly and warmed up: its URL. A problem at
@@ -243,7 +243,7 @@ def measure_peak(
     spec: bench.ServerSpec, scenario: Scenario, args: argparse.Namespace, cell: Cell, rnd: int
 ) -> float:
     slug = f"lat-r{rnd}-{scenario.name}-{spec.name}"
-    with started(spec, scenario, args, slug, cell, rnd) as url:
+    with fresh_server(spec, scenario, args, slug, cell, rnd) as url:
         peak = run_peak(url, args.duration, args.logs / f"{slug}-peak.txt")
     cell.peaks.append(peak)
     print(f" peak {peak:,.0f}", file=sys.stderr)
@@ -263,7 +263,7 @@ def measure_rates(
     slug = f"lat-r{rnd}-{scenario.name}-{spec.name}"
     done: dict[int, RatedRun] = {}
     shown: list[str] = []
-    with started(spec, scenario, args, f"{slug}-rates", cell, rnd) as url:
+    with fresh_server(spec, scenario, args, f"{slug}-rates", cell, rnd) as url:
         for (base, load), rate in sorted(rates.items(), key=lambda item: item[1]):
             key = round(rate)
             if key not in done:
